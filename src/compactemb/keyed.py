@@ -1,0 +1,172 @@
+"""KeyedVectors: a vocabulary plus a table, with the lookups word-vector users know."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from .exceptions import InputError, UnknownKeyError
+from .search import SearchResult, search
+from .tables import EmbeddingTable
+from .vocab import Vocab
+
+
+class KeyedVectors:
+    """Vectors addressed by key: ``kv["word"]``, ``most_similar``, ``analogy``, save/load.
+
+    Parameters
+    ----------
+    vocab : Vocab
+        Row ``i`` of ``table`` belongs to ``vocab.keys[i]``.
+    table : EmbeddingTable
+        Any table kind (dense, compressed, memory-mapped).
+    meta : dict, optional
+        Training parameters, training log, quality measured at training time.
+    """
+
+    def __init__(self, vocab: Vocab, table: EmbeddingTable, meta: dict | None = None):
+        if len(vocab) != table.n_rows:
+            raise InputError(f"vocabulary of {len(vocab)} keys does not match a table of "
+                             f"{table.n_rows} rows")
+        self.vocab = vocab
+        self.table = table
+        self.meta = dict(meta or {})
+
+    @property
+    def dim(self) -> int:
+        return self.table.dim
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __contains__(self, key) -> bool:
+        return key in self.vocab
+
+    def __getitem__(self, key):
+        if isinstance(key, (str, int, np.integer)):
+            return self.table.lookup([self.vocab[key]])[0]
+        return self.table.lookup(self.vocab.encode(key))
+
+    def __repr__(self) -> str:
+        return f"KeyedVectors({len(self)} keys x {self.dim}, {self.table!r})"
+
+    def similarity(self, a: Hashable, b: Hashable) -> float:
+        """Cosine similarity of two keys."""
+        va, vb = self[[a, b]]
+        den = float(np.linalg.norm(va) * np.linalg.norm(vb))
+        return float(va @ vb / den) if den > 0 else 0.0
+
+    def neighbors(self, keys: Sequence[Hashable], *, k: int = 10) -> list[list[tuple]]:
+        """The ``k`` nearest keys (cosine) of each key, excluding the key itself."""
+        ids = self.vocab.encode(keys)
+        res = search(self.table, self.table.lookup(ids), k=k, exclude=[[i] for i in ids])
+        return self._decode(res)
+
+    def most_similar(self, positive: Sequence[Hashable] = (), negative: Sequence[Hashable] = (),
+                     *, k: int = 10, method: str = "add") -> list[tuple]:
+        """Keys closest to ``sum(positive) - sum(negative)`` (3CosAdd), or by 3CosMul.
+
+        With ``method="mul"`` (Levy & Goldberg 2014) and one negative and two positives
+        (a:b :: c:?, positive=[b, c], negative=[a]) the score is
+        ``cos'(d,b) cos'(d,c) / (cos'(d,a) + 1e-3)`` with ``cos' = (cos + 1) / 2``.
+        """
+        positive = [positive] if isinstance(positive, (str, int)) else list(positive)
+        negative = [negative] if isinstance(negative, (str, int)) else list(negative)
+        if not positive and not negative:
+            raise InputError("most_similar needs at least one key")
+        pos, neg = self.vocab.encode(positive), self.vocab.encode(negative)
+        exclude = [np.concatenate([pos, neg])]
+        if method == "add":
+            rows = self.table.lookup(np.concatenate([pos, neg]))
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
+            query = rows[: len(pos)].sum(0) - rows[len(pos):].sum(0)
+            return self._decode(search(self.table, query, k=k, exclude=exclude))[0]
+        if method == "mul":
+            return self._decode(cosmul(self.table, [pos], [neg], k=k))[0]
+        raise InputError(f"method must be 'add' or 'mul', got {method!r}")
+
+    def analogy(self, a, b, c, *, k: int = 1, method: str = "add") -> list[tuple]:
+        """a is to b as c is to ?  (3CosAdd by default)."""
+        return self.most_similar([b, c], [a], k=k, method=method)
+
+    def _decode(self, res: SearchResult) -> list[list[tuple]]:
+        keys = self.vocab.keys
+        return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
+                for ri, rs in zip(res.ids, res.scores)]
+
+    # -- storage and memory ---------------------------------------------------------------------
+    def save(self, path, *, meta: dict | None = None) -> None:
+        """Save vocabulary, table and metadata to one compactemb file (atomic)."""
+        from .storage import save_components
+
+        if meta is not None:
+            self.meta.update(meta)
+        save_components(path, "keyed_vectors", {"vocab": self.vocab, "table": self.table},
+                        meta=self.meta)
+
+    @classmethod
+    def load(cls, path, *, mmap: bool = False, verify: bool = True) -> KeyedVectors:
+        from .storage import load
+
+        obj = load(path, mmap=mmap, verify=verify)
+        if not isinstance(obj, KeyedVectors):
+            raise InputError(f"{path}: holds a {type(obj).__name__}, not keyed vectors")
+        return obj
+
+    def memory_parts(self) -> dict[str, int]:
+        return {**self.table.memory_parts("table"), **self.vocab.memory_parts("vocab")}
+
+    def memory_report(self):
+        from .memory import memory_report
+
+        return memory_report(self)
+
+
+def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=None,
+           block_rows: int = 16384) -> SearchResult:
+    """3CosMul top-k for batches of (positive ids, negative ids); cosines shifted to [0, 1]."""
+    norms = table.row_norms()
+    inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
+    n = len(positives)
+    out_i = np.full((n, k), -1, dtype=np.int64)
+    out_s = np.full((n, k), -np.inf, dtype=np.float32)
+    for r in range(n):
+        pos, neg = np.asarray(positives[r], np.int64), np.asarray(negatives[r], np.int64)
+        qp = table.lookup(pos) * inv[pos, None]
+        qn = table.lookup(neg) * inv[neg, None]
+        ex = np.concatenate([pos, neg]) if exclude is None else np.asarray(exclude[r])
+        best_s = np.full((1, 0), -np.inf, dtype=np.float32)
+        best_i = np.empty((1, 0), dtype=np.int64)
+        kk = min(k, table.n_rows)
+        for start, blk in table.iter_blocks(block_rows):
+            scale = inv[start:start + blk.shape[0]]
+            cp = (qp @ blk.T * scale + 1) / 2
+            cn = (qn @ blk.T * scale + 1) / 2
+            s = (np.prod(cp, axis=0) / (np.prod(cn + 1e-3, axis=0)))[None, :]
+            s[:, norms[start:start + blk.shape[0]] == 0] = -np.inf
+            e = ex[(ex >= start) & (ex < start + blk.shape[0])]
+            s[0, e - start] = -np.inf
+            from .search import _merge_topk
+
+            best_s, best_i = _merge_topk(best_s, best_i, s.astype(np.float32), start, kk)
+        order = np.argsort(-best_s[0], kind="stable")
+        out_s[r, :kk] = best_s[0, order]
+        out_i[r, :kk] = np.where(np.isfinite(best_s[0, order]), best_i[0, order], -1)
+    return SearchResult(out_i, out_s)
+
+
+def _load_keyed_vectors(stored):
+    from .storage import build_component
+
+    vocab = build_component(stored, "vocab")
+    table = build_component(stored, "table")
+    try:
+        return KeyedVectors(vocab, table, stored.meta)
+    except InputError as exc:
+        from .exceptions import FormatError
+
+        raise FormatError(f"{stored.path}: {exc}") from None
+
+
+__all__ = ["KeyedVectors", "cosmul", "UnknownKeyError"]

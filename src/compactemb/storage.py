@@ -1,0 +1,357 @@
+"""The compactemb file format (``.cemb``): named arrays plus JSON metadata, in one file.
+
+Layout (all integers little-endian; see docs/FORMAT.md)::
+
+    offset 0   8 bytes   magic b"CEMBFILE"
+           8   uint32    format version (1)
+          12   uint32    CRC-32 of the header bytes
+          16   uint64    header length in bytes (H)
+          24   uint64    total file size in bytes
+          32   H bytes   header: UTF-8 JSON
+                         {"kind", "library_version", "meta", "components", "arrays"}
+          ...  zero padding to a multiple of 64
+               arrays, each starting on a 64-byte boundary, C order, at the offset the header
+               gives: arrays[name] = {"dtype", "shape", "offset", "nbytes", "crc32"}
+
+Arrays are raw numeric data (no object dtype, no pickle), so a file memory-maps: the arrays come
+back as read-only views of one ``mmap``. A save writes a temporary file beside the target,
+fsyncs it and renames it over the target, so a crash leaves the previous file whole. A load
+checks the magic, version, sizes and (unless ``verify=False``) CRC-32 of the header and of every
+array, and names the file and the problem when something is wrong.
+
+A file holds *components* (a vocabulary, one or more tables ...), each stored as JSON attributes
+plus arrays named ``"<component>/<array>"``; the top-level ``kind`` says which object they make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mmap
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .exceptions import FormatError, InputError
+
+MAGIC = b"CEMBFILE"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+_PREAMBLE = struct.Struct("<8sIIQQ")
+_ALIGN = 64
+_MAX_HEADER = 256 << 20
+_CRC_CHUNK = 64 << 20
+
+
+def _align(n: int) -> int:
+    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def _crc(arr: np.ndarray) -> int:
+    buf = memoryview(np.ascontiguousarray(arr)).cast("B")
+    crc = 0
+    for start in range(0, len(buf), _CRC_CHUNK):
+        crc = zlib.crc32(buf[start:start + _CRC_CHUNK], crc)
+    return crc
+
+
+def jsonable(obj):
+    """Plain JSON types: numpy scalars and arrays become Python values, NaN/inf become None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def _check_dtype(dt: np.dtype, name: str) -> None:
+    if dt.kind not in "biuf" or dt.hasobject:
+        raise InputError(f"array {name!r}: dtype {dt} cannot be stored (numeric only)")
+
+
+def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], *,
+               meta: dict | None = None, components: dict | None = None) -> None:
+    """Write arrays and metadata to ``path`` atomically."""
+    from . import __version__
+
+    path = os.fspath(path)
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    for name, a in arrays.items():
+        _check_dtype(a.dtype, name)
+    entries = {name: {"dtype": a.dtype.newbyteorder("<").str,
+                      "shape": list(a.shape), "offset": 0, "nbytes": int(a.nbytes),
+                      "crc32": _crc(a)} for name, a in arrays.items()}
+    header: dict[str, Any] = {"kind": kind, "library_version": __version__,
+                              "meta": jsonable(meta or {}),
+                              "components": jsonable(components or {}), "arrays": entries}
+    # offsets depend on the header length, which depends on the offsets: iterate to a fixpoint
+    start = _align(_PREAMBLE.size + 1024)
+    for _ in range(8):
+        pos = start
+        for e in entries.values():
+            e["offset"] = pos
+            pos = _align(pos + e["nbytes"])
+        total = pos if entries else start
+        blob = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
+        need = _align(_PREAMBLE.size + len(blob))
+        if need <= start:
+            break
+        start = need
+    else:  # pragma: no cover - the loop converges in two rounds
+        raise RuntimeError("header layout did not converge")
+    with atomic_write(path) as f:
+        f.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, zlib.crc32(blob), len(blob), total))
+        f.write(blob)
+        for name, a in arrays.items():
+            f.seek(entries[name]["offset"])
+            f.write(memoryview(a.astype(a.dtype.newbyteorder("<"), copy=False)).cast("B"))
+        f.truncate(total)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
+
+    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(f"{path}: the directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, mode, **kw) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+
+def write_json(path, obj) -> None:
+    """Write JSON atomically (reports)."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(jsonable(obj), f, indent=2, sort_keys=False, allow_nan=False)
+        f.write("\n")
+
+
+class StoredFile:
+    """A read file: ``kind``, ``meta``, ``components`` and ``arrays`` (dict name -> ndarray)."""
+
+    def __init__(self, path, header, arrays, mapping=None):
+        self.path = path
+        self.header = header
+        self.kind: str = header["kind"]
+        self.meta: dict = header.get("meta", {})
+        self.components: dict = header.get("components", {})
+        self.arrays: dict[str, np.ndarray] = arrays
+        self._mapping = mapping  # keeps the mmap alive as long as this object
+
+    def component_arrays(self, name: str) -> dict[str, np.ndarray]:
+        prefix = name + "/"
+        return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
+
+
+def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
+              verify: bool = True) -> StoredFile:
+    """Read and validate a compactemb file; arrays are memory-mapped when ``mmap_mode``."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, expected a compactemb file")
+    size = os.path.getsize(path)
+
+    def bad(msg: str) -> FormatError:
+        return FormatError(f"{path}: {msg}")
+
+    with open(path, "rb") as f:
+        pre = f.read(_PREAMBLE.size)
+        if len(pre) < _PREAMBLE.size:
+            if pre and not MAGIC.startswith(pre[:8]):
+                raise bad("not a compactemb file (wrong magic bytes)")
+            raise bad(f"truncated: {size} bytes, shorter than the {_PREAMBLE.size}-byte preamble")
+        magic, version, hcrc, hlen, total = _PREAMBLE.unpack(pre)
+        if magic != MAGIC:
+            raise bad("not a compactemb file (wrong magic bytes)")
+        if version not in SUPPORTED_VERSIONS:
+            raise bad(f"format version {version} is not supported by this compactemb "
+                      f"(reads {', '.join(map(str, SUPPORTED_VERSIONS))}); upgrade compactemb")
+        if size < total:
+            raise bad(f"truncated: {size} bytes on disk, the header says {total}")
+        if size > total:
+            raise bad(f"corrupt: {size} bytes on disk, the header says {total} "
+                      "(trailing data)")
+        if hlen > min(_MAX_HEADER, size - _PREAMBLE.size):
+            raise bad(f"corrupt: header length {hlen} does not fit in the file")
+        blob = f.read(hlen)
+    if zlib.crc32(blob) != hcrc:
+        raise bad("corrupt: header checksum mismatch")
+    try:
+        header = json.loads(blob.decode("utf-8"))
+        entries = header["arrays"]
+        header["kind"]  # noqa: B018 - presence check
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise bad(f"corrupt: header is not valid ({exc})") from None
+
+    mapping = None
+    if mmap_mode and entries:
+        with open(path, "rb") as f:
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with open(path, "rb") as f:
+            for name, e in entries.items():
+                try:
+                    dt = np.dtype(e["dtype"])
+                    _check_dtype(dt, name)
+                    shape = tuple(int(s) for s in e["shape"])
+                    offset, nbytes = int(e["offset"]), int(e["nbytes"])
+                except (TypeError, ValueError, KeyError, InputError) as exc:
+                    raise bad(f"corrupt: entry of array {name!r} is invalid ({exc})") from None
+                count = int(np.prod(shape, dtype=np.int64))
+                if count * dt.itemsize != nbytes or min(shape, default=0) < 0:
+                    raise bad(f"corrupt: array {name!r} shape {shape} does not match "
+                              f"{nbytes} bytes")
+                if offset < _PREAMBLE.size + hlen or offset + nbytes > total:
+                    raise bad(f"corrupt: array {name!r} lies outside the file")
+                if mapping is not None:
+                    a = np.frombuffer(mapping, dtype=dt, count=count, offset=offset)
+                else:
+                    f.seek(offset)
+                    a = np.fromfile(f, dtype=dt, count=count)
+                    if a.size != count:
+                        raise bad(f"truncated: array {name!r} is incomplete")
+                a = a.reshape(shape)
+                if verify and _crc(a) != e.get("crc32"):
+                    raise bad(f"corrupt: array {name!r} checksum mismatch")
+                if not a.dtype.isnative:  # big-endian hosts: files are little-endian
+                    a = a.astype(a.dtype.newbyteorder("="))
+                arrays[name] = a
+    except BaseException:
+        if mapping is not None:
+            arrays.clear()
+            try:
+                mapping.close()
+            except BufferError:
+                pass
+        raise
+    return StoredFile(path, header, arrays, mapping)
+
+
+# -- components ------------------------------------------------------------------------------
+
+def save_components(path, kind: str, components: dict[str, Any], *, meta: dict | None = None):
+    """Save objects with ``component_type``, ``attrs()`` and ``arrays()`` under their names."""
+    arrays: dict[str, np.ndarray] = {}
+    described: dict[str, dict] = {}
+    for cname, obj in components.items():
+        described[cname] = {"type": obj.component_type, "attrs": obj.attrs()}
+        for aname, a in obj.arrays().items():
+            arrays[f"{cname}/{aname}"] = a
+    write_file(path, kind, arrays, meta=meta, components=described)
+
+
+def build_component(stored: StoredFile, name: str):
+    """Rebuild component ``name`` of a read file through the component-type registry."""
+    try:
+        desc = stored.components[name]
+        ctype = desc["type"]
+    except (KeyError, TypeError):
+        raise FormatError(f"{stored.path}: has no component {name!r} "
+                          f"(kind {stored.kind!r})") from None
+    cls = component_class(ctype)
+    try:
+        return cls.from_state(desc.get("attrs", {}), stored.component_arrays(name))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FormatError(f"{stored.path}: component {name!r} ({ctype}) is invalid: "
+                          f"{exc}") from None
+
+
+# Registries. Built-in entries are "module:attribute" strings imported on first use, so that
+# reading a file loads only the code it needs; later kinds register themselves the same way.
+_COMPONENT_TYPES: dict[str, str | type] = {
+    "vocab": "compactemb.vocab:Vocab",
+    "dense": "compactemb.tables:DenseTable",
+    "seen": "compactemb.recommend:_Seen",
+}
+_FILE_KINDS: dict[str, str | Callable] = {
+    "vocab": "compactemb.storage:_load_vocab",
+    "table": "compactemb.tables:_load_table_file",
+    "keyed_vectors": "compactemb.keyed:_load_keyed_vectors",
+    "factors": "compactemb.recommend:_load_factor_model",
+}
+
+
+def register_component(type_name: str, target: str | type) -> None:
+    """Register a component type (a table kind, ...) as a class or ``"module:attr"``."""
+    _COMPONENT_TYPES[type_name] = target
+
+
+def register_file_kind(kind: str, target: str | Callable) -> None:
+    """Register the loader of a top-level file kind: ``loader(stored: StoredFile)``."""
+    _FILE_KINDS[kind] = target
+
+
+def _resolve(target):
+    if isinstance(target, str):
+        import importlib
+
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+    return target
+
+
+def component_class(type_name: str):
+    if type_name not in _COMPONENT_TYPES:
+        raise FormatError(f"unknown component type {type_name!r}; known: "
+                          f"{', '.join(sorted(_COMPONENT_TYPES))} (a newer compactemb may "
+                          "read it)")
+    return _resolve(_COMPONENT_TYPES[type_name])
+
+
+def load(path: str | os.PathLike, *, mmap: bool = False, verify: bool = True):
+    """Load any compactemb file: a table, a vocabulary, word vectors, a factor model, ...
+
+    Parameters
+    ----------
+    mmap : bool, default False
+        Memory-map the arrays (read-only views) instead of reading them into memory.
+    verify : bool, default True
+        Check the CRC-32 of every array (reads the whole file once).
+    """
+    stored = read_file(path, mmap_mode=mmap, verify=verify)
+    if stored.kind not in _FILE_KINDS:
+        raise FormatError(f"{stored.path}: unknown file kind {stored.kind!r}")
+    return _resolve(_FILE_KINDS[stored.kind])(stored)
+
+
+def _load_vocab(stored: StoredFile):
+    return build_component(stored, "vocab")

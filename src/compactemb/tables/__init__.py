@@ -1,0 +1,26 @@
+"""Embedding tables: the lookup-table protocol and its kinds.
+
+Every kind (dense float32/float16 here; quantised, product-quantised, hashed, quotient-remainder
+and mixed-dimension kinds later) implements :class:`EmbeddingTable`, so lookups, bags,
+neighbours, evaluation, storage and the memory report work on all of them unchanged.
+"""
+
+from ._base import EmbeddingTable, check_bag_inputs, register_table
+from ._dense import DenseTable
+
+__all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs", "table_kinds"]
+
+
+def table_kinds() -> dict[str, type]:
+    """The registered table kinds, by name."""
+    from ._base import _TABLE_KINDS
+
+    return dict(_TABLE_KINDS)
+
+
+def _load_table_file(stored):
+    from ..storage import build_component
+
+    table = build_component(stored, "table")
+    table.meta = stored.meta
+    return table

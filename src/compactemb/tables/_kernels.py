@@ -1,0 +1,28 @@
+"""numba kernels for table lookups. Imported lazily: ``import compactemb`` compiles nothing."""
+
+from __future__ import annotations
+
+import numba as nb
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def dense_bag(weights, ids, starts, ends, per_sample, has_weights, mean, out):
+    """out[b] = sum or mean of weights[ids[starts[b]:ends[b]]] (optionally scaled)."""
+    dim = weights.shape[1]
+    for b in range(starts.shape[0]):
+        for j in range(dim):
+            out[b, j] = 0.0
+        s, e = starts[b], ends[b]
+        for p in range(s, e):
+            row = ids[p]
+            if has_weights:
+                w = per_sample[p]
+                for j in range(dim):
+                    out[b, j] += w * weights[row, j]
+            else:
+                for j in range(dim):
+                    out[b, j] += weights[row, j]
+        if mean and e > s:
+            inv = 1.0 / (e - s)
+            for j in range(dim):
+                out[b, j] *= inv

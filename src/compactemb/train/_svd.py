@@ -1,0 +1,277 @@
+"""Count-based embeddings: co-occurrence -> PPMI -> truncated SVD (words), PureSVD (items).
+
+Words follow Levy, Goldberg & Dagan (2015): co-occurrence counts within a window, positive PMI
+with context-distribution smoothing (context counts raised to ``cds = 0.75``), an optional shift
+by ``log(shift)``, then a truncated SVD ``M ~ U S V^T`` and embeddings ``U S^eig`` with eigenvalue
+weighting ``eig = 0.5``. Items reuse the SVD on the user x item matrix (PureSVD, Cremonesi et al.
+2010): users ``U S^eig``, items ``V S^(1-eig)``, so that ``user . item`` approximates the matrix.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._progress import progress
+from ..exceptions import InputError
+from ..keyed import KeyedVectors
+from ..tables import DenseTable
+from ..text import Tokenizer, describe
+from ..vocab import Vocab
+
+WEIGHTINGS = {"uniform": 0, "harmonic": 1, "linear": 2}
+
+
+def cooccurrence(chunks, n_rows: int, *, window: int = 2, weighting: str = "linear",
+                 keep_prob: np.ndarray | None = None, seed: int = 0) -> sp.csr_matrix:
+    """Symmetric co-occurrence counts (float64 CSR, n_rows x n_rows) from int32 token chunks.
+
+    Each chunk holds row ids with -1 between sentences (``Vocab.encode_corpus``). With
+    ``keep_prob``, tokens are first subsampled (kept with that probability), as word2vec does.
+    """
+    from ._cooc_kernels import count_pairs, subsample_mask
+
+    if weighting not in WEIGHTINGS:
+        raise InputError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")
+    if window < 1:
+        raise InputError(f"window must be >= 1, got {window}")
+    total = sp.csr_matrix((n_rows, n_rows), dtype=np.float64)
+    pending: list[sp.coo_matrix] = []
+    pending_nnz = 0
+    for n, chunk in enumerate(chunks):
+        chunk = np.ascontiguousarray(chunk, dtype=np.int32)
+        if keep_prob is not None:
+            chunk = chunk[subsample_mask(chunk, keep_prob, seed + n)]
+        cap = 2 * window * chunk.shape[0]
+        rows = np.empty(cap, dtype=np.int32)
+        cols = np.empty(cap, dtype=np.int32)
+        vals = np.empty(cap, dtype=np.float64)
+        k = count_pairs(chunk, window, WEIGHTINGS[weighting], rows, cols, vals)
+        m = sp.coo_matrix((vals[:k], (rows[:k], cols[:k])), shape=(n_rows, n_rows)).tocsr()
+        m.sum_duplicates()
+        pending.append(m)
+        pending_nnz += m.nnz
+        if pending_nnz > 4 * max(total.nnz, 1 << 22):  # merge in batches: fewer full passes
+            total = total + sum(pending[1:], pending[0])
+            pending, pending_nnz = [], 0
+    if pending:
+        total = total + sum(pending[1:], pending[0])
+    total.sum_duplicates()
+    return total
+
+
+def ppmi(counts: sp.spmatrix, *, cds: float = 0.75, shift: float = 1.0) -> sp.csr_matrix:
+    """Positive PMI of a co-occurrence matrix (rows = words, columns = contexts).
+
+    ``PMI(w, c) = log(#(w,c) * sum_c' #(c')^cds / (#(w) * #(c)^cds)) - log(shift)``, kept where
+    positive. ``#(w)`` and ``#(c)`` are the row and column sums of ``counts``.
+    """
+    if cds <= 0:
+        raise InputError(f"cds must be > 0, got {cds}")
+    if shift < 1:
+        raise InputError(f"shift must be >= 1, got {shift}")
+    m = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    m.sum_duplicates()
+    w = np.asarray(m.sum(axis=1)).ravel()
+    c = np.asarray(m.sum(axis=0)).ravel() ** cds
+    c_total = c.sum()
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    with np.errstate(divide="ignore"):
+        m.data = np.log(m.data * c_total / (w[rows] * c[m.indices])) - np.log(shift)
+    m.data[~np.isfinite(m.data)] = 0
+    m.data[m.data < 0] = 0
+    m.eliminate_zeros()
+    return m.astype(np.float32)
+
+
+def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed: int = 0,
+                   desc: str = "svd"):
+    """Truncated SVD by randomized subspace iteration (Halko, Martinsson & Tropp 2011).
+
+    Deterministic for a seed; signs are fixed so that each left vector's largest entry is
+    positive. Returns (U, S, Vt) with k components.
+    """
+    n, m = a.shape
+    if not 0 < k < min(n, m):
+        raise InputError(f"dim must be between 1 and {min(n, m) - 1} for a {n} x {m} matrix, "
+                         f"got {k}")
+    rng = np.random.default_rng(seed)
+    ell = min(k + n_oversamples, min(n, m))
+    at = a.T.tocsr() if sp.issparse(a) else a.T
+    q = np.asarray(a @ rng.standard_normal((m, ell), dtype=np.float32), dtype=np.float32)
+    bar = progress(total=n_iter + 1, desc=desc, unit="pass")
+    try:
+        q, _ = np.linalg.qr(q)
+        for _ in range(n_iter):
+            z, _ = np.linalg.qr(np.asarray(at @ q, dtype=np.float32))
+            q, _ = np.linalg.qr(np.asarray(a @ z, dtype=np.float32))
+            bar.update(1)
+        b = np.asarray(at @ q, dtype=np.float32).T  # (ell, m) = q^T a
+        ub, s, vt = np.linalg.svd(b, full_matrices=False)
+        bar.update(1)
+    finally:
+        bar.close()
+    u = q @ ub[:, :k]
+    s, vt = s[:k], vt[:k]
+    signs = np.sign(u[np.abs(u).argmax(axis=0), np.arange(k)])
+    signs[signs == 0] = 1
+    return (u * signs).astype(np.float32), s.astype(np.float32), \
+        (vt * signs[:, None]).astype(np.float32)
+
+
+class PPMISVD:
+    """Word embeddings from PPMI + truncated SVD (count-based, deterministic for a seed).
+
+    Parameters
+    ----------
+    dim : int, default 100
+    window : int, default 2
+        Context words on each side (short windows suit PPMI-SVD, Levy et al. 2015).
+    weighting : {"linear", "harmonic", "uniform"}, default "linear"
+        Weight of a pair at distance d: ``(window-d+1)/window`` (word2vec's dynamic window in
+        expectation), ``1/d``, or 1.
+    min_count, max_size : vocabulary cut (see :class:`Vocab`).
+    cds : float, default 0.75
+        Context-distribution smoothing exponent.
+    shift : float, default 1.0
+        Shifted PPMI: subtract ``log(shift)`` (word2vec's negative count k).
+    eig : float, default 0.5
+        Eigenvalue weighting: embeddings are ``U S^eig``.
+    subsample : float or None, default None
+        word2vec-style subsampling threshold of frequent words applied before counting.
+    n_iter : int, default 5
+        Power iterations of the randomized SVD.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    vocab_ : Vocab
+    table_ : DenseTable of shape (len(vocab_), dim)
+    singular_values_ : ndarray of shape (dim,)
+    meta_ : dict (parameters, timings, matrix sizes)
+    """
+
+    def __init__(self, dim: int = 100, *, window: int = 2, weighting: str = "linear",
+                 min_count: int = 5, max_size: int | None = None, cds: float = 0.75,
+                 shift: float = 1.0, eig: float = 0.5, subsample: float | None = None,
+                 n_iter: int = 5, tokenizer: Tokenizer | None = None, random_state: int = 0):
+        self.dim = dim
+        self.window = window
+        self.weighting = weighting
+        self.min_count = min_count
+        self.max_size = max_size
+        self.cds = cds
+        self.shift = shift
+        self.eig = eig
+        self.subsample = subsample
+        self.n_iter = n_iter
+        self.tokenizer = tokenizer
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        return {"method": "svd", "dim": self.dim, "window": self.window,
+                "weighting": self.weighting, "min_count": self.min_count,
+                "max_size": self.max_size, "cds": self.cds, "shift": self.shift, "eig": self.eig,
+                "subsample": self.subsample, "n_iter": self.n_iter,
+                "tokenizer": (self.tokenizer or Tokenizer()).to_dict(),
+                "random_state": self.random_state}
+
+    def fit(self, corpus, *, vocab: Vocab | None = None) -> PPMISVD:
+        """Count, weight and factorise; ``corpus`` is a path or an iterable of lines/token lists."""
+        if not isinstance(self.dim, (int, np.integer)) or self.dim <= 0:
+            raise InputError(f"dim must be a positive integer, got {self.dim!r}")
+        t0 = time.perf_counter()
+        if vocab is None:
+            vocab = Vocab.from_corpus(corpus, tokenizer=self.tokenizer, min_count=self.min_count,
+                                      max_size=self.max_size)
+        if self.dim >= len(vocab):
+            raise InputError(f"dim={self.dim} must be smaller than the vocabulary size "
+                             f"{len(vocab)} of {describe(corpus)}")
+        t1 = time.perf_counter()
+        keep = None
+        if self.subsample:
+            freq = vocab.counts / vocab.counts.sum()
+            keep = np.minimum(1.0, np.sqrt(self.subsample / freq)).astype(np.float64)
+        chunks = vocab.encode_corpus(corpus, tokenizer=self.tokenizer)
+        counts = cooccurrence(chunks, len(vocab), window=self.window, weighting=self.weighting,
+                              keep_prob=keep, seed=self.random_state)
+        if counts.nnz == 0:
+            raise InputError(f"{describe(corpus)}: no word pairs within the window "
+                             "(are all sentences one word long?)")
+        t2 = time.perf_counter()
+        m = ppmi(counts, cds=self.cds, shift=self.shift)
+        t3 = time.perf_counter()
+        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter, seed=self.random_state,
+                                 desc="ppmi svd")
+        t4 = time.perf_counter()
+        self.vocab_ = vocab
+        self.table_ = DenseTable(u * s[None, :] ** self.eig)
+        self.singular_values_ = s
+        self.meta_ = {
+            "trainer": "ppmi_svd", "params": self.get_params(),
+            "corpus": describe(corpus),
+            "vocab_size": len(vocab), "cooccurrence_nnz": int(counts.nnz),
+            "ppmi_nnz": int(m.nnz),
+            "timings_s": {"vocab": round(t1 - t0, 3), "count": round(t2 - t1, 3),
+                          "ppmi": round(t3 - t2, 3), "svd": round(t4 - t3, 3),
+                          "total": round(t4 - t0, 3)},
+        }
+        return self
+
+    def keyed_vectors(self) -> KeyedVectors:
+        """The trained vectors as :class:`KeyedVectors` (metadata included)."""
+        if not hasattr(self, "table_"):
+            from ..exceptions import NotFittedError
+
+            raise NotFittedError("PPMISVD is not fitted; call fit(corpus) first")
+        return KeyedVectors(self.vocab_, self.table_, self.meta_)
+
+
+class PureSVD:
+    """User and item embeddings from a truncated SVD of the user x item matrix (PureSVD).
+
+    Parameters
+    ----------
+    dim : int, default 64
+    eig : float, default 0.5
+        Users get ``U S^eig``, items ``V S^(1-eig)``.
+    binary : bool, default False
+        Use 1 for every observed pair instead of the weights.
+    """
+
+    def __init__(self, dim: int = 64, *, eig: float = 0.5, binary: bool = False,
+                 n_iter: int = 5, random_state: int = 0):
+        self.dim = dim
+        self.eig = eig
+        self.binary = binary
+        self.n_iter = n_iter
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        return {"method": "svd", "dim": self.dim, "eig": self.eig, "binary": self.binary,
+                "n_iter": self.n_iter, "random_state": self.random_state}
+
+    def fit(self, interactions):
+        """``interactions``: an :class:`~compactemb.interactions.Interactions`."""
+        from ..recommend import FactorModel
+
+        if not isinstance(self.dim, (int, np.integer)) or self.dim <= 0:
+            raise InputError(f"dim must be a positive integer, got {self.dim!r}")
+        t0 = time.perf_counter()
+        x = interactions.matrix.astype(np.float32)
+        if self.binary:
+            x = x.copy()
+            x.data[:] = 1
+        u, s, vt = randomized_svd(x, self.dim, n_iter=self.n_iter, seed=self.random_state,
+                                  desc="pure svd")
+        meta = {"trainer": "pure_svd", "params": self.get_params(),
+                "n_interactions": int(x.nnz), "timings_s": {"total": round(
+                    time.perf_counter() - t0, 3)}}
+        self.model_ = FactorModel(interactions.user_vocab, interactions.item_vocab,
+                                  DenseTable(u * s ** self.eig),
+                                  DenseTable(vt.T * s ** (1 - self.eig)),
+                                  seen=interactions.matrix, meta=meta)
+        self.singular_values_ = s
+        return self
