@@ -1,0 +1,97 @@
+"""The ``compactemb`` command line: a thin argparse layer over the public API.
+
+Each command family lives in its own module with a ``register(commands, families)`` function;
+``families["train"]`` and ``families["eval"]`` hold the sub-commands of ``train`` and ``eval``
+(``train words``, ``train items`` ...). User errors print one line ``compactemb: error: ...``
+and exit 1; usage errors exit 2; nothing is half-written (files are written atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from .._progress import set_quiet
+from ..exceptions import CompactEmbError
+
+# modules that add commands; each has register(commands, families)
+_MODULES = [
+    "compactemb.cli._core",
+    "compactemb.cli._words",
+    "compactemb.cli._items",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as argparse does, but without the usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="compactemb", description=(
+        "Compact learned embeddings for sparse categorical data, with every byte accounted for."))
+    parser.add_argument("--version", action="version", version=f"compactemb {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    families = {}
+    for fam, help_ in (("train", "train embeddings (words, items ...)"),
+                       ("eval", "evaluate embeddings (words, items ...)")):
+        p = commands.add_parser(fam, help=help_, description=help_)
+        sub = p.add_subparsers(dest="target", metavar="TARGET", parser_class=_Parser)
+        sub.required = True
+        families[fam] = sub
+    for name in _MODULES:
+        importlib.import_module(name).register(commands, families)
+    return parser
+
+
+def common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    """Options every command has: --quiet (and --json where it prints results)."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def emit(args, obj, text: str | None = None) -> None:
+    """Print ``obj`` as JSON with --json, else ``text`` (or the JSON, indented)."""
+    from ..storage import jsonable
+
+    if getattr(args, "json", False) or text is None:
+        print(json.dumps(jsonable(obj), indent=2))
+    else:
+        print(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 user error, 2 usage error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0)
+    set_quiet(getattr(args, "quiet", False))
+    try:
+        return int(args.func(args) or 0)
+    except CompactEmbError as exc:
+        print(f"compactemb: error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"compactemb: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("compactemb: error: out of memory (try a smaller --dim or a higher --min-count)",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("compactemb: interrupted (no output file was written)", file=sys.stderr)
+        return 130
+    finally:
+        set_quiet(False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Commands: train words, eval words."""
+
+from __future__ import annotations
+
+import os
+
+from . import common, emit
+from ._core import add_tokenizer_options, check_positive, load_vectors, tokenizer_from
+
+# --method -> trainer function(args) -> KeyedVectors; other trainers add themselves here
+WORD_METHODS = {}
+
+
+def register(commands, families) -> None:
+    p = families["train"].add_parser("words", help="word vectors from a text corpus")
+    p.add_argument("corpus", help="text file, one sentence or paragraph per line (.gz/.xz ok)")
+    p.add_argument("-o", "--out", required=True, help="output file (.cemb)")
+    p.add_argument("--method", default="svd", choices=sorted(WORD_METHODS) or ["svd"],
+                   help="svd: PPMI + truncated SVD")
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=None, help="context words on each side "
+                   "(default 2 for svd)")
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--max-size", type=int, help="keep at most this many words")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cds", type=float, default=0.75, help="context smoothing (svd)")
+    p.add_argument("--eig", type=float, default=0.5, help="eigenvalue weighting (svd)")
+    p.add_argument("--weighting", default="linear", choices=["linear", "harmonic", "uniform"],
+                   help="co-occurrence weight by distance (svd)")
+    add_tokenizer_options(p)
+    common(p)
+    p.set_defaults(func=cmd_train_words)
+
+    p = families["eval"].add_parser("words", help="analogy accuracy and similarity Spearman")
+    p.add_argument("file")
+    p.add_argument("--analogies", help="analogy questions (questions-words.txt format)")
+    p.add_argument("--similarity", action="append", default=[],
+                   help="word-pair similarity file (repeatable)")
+    p.add_argument("--method", choices=["add", "mul"], default="add",
+                   help="analogy method: 3CosAdd or 3CosMul")
+    p.add_argument("--restrict", type=int, default=300_000,
+                   help="only the most frequent N words answer analogies (gensim's default)")
+    common(p)
+    p.set_defaults(func=cmd_eval_words)
+
+
+def _train_svd(args):
+    from ..train import PPMISVD
+
+    model = PPMISVD(dim=args.dim, window=args.window or 2, weighting=args.weighting,
+                    min_count=args.min_count, max_size=args.max_size, cds=args.cds,
+                    eig=args.eig, tokenizer=tokenizer_from(args), random_state=args.seed)
+    return model.fit(args.corpus).keyed_vectors()
+
+
+WORD_METHODS["svd"] = _train_svd
+
+
+def cmd_train_words(args) -> int:
+    check_positive("dim", args.dim)
+    check_positive("window", args.window)
+    check_positive("min-count", args.min_count)
+    kv = WORD_METHODS[args.method](args)
+    kv.save(args.out)
+    out = {"output": args.out, "method": args.method, "vocab_size": len(kv), "dim": kv.dim,
+           "table_bytes": kv.table.nbytes, "file_bytes": os.path.getsize(args.out),
+           "timings_s": kv.meta.get("timings_s")}
+    emit(args, out, f"{len(kv):,} words x {kv.dim} ({args.method}) -> {args.out} "
+         f"({out['file_bytes']:,} bytes)")
+    return 0
+
+
+def evaluate_words(kv, analogies=None, similarity=(), *, method="add", restrict=300_000) -> dict:
+    """The ``eval words`` result object."""
+    from ..evaluation import evaluate_analogies, evaluate_similarity
+
+    out: dict = {}
+    if analogies:
+        r = evaluate_analogies(kv, analogies, method=method, restrict=restrict)
+        out.update(analogy_accuracy=r.accuracy, analogy_coverage=r.coverage,
+                   analogy_correct=r.correct, analogy_answered=r.answered,
+                   analogy_total=r.total, analogy_method=method)
+    sims = {}
+    for path in similarity:
+        sims[os.path.basename(path)] = evaluate_similarity(kv, path).to_dict()
+    if sims:
+        out["similarity"] = sims
+    return out
+
+
+def cmd_eval_words(args) -> int:
+    from ..exceptions import InputError
+
+    if not args.analogies and not args.similarity:
+        raise InputError("give --analogies FILE and/or --similarity FILE")
+    kv = load_vectors(args.file)
+    out = evaluate_words(kv, args.analogies, args.similarity, method=args.method,
+                         restrict=args.restrict)
+    lines = []
+    if "analogy_accuracy" in out:
+        acc = out["analogy_accuracy"]
+        lines.append(f"analogies: accuracy {acc:.4f}" if acc is not None else
+                     "analogies: none answerable")
+        lines[-1] += f", coverage {out['analogy_coverage']:.4f} " \
+                     f"({out['analogy_answered']}/{out['analogy_total']})"
+    for name, r in out.get("similarity", {}).items():
+        sp = "n/a" if r["spearman"] is None else f"{r['spearman']:.4f}"
+        lines.append(f"{name}: spearman {sp}, coverage {r['coverage']:.4f}")
+    emit(args, out, "\n".join(lines))
+    return 0
