@@ -11,7 +11,8 @@ Layout (all integers little-endian; see docs/FORMAT.md)::
                          {"kind", "library_version", "meta", "components", "arrays"}
           ...  zero padding to a multiple of 64
                arrays, each starting on a 64-byte boundary, C order, at the offset the header
-               gives: arrays[name] = {"dtype", "shape", "offset", "nbytes", "crc32"}
+               gives: arrays[name] = {"dtype", "shape", "offset", "nbytes", "crc32"};
+               the file ends where the last array ends
 
 Arrays are raw numeric data (no object dtype, no pickle), so a file memory-maps: the arrays come
 back as read-only views of one ``mmap``. A save writes a temporary file beside the target,
@@ -53,7 +54,7 @@ def _align(n: int) -> int:
 
 
 def _crc(arr: np.ndarray) -> int:
-    buf = memoryview(np.ascontiguousarray(arr)).cast("B")
+    buf = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
     crc = 0
     for start in range(0, len(buf), _CRC_CHUNK):
         crc = zlib.crc32(buf[start:start + _CRC_CHUNK], crc)
@@ -98,11 +99,12 @@ def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]
     # offsets depend on the header length, which depends on the offsets: iterate to a fixpoint
     start = _align(_PREAMBLE.size + 1024)
     for _ in range(8):
-        pos = start
+        pos = end = start
         for e in entries.values():
             e["offset"] = pos
-            pos = _align(pos + e["nbytes"])
-        total = pos if entries else start
+            end = pos + e["nbytes"]
+            pos = _align(end)
+        total = end  # no padding after the last array: every trailing byte is checksummed
         blob = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
         need = _align(_PREAMBLE.size + len(blob))
         if need <= start:
@@ -115,8 +117,14 @@ def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]
         f.write(blob)
         for name, a in arrays.items():
             f.seek(entries[name]["offset"])
-            f.write(memoryview(a.astype(a.dtype.newbyteorder("<"), copy=False)).cast("B"))
+            f.write(a.astype(a.dtype.newbyteorder("<"), copy=False).reshape(-1).view(np.uint8))
         f.truncate(total)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -133,6 +141,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
         raise InputError(f"{path}: is a directory")
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, mode, **kw) as f:
             yield f
             f.flush()
