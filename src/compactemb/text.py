@@ -44,7 +44,8 @@ class Tokenizer:
         try:
             object.__setattr__(self, "_findall", re.compile(self.pattern).findall)
         except re.error as exc:
-            raise InputError(f"tokenizer pattern {self.pattern!r} is not a valid regex: {exc}")
+            raise InputError(
+                f"tokenizer pattern {self.pattern!r} is not a valid regex: {exc}") from None
 
     def __call__(self, line: str) -> list[str]:
         return self._findall(line.lower() if self.lowercase else line)
