@@ -13,7 +13,7 @@ from importlib import resources
 
 import numpy as np
 
-from .exceptions import InputError
+from .exceptions import InputError, OptionalDependencyError
 
 DEMO_WORDS = ["elizabeth", "happy", "brother", "letter", "walk", "house"]
 
@@ -139,8 +139,12 @@ def run_demo(out_dir: str, *, dim: int = 100, analogies: str | None = None,
     table_path = os.path.join(out_dir, "austen-svd.cemb")
     kv.save(table_path)
     plot_path = os.path.join(out_dir, "memory.png")
-    plot_memory_growth(plot_path, dim=dim, marks={
-        f"this table ({len(vocab):,} x {dim})": (len(vocab), kv.table.nbytes)})
+    try:
+        plot_memory_growth(plot_path, dim=dim, marks={
+            f"this table ({len(vocab):,} x {dim})": (len(vocab), kv.table.nbytes)})
+    except OptionalDependencyError as exc:  # the core install has no matplotlib
+        say(f"(no plot: {exc})")
+        plot_path = None
     report = {
         "corpus": "Jane Austen, six novels (bundled, public domain)",
         "vocab": {"size": len(vocab), **vocab.build_info},
@@ -153,7 +157,8 @@ def run_demo(out_dir: str, *, dim: int = 100, analogies: str | None = None,
         "elapsed_s": round(time.perf_counter() - t0, 2),
     }
     write_json(os.path.join(out_dir, "report.json"), report)
-    say(f"\nWrote {table_path}, {plot_path} and {os.path.join(out_dir, 'report.json')} "
+    written = ", ".join(p for p in (table_path, plot_path) if p)
+    say(f"\nWrote {written} and {os.path.join(out_dir, 'report.json')} "
         f"in {report['elapsed_s']:.1f} s.")
     say(f"Next: compactemb neighbors {table_path} darcy; compactemb info {table_path}")
     return report

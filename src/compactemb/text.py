@@ -131,6 +131,23 @@ def _decode(raw: bytes, path: str, lineno: int) -> str:
         ) from None
 
 
+class Corpus:
+    """Several corpus files read as one, in order; iterable any number of times (lines)."""
+
+    def __init__(self, paths):
+        self.paths = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike))
+                                             else paths)]
+        if not self.paths:
+            raise InputError("a corpus needs at least one file")
+
+    def __iter__(self) -> Iterator[str]:
+        for p in self.paths:
+            yield from iter_lines(p)
+
+    def __repr__(self) -> str:
+        return " + ".join(self.paths)
+
+
 def iter_sentences(
     corpus: str | os.PathLike | Iterable, tokenizer: Tokenizer | None = None
 ) -> Iterator[list[str]]:
@@ -146,4 +163,6 @@ def iter_sentences(
 
 def describe(corpus) -> str:
     """A short name of a corpus for messages."""
-    return os.fspath(corpus) if isinstance(corpus, (str, os.PathLike)) else "the corpus"
+    if isinstance(corpus, (str, os.PathLike)):
+        return os.fspath(corpus)
+    return repr(corpus) if isinstance(corpus, Corpus) else "the corpus"
