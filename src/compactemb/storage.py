@@ -309,13 +309,23 @@ def build_component(stored: StoredFile, name: str):
 _COMPONENT_TYPES: dict[str, str | type] = {
     "vocab": "compactemb.vocab:Vocab",
     "dense": "compactemb.tables:DenseTable",
+    "int8": "compactemb.tables:Int8Table",
+    "int4": "compactemb.tables:Int4Table",
+    "pq": "compactemb.tables:PQTable",
+    "lowrank": "compactemb.tables:LowRankTable",
+    "pruned": "compactemb.tables:PrunedTable",
+    "hashed": "compactemb.tables:HashedTable",
+    "qr": "compactemb.tables:QRTable",
+    "mixed": "compactemb.tables:MixedDimTable",
     "seen": "compactemb.recommend:_Seen",
+    "classifier_head": "compactemb.train._classifier:_ClassifierHead",
 }
 _FILE_KINDS: dict[str, str | Callable] = {
     "vocab": "compactemb.storage:_load_vocab",
     "table": "compactemb.tables:_load_table_file",
     "keyed_vectors": "compactemb.keyed:_load_keyed_vectors",
     "factors": "compactemb.recommend:_load_factor_model",
+    "classifier": "compactemb.train._classifier:_load_classifier",
 }
 
 

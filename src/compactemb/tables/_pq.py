@@ -1,0 +1,255 @@
+"""Product quantisation: each row is M one-byte codes into M codebooks of sub-vectors.
+
+The dimension splits into ``M`` sub-vectors of ``dim / M`` values; each sub-space has its own
+codebook of (up to) 256 centroids trained by k-means on a sample of rows, and a row is stored as
+the ``M`` indices of its nearest centroids::
+
+    row (dim = 8, M = 4):  [x0 x1 | x2 x3 | x4 x5 | x6 x7]  ->  codes [17, 3, 250, 96]  (4 bytes)
+    decode:               concat(C0[17], C1[3], C2[250], C3[96])
+
+Optionally (``rotation=True``) an orthogonal rotation ``R`` is learned first (OPQ, Ge et al.
+2013: alternate PQ training on ``X R`` and the Procrustes solution for ``R``); rows are then
+decoded as ``decode(codes) @ R.T``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .._progress import progress
+from ..exceptions import InputError
+from ._base import EmbeddingTable, check_bag_inputs, check_ids, register_table
+
+_ASSIGN_BLOCK = 16384
+
+
+def _assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid of every row (BLAS distances in blocks) and the squared distance."""
+    c_norms = np.einsum("ij,ij->i", centroids, centroids)
+    labels = np.empty(x.shape[0], np.int64)
+    dists = np.empty(x.shape[0], np.float32)
+    for s in range(0, x.shape[0], _ASSIGN_BLOCK):
+        xb = x[s:s + _ASSIGN_BLOCK]
+        d = c_norms[None, :] - 2 * (xb @ centroids.T)
+        lab = np.argmin(d, axis=1)
+        labels[s:s + xb.shape[0]] = lab
+        best = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
+        dists[s:s + xb.shape[0]] = np.maximum(best + np.einsum("ij,ij->i", xb, xb), 0)
+    return labels, dists
+
+
+def kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator,
+           init: np.ndarray | None = None) -> np.ndarray:
+    """Lloyd's k-means (float32); empty clusters take the point farthest from its centroid."""
+    import scipy.sparse as sp
+
+    n = x.shape[0]
+    cent = x[rng.choice(n, k, replace=False)].copy() if init is None else init.copy()
+    for _ in range(n_iter):
+        labels, dists = _assign(x, cent)
+        counts = np.bincount(labels, minlength=k)
+        member = sp.csr_matrix((np.ones(n, np.float32), (labels, np.arange(n))), shape=(k, n))
+        sums = np.asarray(member @ x)
+        nonempty = counts > 0
+        cent[nonempty] = sums[nonempty] / counts[nonempty, None]
+        empty = np.flatnonzero(~nonempty)
+        if empty.size:
+            far = np.argsort(-dists)[:empty.size]
+            cent[empty] = x[far]
+    return cent.astype(np.float32)
+
+
+def train_pq(x: np.ndarray, n_subvectors: int, n_centroids: int, *, n_iter: int,
+             rng: np.random.Generator, init=None) -> np.ndarray:
+    """Codebooks (M, K, dsub) trained by k-means on each sub-space of ``x``."""
+    dsub = x.shape[1] // n_subvectors
+    books = np.empty((n_subvectors, n_centroids, dsub), np.float32)
+    for m in range(n_subvectors):
+        sub = np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub])
+        books[m] = kmeans(sub, n_centroids, n_iter=n_iter, rng=rng,
+                          init=None if init is None else init[m])
+    return books
+
+
+def encode_pq(x: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
+    """Codes (n, M) uint8: the nearest centroid of each sub-vector."""
+    n_sub, _, dsub = codebooks.shape
+    codes = np.empty((x.shape[0], n_sub), np.uint8)
+    for m in range(n_sub):
+        codes[:, m] = _assign(np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub]),
+                              codebooks[m])[0]
+    return codes
+
+
+def decode_pq(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
+    """NumPy twin of the decode kernel: (n, M) codes -> (n, dim) float32."""
+    n_sub = codebooks.shape[0]
+    return np.concatenate([codebooks[m][codes[:, m]] for m in range(n_sub)], axis=1) \
+        if codes.shape[0] else np.zeros((0, codebooks.shape[0] * codebooks.shape[2]),
+                                        np.float32)
+
+
+def check_pq_options(n_rows: int, dim: int, n_subvectors, n_centroids, n_iter) -> None:
+    """Clear errors for incompatible PQ options (naming the option and the constraint)."""
+    if not isinstance(n_subvectors, (int, np.integer)) or n_subvectors < 1:
+        raise InputError(f"pq option 'n_subvectors' must be a positive integer, "
+                         f"got {n_subvectors!r}")
+    if dim % n_subvectors:
+        raise InputError(f"pq option 'n_subvectors'={n_subvectors} must divide the dimension "
+                         f"dim={dim}")
+    if not isinstance(n_centroids, (int, np.integer)) or not 2 <= n_centroids <= 256:
+        raise InputError(f"pq option 'n_centroids' must be an integer in [2, 256] (one byte per "
+                         f"code), got {n_centroids!r}")
+    if n_rows < n_centroids:
+        raise InputError(f"pq needs at least n_centroids={n_centroids} rows to train its "
+                         f"codebooks; the table has {n_rows} (lower 'n_centroids')")
+    if not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+        raise InputError(f"pq option 'n_iter' must be a positive integer, got {n_iter!r}")
+
+
+@register_table
+class PQTable(EmbeddingTable):
+    """Product-quantised table: ``codes`` (n_rows, M) uint8 + ``codebooks`` (M, K, dim/M).
+
+    Parameters
+    ----------
+    codebooks : float32 array of shape (n_subvectors, n_centroids, dim // n_subvectors)
+    codes : uint8 array of shape (n_rows, n_subvectors)
+    rotation : float32 array of shape (dim, dim), optional
+        Orthogonal; rows decode as ``concat(codebooks[m, codes[:, m]]) @ rotation.T``.
+    """
+
+    kind = "pq"
+    plot_params: ClassVar[dict] = {"n_subvectors": 10}
+    plot_label = "PQ (M=10, 10 B/row)"
+
+    def __init__(self, codebooks, codes, rotation=None):
+        cb = np.ascontiguousarray(codebooks, dtype=np.float32)
+        cd = np.asarray(codes)
+        if cb.ndim != 3 or cd.ndim != 2 or cd.dtype != np.uint8 or cd.shape[1] != cb.shape[0]:
+            raise InputError(f"pq needs codebooks (M, K, dsub) and uint8 codes (n, M); got "
+                             f"{cb.shape} and {cd.dtype} {cd.shape}")
+        if cd.size and int(cd.max()) >= cb.shape[1]:
+            raise InputError(f"code {int(cd.max())} out of range for {cb.shape[1]} centroids")
+        self.codebooks, self.codes = cb, np.ascontiguousarray(cd)
+        self.n_subvectors, self.n_centroids, self.dsub = cb.shape
+        self.n_rows, self.dim = cd.shape[0], self.n_subvectors * self.dsub
+        self.rotation = None
+        if rotation is not None:
+            r = np.ascontiguousarray(rotation, dtype=np.float32)
+            if r.shape != (self.dim, self.dim):
+                raise InputError(f"rotation must be {self.dim} x {self.dim}, got {r.shape}")
+            self.rotation = r
+        self.meta: dict = {}
+
+    @classmethod
+    def from_dense(cls, table_or_array, *, n_subvectors: int, n_centroids: int = 256,
+                   n_iter: int = 20, sample: int | None = 65536, rotation: bool = False,
+                   rotation_iter: int = 8, seed: int = 0) -> PQTable:
+        """Train codebooks on a sample of rows (k-means per sub-space) and encode every row.
+
+        Parameters
+        ----------
+        n_subvectors : int
+            M, must divide dim; bytes per row = M.
+        n_centroids : int, default 256
+            Centroids per sub-space (at most 256: one byte per code).
+        n_iter : int, default 20
+            k-means iterations.
+        sample : int or None, default 65536
+            Rows drawn (without replacement) to train on; None = all.
+        rotation : bool, default False
+            Learn an OPQ rotation (``rotation_iter`` alternations) before quantising.
+        """
+        x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
+            else np.ascontiguousarray(table_or_array, dtype=np.float32)
+        if x.ndim != 2:
+            raise InputError(f"a table needs a 2-D matrix, got shape {x.shape}")
+        if x.size and not np.isfinite(x).all():
+            raise InputError("the table holds NaN or infinite values; they cannot be quantised")
+        n, dim = x.shape
+        check_pq_options(n, dim, n_subvectors, n_centroids, n_iter)
+        if sample is not None and (not isinstance(sample, (int, np.integer)) or sample < 1):
+            raise InputError(f"pq option 'sample' must be a positive integer, got {sample!r}")
+        rng = np.random.default_rng(seed)
+        train = x if sample is None or sample >= n else x[np.sort(rng.choice(n, sample,
+                                                                            replace=False))]
+        rot = None
+        with progress(total=(rotation_iter if rotation else 0) + 2, desc="pq") as bar:
+            if rotation:
+                rot = np.eye(dim, dtype=np.float32)
+                books = None
+                for _ in range(rotation_iter):
+                    xr = train @ rot
+                    books = train_pq(xr, n_subvectors, n_centroids, n_iter=max(2, n_iter // 4),
+                                     rng=rng, init=books)
+                    y = decode_pq(encode_pq(xr, books), books)
+                    u, _, vt = np.linalg.svd(train.T.astype(np.float64) @ y, full_matrices=False)
+                    rot = (u @ vt).astype(np.float32)
+                    bar.update()
+                xr = train @ rot
+                books = train_pq(xr, n_subvectors, n_centroids, n_iter=n_iter, rng=rng,
+                                 init=books)
+            else:
+                books = train_pq(train, n_subvectors, n_centroids, n_iter=n_iter, rng=rng)
+            bar.update()
+            codes = np.empty((n, n_subvectors), np.uint8)
+            for s in range(0, n, 65536):
+                blk = x[s:s + 65536]
+                codes[s:s + blk.shape[0]] = encode_pq(blk @ rot if rot is not None else blk,
+                                                      books)
+            bar.update()
+        return cls(books, codes, rot)
+
+    def _lookup_flat(self, idx: np.ndarray) -> np.ndarray:
+        from ._compress_kernels import pq_lookup
+
+        out = np.empty((idx.size, self.dim), np.float32)
+        pq_lookup(self.codebooks, self.codes, idx, out)
+        return out if self.rotation is None else out @ self.rotation.T
+
+    def lookup(self, ids) -> np.ndarray:
+        idx = check_ids(ids, self.n_rows)
+        return self._lookup_flat(idx.ravel()).reshape(idx.shape + (self.dim,))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self._lookup_flat(np.arange(start, stop, dtype=np.int64))
+
+    def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
+        from ._compress_kernels import pq_bag
+
+        idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
+                                                include_last_offset=include_last_offset,
+                                                mode=mode)
+        out = np.empty((starts.size, self.dim), np.float32)
+        pq_bag(self.codebooks, self.codes, idx, starts, ends,
+               w if w is not None else np.empty(0, np.float32), w is not None,
+               mode == "mean", out)
+        # decoding is linear, so the rotation applies once per bag
+        return out if self.rotation is None else out @ self.rotation.T
+
+    def arrays(self):
+        out = {"codebooks": self.codebooks, "codes": self.codes}
+        if self.rotation is not None:
+            out["rotation"] = self.rotation
+        return out
+
+    def attrs(self):
+        return {"n_rows": self.n_rows, "dim": self.dim, "n_subvectors": self.n_subvectors,
+                "n_centroids": self.n_centroids, "rotation": self.rotation is not None}
+
+    @classmethod
+    def from_state(cls, attrs, arrays):
+        t = cls(arrays["codebooks"], arrays["codes"], arrays.get("rotation"))
+        if (t.n_rows, t.dim) != (attrs["n_rows"], attrs["dim"]):
+            raise ValueError(f"arrays give {t.n_rows} x {t.dim}, the attributes "
+                             f"{attrs['n_rows']} x {attrs['dim']}")
+        return t
+
+    @classmethod
+    def estimate_nbytes(cls, n_rows: int, dim: int, *, n_subvectors: int = 10,
+                        n_centroids: int = 256, rotation: bool = False, **_) -> int:
+        return (int(n_rows) * int(n_subvectors) + int(n_centroids) * int(dim) * 4
+                + (int(dim) * int(dim) * 4 if rotation else 0))
