@@ -1,7 +1,36 @@
-"""User-item interactions: raw IDs indexed by vocabularies, weights in a CSR matrix."""
+"""User-item interactions: raw IDs indexed by vocabularies, weights in a CSR matrix.
+
+Reading
+-------
+:func:`read_interactions` reads delimited text (whitespace, tab or comma; with or without a
+header; columns chosen by name or position), the MovieLens files (``u.data`` and the
+``u1.base`` ... splits: tab-separated ``user item rating timestamp``; ``ratings.csv``: a header
+``userId,movieId,rating,timestamp``) and Parquet (needs pyarrow or pandas: ``compactemb[data]``).
+:meth:`Interactions.from_dataframe` takes a pandas DataFrame. User and item IDs of any type are
+indexed with :class:`~compactemb.vocab.Vocab` (integers stay integers, anything else becomes a
+string). Duplicate (user, item) pairs are summed (their timestamp is the latest one).
+
+Confidence
+----------
+Weights (ratings, play counts) become the confidences of implicit-feedback ALS
+(Hu, Koren & Volinsky 2008) with :func:`confidence`:
+
+* ``"linear"``: ``c = 1 + alpha * w`` (the paper's choice),
+* ``"log"``:    ``c = 1 + alpha * log(1 + w / eps)`` (the paper's alternative, for heavy tails
+  such as play counts),
+* ``"binary"``: ``c = 1 + alpha`` for every observed pair (weights ignored),
+* ``"none"``:   ``c = w`` as given.
+
+Splits
+------
+:func:`train_test_split` (random per-user hold-out), :func:`leave_k_out_split` and
+:func:`temporal_split` (per user or one global cut, by timestamp) all keep the vocabularies, so
+train and test rows and columns mean the same users and items, and are seeded.
+"""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from dataclasses import dataclass
@@ -9,24 +38,50 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .exceptions import InputError
+from .exceptions import InputError, require
 from .text import iter_lines
 from .vocab import Vocab
+
+WEIGHTINGS = ("linear", "log", "binary", "none")
+FORMATS = ("auto", "text", "csv", "tsv", "movielens", "parquet")
 
 
 @dataclass
 class Interactions:
     """A users x items CSR matrix of weights with the vocabularies of the raw IDs.
 
-    Duplicate (user, item) pairs are summed.
+    Attributes
+    ----------
+    user_vocab, item_vocab : Vocab
+        Raw ID <-> row (users) and column (items).
+    matrix : scipy.sparse.csr_matrix of shape (n_users, n_items), float32
+        Summed weights; indices sorted within each row, no duplicates.
+    timestamps : ndarray of shape (nnz,), optional
+        The time of each stored entry (aligned with ``matrix.data``), when the input had one.
     """
 
     user_vocab: Vocab
     item_vocab: Vocab
     matrix: sp.csr_matrix
+    timestamps: np.ndarray | None = None
 
     @classmethod
-    def from_arrays(cls, users, items, weights=None) -> Interactions:
+    def from_arrays(cls, users, items, weights=None, timestamps=None, *,
+                    user_vocab: Vocab | None = None, item_vocab: Vocab | None = None,
+                    on_unknown: str = "raise") -> Interactions:
+        """Index raw IDs and build the matrix (duplicates summed).
+
+        Parameters
+        ----------
+        users, items : array-like of shape (n,)
+            Raw IDs (ints or strings).
+        weights : array-like of shape (n,), optional
+            Default 1 for each interaction.
+        timestamps : array-like of shape (n,), optional
+        user_vocab, item_vocab : Vocab, optional
+            Use these indexes (a test set indexed like its training set) instead of building
+            new ones; unknown IDs then raise, or are dropped with ``on_unknown="skip"``.
+        """
         users, items = np.asarray(users), np.asarray(items)
         if users.shape != items.shape or users.ndim != 1:
             raise InputError(f"users {users.shape} and items {items.shape} must be 1-D of one "
@@ -37,11 +92,43 @@ class Interactions:
             np.asarray(weights, dtype=np.float32)
         if w.shape != users.shape:
             raise InputError(f"{w.size} weights for {users.size} interactions")
-        uv, iv = Vocab.from_ids(users), Vocab.from_ids(items)
-        m = sp.csr_matrix((w, (uv.encode(users.tolist()), iv.encode(items.tolist()))),
-                          shape=(len(uv), len(iv)), dtype=np.float32)
-        m.sum_duplicates()
-        return cls(uv, iv, m)
+        if not np.isfinite(w).all():
+            raise InputError("weights must be finite numbers")
+        ts = None
+        if timestamps is not None:
+            ts = np.asarray(timestamps, dtype=np.float64)
+            if ts.shape != users.shape:
+                raise InputError(f"{ts.size} timestamps for {users.size} interactions")
+        uv = user_vocab if user_vocab is not None else Vocab.from_ids(_id_array(users))
+        iv = item_vocab if item_vocab is not None else Vocab.from_ids(_id_array(items))
+        u = _encode(uv, users, on_unknown, "user")
+        i = _encode(iv, items, on_unknown, "item")
+        keep = (u >= 0) & (i >= 0)
+        if not keep.all():
+            u, i, w = u[keep], i[keep], w[keep]
+            ts = ts[keep] if ts is not None else None
+        m, t = _build_csr(u, i, w, ts, (len(uv), len(iv)))
+        return cls(uv, iv, m, t)
+
+    @classmethod
+    def from_dataframe(cls, df, user_col="user", item_col="item", weight_col=None,
+                       time_col=None, **kw) -> Interactions:
+        """Interactions from a pandas DataFrame; columns by name (or position as int)."""
+        cols = list(df.columns)
+
+        def pick(c, what):
+            if c is None:
+                return None
+            if isinstance(c, (int, np.integer)) and c not in cols:
+                if not 0 <= c < len(cols):
+                    raise InputError(f"{what} column {c} is out of range ({len(cols)} columns)")
+                c = cols[c]
+            if c not in cols:
+                raise InputError(f"{what} column {c!r} is not in the DataFrame: {cols}")
+            return df[c].to_numpy()
+
+        return cls.from_arrays(pick(user_col, "user"), pick(item_col, "item"),
+                               pick(weight_col, "weight"), pick(time_col, "time"), **kw)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -51,6 +138,111 @@ class Interactions:
     def nnz(self) -> int:
         return int(self.matrix.nnz)
 
+    def with_matrix(self, matrix, timestamps=None) -> Interactions:
+        """The same vocabularies with another matrix of the same shape (a split's part)."""
+        return Interactions(self.user_vocab, self.item_vocab, matrix, timestamps)
+
+    def confidence(self, *, weighting: str = "linear", alpha: float = 1.0,
+                   eps: float = 1.0) -> sp.csr_matrix:
+        """The confidence matrix (see :func:`confidence`)."""
+        return confidence(self.matrix, weighting=weighting, alpha=alpha, eps=eps)
+
+    def to_rows(self):
+        """(user keys, item keys, weights, timestamps or None), one entry per stored pair."""
+        coo = self.matrix.tocoo()
+        return (self.user_vocab.decode(coo.row), self.item_vocab.decode(coo.col),
+                coo.data, self.timestamps)
+
+    def write(self, path) -> None:
+        """Write ``user<TAB>item<TAB>weight[<TAB>timestamp]`` rows with a header (atomic)."""
+        from .storage import atomic_write
+
+        users, items, w, ts = self.to_rows()
+        with atomic_write(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write("user\titem\tweight" + ("\ttimestamp" if ts is not None else "") + "\n")
+            for n in range(len(users)):
+                tail = f"\t{ts[n]:.17g}" if ts is not None else ""
+                f.write(f"{users[n]}\t{items[n]}\t{w[n]:.9g}{tail}\n")
+
+
+def _id_array(values: np.ndarray) -> np.ndarray:
+    """Integer IDs stay an int64 array (fast indexing); anything else becomes strings."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False)
+    if values.dtype.kind == "f" and values.size and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    return np.asarray([str(v) for v in values.tolist()], dtype=object)
+
+
+def _encode(vocab: Vocab, values: np.ndarray, on_unknown: str, what: str) -> np.ndarray:
+    if on_unknown not in ("raise", "skip"):
+        raise InputError(f"on_unknown must be 'raise' or 'skip', got {on_unknown!r}")
+    values = _id_array(values)
+    if vocab.key_type == "int" and values.dtype.kind == "i":
+        keys = np.asarray(vocab.keys, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        pos = np.searchsorted(keys[order], values)
+        pos = np.minimum(pos, keys.size - 1)
+        found = keys[order][pos] == values
+        out = np.where(found, order[pos], -1).astype(np.int64)
+    else:
+        out = vocab.encode(values.tolist(), on_unknown="fill", fill_value=-1)
+    if on_unknown == "raise" and (out < 0).any():
+        missing = values[out < 0]
+        shown = ", ".join(repr(m) for m in missing[:5].tolist())
+        raise InputError(f"{int((out < 0).sum())} interactions have an unknown {what}: {shown}")
+    return out
+
+
+def _build_csr(u, i, w, ts, shape):
+    """CSR with sorted indices; duplicate pairs summed (latest timestamp kept)."""
+    order = np.lexsort((i, u))
+    u, i, w = u[order], i[order], w[order]
+    new = np.ones(u.size, dtype=bool)
+    new[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+    starts = np.flatnonzero(new)
+    data = np.add.reduceat(w.astype(np.float64), starts).astype(np.float32)
+    t = np.maximum.reduceat(ts[order], starts) if ts is not None else None
+    rows, cols = u[starts], i[starts]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    idx_type = np.int32 if max(rows.size, shape[1]) < 2**31 else np.int64
+    m = sp.csr_matrix((data, cols.astype(idx_type), indptr.astype(idx_type)), shape=shape)
+    m.has_sorted_indices = True
+    return m, t
+
+
+def confidence(matrix, *, weighting: str = "linear", alpha: float = 1.0,
+               eps: float = 1.0) -> sp.csr_matrix:
+    """Turn weights into confidences (float32 CSR of the same pattern).
+
+    ``linear``: ``1 + alpha * w``; ``log``: ``1 + alpha * log(1 + w / eps)``; ``binary``:
+    ``1 + alpha``; ``none``: ``w`` unchanged.
+    """
+    if weighting not in WEIGHTINGS:
+        raise InputError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    if not np.isfinite(alpha) or alpha < 0:
+        raise InputError(f"alpha must be a finite number >= 0, got {alpha}")
+    if weighting == "log" and not eps > 0:
+        raise InputError(f"eps must be > 0 for log weighting, got {eps}")
+    m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    w = m.data.astype(np.float64)
+    if weighting == "linear":
+        c = 1.0 + alpha * w
+    elif weighting == "log":
+        if (w < 0).any():
+            raise InputError("log weighting needs weights >= 0")
+        c = 1.0 + alpha * np.log1p(w / eps)
+    elif weighting == "binary":
+        c = np.full_like(w, 1.0 + alpha)
+    else:
+        c = w
+    m.data = c.astype(np.float32)
+    return m
+
+
+# -- reading ------------------------------------------------------------------------------------
 
 def _parse_id(tok: str):
     try:
@@ -59,45 +251,309 @@ def _parse_id(tok: str):
         return tok
 
 
-def read_interactions(path: str | os.PathLike, *, sep: str | None = None) -> Interactions:
-    """Read ``user item [weight ...]`` rows (whitespace, tab or comma separated).
+def _guess_format(path: str) -> str:
+    name = os.path.basename(path).lower()
+    for suffix in (".gz", ".xz", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name == "u.data" or re.fullmatch(r"u[a-z0-9]*\.(base|test)", name):
+        return "movielens"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith((".tsv", ".dat")):
+        return "tsv"
+    return "text"
 
-    A first row whose weight column is not a number is taken as a header. Extra columns
-    (timestamps) are ignored. A malformed row raises :class:`InputError` naming file and line.
+
+def _column(spec, header: list[str] | None, what: str, path: str, required: bool):
+    """Resolve a column given by position (int or digit string) or name; None if absent."""
+    if spec is None:
+        return None
+    if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.isdigit()):
+        return int(spec)
+    if header is None:
+        raise InputError(f"{path}: the {what} column is given by name ({spec!r}) but the file "
+                         "has no header; give its position (0-based)")
+    lowered = [h.strip().lower() for h in header]
+    if spec.lower() in lowered:
+        return lowered.index(spec.lower())
+    if required:
+        raise InputError(f"{path}: no {what} column named {spec!r} in the header {header}")
+    return None
+
+
+_TIME_NAMES = ("timestamp", "time", "ts", "datetime", "date")
+
+
+def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str | None = None,
+                      header: bool | None = None, user_col=0, item_col=1, weight_col="auto",
+                      time_col="auto", user_vocab: Vocab | None = None,
+                      item_vocab: Vocab | None = None, on_unknown: str = "raise"
+                      ) -> Interactions:
+    """Read interactions from a delimited text file, a MovieLens file or Parquet.
+
+    Parameters
+    ----------
+    format : {"auto", "text", "csv", "tsv", "movielens", "parquet"}, default "auto"
+        ``auto`` picks by name: ``*.parquet`` -> parquet; ``u.data``, ``u1.base`` ... ->
+        movielens (tab, no header, ``user item rating timestamp``); ``*.csv`` -> csv (comma);
+        ``*.tsv``, ``*.dat`` -> tsv (tab); anything else -> text (whitespace, tab or comma).
+    sep : str, optional
+        Field separator, overriding the format's.
+    header : bool, optional
+        Whether the first row names the columns; default: detected (a first row whose weight
+        column is not a number, or whose ID columns match the column names given).
+    user_col, item_col : int or str, default 0 and 1
+        Column position (0-based) or header name.
+    weight_col : int, str, "auto" or None, default "auto"
+        ``auto``: the third column when there is one (``rating``/``weight``/``count`` by
+        name); ``None``: every interaction weighs 1.
+    time_col : int, str, "auto" or None, default "auto"
+        ``auto``: a header column named timestamp/time/ts/date, or the 4th column of
+        MovieLens files; ``None``: no timestamps.
+    user_vocab, item_vocab, on_unknown
+        See :meth:`Interactions.from_arrays` (index a test file like its training set).
+
+    Raises
+    ------
+    InputError
+        A malformed row: ``"<file>: line <n>: <reason>"``.
     """
     path = os.fspath(path)
-    splitter = re.compile(r"[,\t ]+" if sep is None else re.escape(sep))
-    users, items, weights = [], [], []
-    has_weight = None
-    for lineno, line in enumerate(iter_lines(path), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = splitter.split(line)
-        if len(parts) < 2:
-            raise InputError(f"{path}: line {lineno}: expected 'user item [weight]', "
-                             f"got {line[:60]!r}")
-        w = 1.0
-        if len(parts) >= 3:
+    if format not in FORMATS:
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if format == "auto":
+        format = _guess_format(path)
+    kw = {"user_vocab": user_vocab, "item_vocab": item_vocab, "on_unknown": on_unknown}
+    if format == "parquet":
+        return _read_parquet(path, user_col, item_col, weight_col, time_col, kw)
+    if format == "movielens":
+        if sep is None and path.lower().endswith(".csv"):
+            format = "csv"
+        else:
+            sep = "\t" if sep is None else sep
+            header = False if header is None else header
+            time_col = 3 if time_col == "auto" else time_col
+            weight_col = 2 if weight_col == "auto" else weight_col
+    if format == "csv":
+        sep = "," if sep is None else sep
+    elif format == "tsv":
+        sep = "\t" if sep is None else sep
+    rows = _split_rows(path, sep)
+    return _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col,
+                                 kw)
+
+
+def _split_rows(path: str, sep: str | None):
+    """Yield (line number, fields) of the non-empty, non-comment lines."""
+    lines = ((n, line.rstrip("\r\n")) for n, line in enumerate(iter_lines(path), 1))
+    lines = ((n, line) for n, line in lines if line.strip() and not line.startswith("#"))
+    if sep == ",":  # CSV: quoted fields may hold commas
+        for n, line in lines:
             try:
-                w = float(parts[2])
+                fields = next(csv.reader([line]))
+            except csv.Error as exc:
+                raise InputError(f"{path}: line {n}: {exc}") from None
+            yield n, [f.strip() for f in fields]
+        return
+    splitter = re.compile(r"[,\t ]+" if sep is None else re.escape(sep))
+    for n, line in lines:
+        yield n, [f.strip() for f in splitter.split(line.strip())]
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw):
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        raise InputError(f"{path}: no interactions in the file")
+    n0, f0 = first
+    names = [user_col, item_col] + [c for c in (weight_col, time_col)
+                                    if c not in (None, "auto")]
+    if header is None:  # detect: a named column matches, or the weight field is not a number
+        lowered = {f.lower() for f in f0}
+        by_name = any(isinstance(c, str) and not c.isdigit() and c.lower() in lowered
+                      for c in names)
+        weight_pos = weight_col if isinstance(weight_col, int) else 2
+        header = by_name or (len(f0) > weight_pos and not _is_number(f0[weight_pos])
+                             and weight_col is not None)
+    hdr = f0 if header else None
+    ucol = _column(user_col, hdr, "user", path, True)
+    icol = _column(item_col, hdr, "item", path, True)
+    if weight_col == "auto":
+        wcol = None
+        if hdr is not None:
+            for name in ("weight", "rating", "count", "plays", "playcount", "value"):
+                wcol = _column(name, hdr, "weight", path, False)
+                if wcol is not None:
+                    break
+        if wcol is None and len(f0) > 2 and 2 not in (ucol, icol):
+            wcol = 2
+    else:
+        wcol = _column(weight_col, hdr, "weight", path, True)
+    if time_col == "auto":
+        tcol = None
+        if hdr is not None:
+            for name in _TIME_NAMES:
+                tcol = _column(name, hdr, "time", path, False)
+                if tcol is not None:
+                    break
+    else:
+        tcol = _column(time_col, hdr, "time", path, True)
+    need = max(c for c in (ucol, icol, wcol, tcol) if c is not None) + 1
+    users, items, weights, times = [], [], [], []
+
+    def take(n, fields):
+        if len(fields) < need:
+            raise InputError(f"{path}: line {n}: expected at least {need} fields, got "
+                             f"{len(fields)}: {' '.join(fields)[:60]!r}")
+        u, i = fields[ucol], fields[icol]
+        if not u or not i:
+            raise InputError(f"{path}: line {n}: empty {'user' if not u else 'item'} ID")
+        if wcol is not None:
+            try:
+                w = float(fields[wcol])
             except ValueError:
-                if not users:  # header row
-                    continue
-                raise InputError(f"{path}: line {lineno}: weight {parts[2]!r} is not a "
+                raise InputError(f"{path}: line {n}: weight {fields[wcol]!r} is not a "
                                  "number") from None
             if not np.isfinite(w):
-                raise InputError(f"{path}: line {lineno}: weight {parts[2]!r} is not finite")
-        if has_weight is None:
-            has_weight = len(parts) >= 3
-        users.append(_parse_id(parts[0]))
-        items.append(_parse_id(parts[1]))
-        weights.append(w)
+                raise InputError(f"{path}: line {n}: weight {fields[wcol]!r} is not finite")
+            weights.append(w)
+        if tcol is not None:
+            try:
+                times.append(float(fields[tcol]))
+            except ValueError:
+                raise InputError(f"{path}: line {n}: timestamp {fields[tcol]!r} is not a "
+                                 "number") from None
+        users.append(_parse_id(u))
+        items.append(_parse_id(i))
+
+    if not header:
+        take(n0, f0)
+    for n, fields in rows:
+        take(n, fields)
     if not users:
         raise InputError(f"{path}: no interactions in the file")
-    if len({type(u) for u in users}) > 1:  # mixed ints and strings: index as strings
-        users = [str(u) for u in users]
-    if len({type(i) for i in items}) > 1:
-        items = [str(i) for i in items]
-    return Interactions.from_arrays(np.asarray(users), np.asarray(items),
-                                    np.asarray(weights, np.float32))
+    users_a = _uniform_ids(users)
+    items_a = _uniform_ids(items)
+    return Interactions.from_arrays(users_a, items_a,
+                                    np.asarray(weights, np.float32) if wcol is not None else None,
+                                    np.asarray(times) if tcol is not None else None, **kw)
+
+
+def _uniform_ids(values: list) -> np.ndarray:
+    """All-int IDs as int64; mixed ints and strings are indexed as strings."""
+    if all(type(v) is int for v in values):
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray([str(v) for v in values], dtype=object)
+
+
+def _read_parquet(path, user_col, item_col, weight_col, time_col, kw) -> Interactions:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        pd = require("pandas", "data")
+        df = pd.read_parquet(path)
+    else:
+        try:
+            df = pq.read_table(path).to_pandas()
+        except Exception as exc:  # pyarrow raises its own error types for bad files
+            raise InputError(f"{path}: cannot read Parquet ({exc})") from None
+    cols = [str(c).lower() for c in df.columns]
+    if weight_col == "auto":
+        weight_col = next((df.columns[cols.index(n)] for n in
+                           ("weight", "rating", "count", "plays", "value") if n in cols), None)
+        if weight_col is None and len(cols) > 2:
+            weight_col = 2
+    if time_col == "auto":
+        time_col = next((df.columns[cols.index(n)] for n in _TIME_NAMES if n in cols), None)
+    try:
+        return Interactions.from_dataframe(df, user_col, item_col, weight_col, time_col, **kw)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+# -- splits -------------------------------------------------------------------------------------
+
+def _split_by_mask(inter: Interactions, test_mask: np.ndarray):
+    m = inter.matrix.tocsr()
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    parts = []
+    for mask in (~test_mask, test_mask):
+        part = sp.csr_matrix((m.data[mask], (rows[mask], m.indices[mask])), shape=m.shape,
+                             dtype=np.float32)
+        part.sort_indices()
+        ts = inter.timestamps[mask] if inter.timestamps is not None else None
+        parts.append(inter.with_matrix(part, ts))
+    return parts[0], parts[1]
+
+
+def _per_user_positions(m: sp.csr_matrix, rng: np.random.Generator | None, keys=None):
+    """Rank of each stored entry within its user's row: random order or by ``keys``."""
+    n = m.nnz
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    sort_key = rng.random(n) if keys is None else keys
+    order = np.lexsort((sort_key, rows))  # by user, then random (or time)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n) - m.indptr[rows[order]]
+    return rows, pos
+
+
+def train_test_split(inter: Interactions, test_fraction: float = 0.2, *,
+                     random_state: int = 0, min_train: int = 1):
+    """Random per-user hold-out: each user keeps ``round(test_fraction * n_u)`` random items
+    for testing (never more than ``n_u - min_train``). Returns ``(train, test)``."""
+    if not 0 < test_fraction < 1:
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    m = inter.matrix
+    rng = np.random.default_rng(random_state)
+    rows, pos = _per_user_positions(m, rng)
+    counts = np.diff(m.indptr)
+    n_test = np.minimum(np.rint(counts * test_fraction).astype(np.int64),
+                        np.maximum(counts - min_train, 0))
+    return _split_by_mask(inter, pos < n_test[rows])
+
+
+def leave_k_out_split(inter: Interactions, k: int = 1, *, random_state: int = 0):
+    """Hold out ``k`` random items of every user who has more than ``k + 1``
+    (implicit's ``leave_k_out_split`` rule). Returns ``(train, test)``."""
+    if int(k) != k or k < 1:
+        raise InputError(f"k must be an integer >= 1, got {k}")
+    m = inter.matrix
+    rng = np.random.default_rng(random_state)
+    rows, pos = _per_user_positions(m, rng)
+    eligible = np.diff(m.indptr) > k + 1
+    return _split_by_mask(inter, eligible[rows] & (pos < k))
+
+
+def temporal_split(inter: Interactions, test_fraction: float = 0.2, *, per_user: bool = True):
+    """Hold out the latest interactions: each user's last ``round(test_fraction * n_u)``
+    (``per_user=True``), or everything after the global ``1 - test_fraction`` time quantile.
+    Ties in time are broken by item column so the split is deterministic."""
+    if inter.timestamps is None:
+        raise InputError("a temporal split needs timestamps (give a time column)")
+    if not 0 < test_fraction < 1:
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    m = inter.matrix
+    ts = inter.timestamps
+    if per_user:
+        rows, pos = _per_user_positions(m, None, keys=-ts)  # latest first
+        counts = np.diff(m.indptr)
+        n_test = np.minimum(np.rint(counts * test_fraction).astype(np.int64),
+                            np.maximum(counts - 1, 0))
+        return _split_by_mask(inter, pos < n_test[rows])
+    cut = np.quantile(ts, 1 - test_fraction)
+    return _split_by_mask(inter, ts > cut)
+
+
+SPLITS = {"random": train_test_split, "leave-k-out": leave_k_out_split,
+          "temporal": temporal_split}

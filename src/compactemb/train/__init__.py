@@ -1,5 +1,6 @@
 """Trainers: each one's ``fit`` returns the estimator, whose learned attributes end in ``_``."""
 
+from ._mf import ALS, BPR
 from ._svd import PPMISVD, PureSVD, cooccurrence, ppmi, randomized_svd
 
-__all__ = ["PPMISVD", "PureSVD", "cooccurrence", "ppmi", "randomized_svd"]
+__all__ = ["ALS", "BPR", "PPMISVD", "PureSVD", "cooccurrence", "ppmi", "randomized_svd"]
