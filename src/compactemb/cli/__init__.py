@@ -23,6 +23,8 @@ _MODULES = [
     "compactemb.cli._core",
     "compactemb.cli._words",
     "compactemb.cli._items",
+    "compactemb.cli._compress",
+    "compactemb.cli._interop",
 ]
 
 

@@ -16,10 +16,11 @@ def register(commands, families) -> None:
     p.add_argument("corpus", help="text file, one sentence or paragraph per line (.gz/.xz ok)")
     p.add_argument("-o", "--out", required=True, help="output file (.cemb)")
     p.add_argument("--method", default="svd", choices=sorted(WORD_METHODS) or ["svd"],
-                   help="svd: PPMI + truncated SVD")
+                   help="svd: PPMI + truncated SVD; sgns: skip-gram with negative sampling; "
+                   "cbow: CBOW with negative sampling")
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=None, help="context words on each side "
-                   "(default 2 for svd)")
+                   "(default 2 for svd, 5 for sgns/cbow)")
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--max-size", type=int, help="keep at most this many words")
     p.add_argument("--seed", type=int, default=0)
@@ -27,6 +28,17 @@ def register(commands, families) -> None:
     p.add_argument("--eig", type=float, default=0.5, help="eigenvalue weighting (svd)")
     p.add_argument("--weighting", default="linear", choices=["linear", "harmonic", "uniform"],
                    help="co-occurrence weight by distance (svd)")
+    g = p.add_argument_group("sgns / cbow (word2vec)")
+    g.add_argument("--negative", type=int, default=5, help="negative samples per example")
+    g.add_argument("--epochs", type=int, default=5)
+    g.add_argument("--threads", type=int, default=None,
+                   help="training threads (default: all cores; 1 is reproducible)")
+    g.add_argument("--sample", type=float, default=1e-3,
+                   help="subsampling threshold of frequent words (0: off)")
+    g.add_argument("--alpha", type=float, default=0.025, help="initial learning rate")
+    g.add_argument("--min-alpha", type=float, default=0.0001, help="final learning rate")
+    g.add_argument("--cbow-sum", action="store_true",
+                   help="cbow: sum the context vectors instead of averaging them")
     add_tokenizer_options(p)
     common(p)
     p.set_defaults(func=cmd_train_words)
@@ -54,6 +66,28 @@ def _train_svd(args):
 
 
 WORD_METHODS["svd"] = _train_svd
+
+
+def _train_word2vec(args):
+    from ..exceptions import InputError
+    from ..train import Word2Vec
+
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):  # fail before training, not after
+        raise InputError(f"{args.out}: the directory {out_dir} does not exist")
+    for name in ("negative", "epochs", "threads"):
+        check_positive(name, getattr(args, name))
+    model = Word2Vec(dim=args.dim, sg=args.method == "sgns", window=args.window or 5,
+                     negative=args.negative, min_count=args.min_count, max_size=args.max_size,
+                     sample=args.sample, epochs=args.epochs, alpha=args.alpha,
+                     min_alpha=args.min_alpha, cbow_mean=not args.cbow_sum,
+                     n_threads=args.threads, tokenizer=tokenizer_from(args),
+                     random_state=args.seed)
+    return model.fit(args.corpus).keyed_vectors()
+
+
+WORD_METHODS["sgns"] = _train_word2vec
+WORD_METHODS["cbow"] = _train_word2vec
 
 
 def cmd_train_words(args) -> int:

@@ -2,5 +2,6 @@
 
 from ._mf import ALS, BPR
 from ._svd import PPMISVD, PureSVD, cooccurrence, ppmi, randomized_svd
+from ._word2vec import Word2Vec
 
-__all__ = ["ALS", "BPR", "PPMISVD", "PureSVD", "cooccurrence", "ppmi", "randomized_svd"]
+__all__ = ["ALS", "BPR", "PPMISVD", "PureSVD", "cooccurrence", "ppmi", "randomized_svd", "Word2Vec"]

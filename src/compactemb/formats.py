@@ -1,0 +1,247 @@
+"""Reading and writing the text and binary vector formats of other tools.
+
+* ``word2vec``: text, header line ``<count> <dim>``, then ``word v1 ... vdim`` per line
+  (the original word2vec tool with ``-binary 0``, gensim ``save_word2vec_format``);
+* ``word2vec-binary``: header line ``<count> <dim>``, then per word ``word<space>`` followed by
+  ``dim`` little-endian float32 values and a newline (``-binary 1``, gensim ``binary=True``);
+* ``glove``: text like ``word2vec`` but without the header line (Stanford GloVe);
+* ``vec``: fastText's ``.vec`` files, the ``word2vec`` text format.
+
+Text values are written with 9 significant digits, which round-trips every float32 exactly, so
+a file written here and read back (by compactemb or gensim) gives identical vectors. Text files
+may be gzip/xz/bz2 compressed. Writing is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from .exceptions import FormatError, InputError
+from .keyed import KeyedVectors
+from .tables import DenseTable
+from .text import _open_binary, iter_lines
+from .vocab import Vocab
+
+FORMATS = ("word2vec", "word2vec-binary", "glove", "vec")
+WRITE_FORMATS = ("word2vec", "word2vec-binary")
+
+
+def load_vectors(path, format: str, *, limit: int | None = None) -> KeyedVectors:
+    """Read vectors in one of :data:`FORMATS`; ``limit`` keeps only the first N vectors."""
+    if format not in FORMATS:
+        raise InputError(f"unknown vector format {format!r}; expected one of {', '.join(FORMATS)}")
+    if format == "word2vec-binary":
+        return load_word2vec_format(path, binary=True, limit=limit)
+    if format == "glove":
+        return load_glove(path, limit=limit)
+    kv = load_word2vec_format(path, binary=False, limit=limit)
+    kv.meta["imported_from"]["format"] = format
+    return kv
+
+
+def save_vectors(kv: KeyedVectors, path, format: str) -> None:
+    """Write vectors in one of :data:`WRITE_FORMATS`."""
+    if format not in WRITE_FORMATS:
+        raise InputError(f"cannot write format {format!r}; expected one of "
+                         f"{', '.join(WRITE_FORMATS)}")
+    save_word2vec_format(kv, path, binary=format == "word2vec-binary")
+
+
+def _check_limit(limit):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"limit must be a positive integer, got {limit!r}")
+
+
+def _parse_header(line: str, path: str) -> tuple[int, int]:
+    parts = line.split()
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        count, dim = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise FormatError(f"{path}: line 1: expected a header '<count> <dim>', got "
+                          f"{line[:60]!r} (a GloVe file has no header: use format 'glove')") \
+            from None
+    if count < 0 or dim < 1:
+        raise FormatError(f"{path}: line 1: bad header: {count} vectors of dimension {dim}")
+    return count, dim
+
+
+def _split_row(line: str, dim: int | None, path: str, lineno: int):
+    parts = line.rstrip().split(" ")
+    if dim is None:
+        dim = len(parts) - 1
+        if dim < 1:
+            raise FormatError(f"{path}: line {lineno}: expected a word and its values")
+    if len(parts) < dim + 1:
+        raise FormatError(f"{path}: line {lineno}: expected {dim} values after the word, got "
+                          f"{len(parts) - 1}")
+    word = " ".join(parts[: len(parts) - dim])  # a word may contain spaces (some GloVe files)
+    try:
+        values = np.array(parts[len(parts) - dim:], dtype=np.float32)
+    except ValueError:
+        bad = next(p for p in parts[len(parts) - dim:] if not _is_float(p))
+        raise FormatError(f"{path}: line {lineno}: not a number: {bad[:40]!r}") from None
+    return word, values, dim
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _build(words: list[str], rows: list[np.ndarray], dim: int, path: str, fmt: str, header):
+    seen: dict[str, int] = {}
+    keep = []
+    for i, w in enumerate(words):
+        if w not in seen:
+            seen[w] = i
+            keep.append(i)
+    if len(keep) != len(words):
+        warnings.warn(f"{path}: {len(words) - len(keep)} duplicate words; kept the first "
+                      "vector of each (as gensim does)", stacklevel=3)
+        words = [words[i] for i in keep]
+        rows = [rows[i] for i in keep]
+    if not words:
+        raise FormatError(f"{path}: no vectors in the file")
+    weights = np.vstack(rows) if rows else np.zeros((0, dim), np.float32)
+    info = {"source": os.path.basename(path), "counts": "unknown (file order kept)"}
+    vocab = Vocab(words, build_info=info)
+    meta = {"imported_from": {"file": os.path.basename(path), "format": fmt,
+                              "header_count": header, "vectors": len(words), "dim": dim}}
+    return KeyedVectors(vocab, DenseTable(weights), meta)
+
+
+def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None) -> KeyedVectors:
+    """Read the word2vec text (``binary=False``) or binary format; gensim's reader's rules.
+
+    Raises :class:`FormatError` naming the file and line (or vector) for a bad header, a row
+    with the wrong number of values, a value that is not a number, or a truncated file.
+    """
+    _check_limit(limit)
+    path = os.fspath(path)
+    if binary:
+        return _load_binary(path, limit)
+    lines = iter_lines(path)
+    try:
+        first = next(lines)
+    except StopIteration:
+        raise FormatError(f"{path}: the file is empty") from None
+    count, dim = _parse_header(first, path)
+    want = count if limit is None else min(count, limit)
+    words, rows = [], []
+    lineno = 1
+    for line in lines:
+        lineno += 1
+        if len(words) >= want:
+            break
+        if not line.strip():
+            continue
+        word, values, _ = _split_row(line, dim, path, lineno)
+        if values.shape[0] != dim:
+            raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
+                              f"{values.shape[0]}")
+        words.append(word)
+        rows.append(values)
+    if len(words) < want:
+        raise FormatError(f"{path}: the header announces {count} vectors but the file has "
+                          f"{len(words)} (truncated, or a wrong count)")
+    return _build(words, rows, dim, path, "word2vec", count)
+
+
+def _load_binary(path: str, limit: int | None) -> KeyedVectors:
+    with _open_binary(path) as f:
+        data = f.read()  # compressed files cannot seek; vectors are read from memory
+    nl = data.find(b"\n")
+    if nl < 0:
+        raise FormatError(f"{path}: no header line")
+    try:
+        header = data[:nl].decode("ascii")
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: line 1: the header is not text") from None
+    count, dim = _parse_header(header, path)
+    want = count if limit is None else min(count, limit)
+    nbytes = dim * 4
+    pos = nl + 1
+    words, rows = [], []
+    n = len(data)
+    for i in range(want):
+        while pos < n and data[pos] in b"\n\r ":  # the newline after each vector is optional
+            pos += 1
+        sp = data.find(b" ", pos, pos + 4096)
+        if sp < 0 or sp + 1 + nbytes > n:
+            raise FormatError(f"{path}: truncated at vector {i + 1} of {count} "
+                              f"(byte {pos}); is it a text file? (use format 'word2vec')")
+        try:
+            word = data[pos:sp].decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError(f"{path}: vector {i + 1}: the word is not valid UTF-8 "
+                              f"(byte {pos})") from None
+        words.append(word)
+        rows.append(np.frombuffer(data, dtype="<f4", count=dim, offset=sp + 1))
+        pos = sp + 1 + nbytes
+    return _build(words, rows, dim, path, "word2vec-binary", count)
+
+
+def load_glove(path, *, limit: int | None = None) -> KeyedVectors:
+    """Read GloVe's text format (no header line; the dimension is that of the first row)."""
+    _check_limit(limit)
+    path = os.fspath(path)
+    words, rows = [], []
+    dim = None
+    for lineno, line in enumerate(iter_lines(path), 1):
+        if limit is not None and len(words) >= limit:
+            break
+        if not line.strip():
+            continue
+        head = line.split()
+        if lineno == 1 and len(head) == 2 and all(h.isdigit() for h in head):
+            raise FormatError(f"{path}: line 1 looks like a word2vec header {line.strip()!r}; "
+                              "use format 'word2vec' or 'vec'")
+        word, values, dim = _split_row(line, dim, path, lineno)
+        if values.shape[0] != dim:
+            raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
+                              f"{values.shape[0]}")
+        words.append(word)
+        rows.append(values)
+    if not words:
+        raise FormatError(f"{path}: no vectors in the file")
+    return _build(words, rows, dim, path, "glove", None)
+
+
+def save_word2vec_format(kv: KeyedVectors, path, *, binary: bool = False,
+                         block_rows: int = 16384) -> None:
+    """Write ``kv`` (any table kind, decoded block by block) in the word2vec format.
+
+    Keys must not contain spaces or newlines (the format cannot hold them).
+    """
+    from .storage import atomic_write
+
+    keys = [str(k) for k in kv.vocab.keys]
+    bad = next((k for k in keys if not k or any(c in k for c in " \n\r\t")), None)
+    if bad is not None:
+        raise InputError(f"the key {bad!r} cannot be written in the word2vec format "
+                         "(empty, or contains whitespace)")
+    dim = kv.dim
+    row_fmt = " ".join(["%.9g"] * dim)
+    with atomic_write(path, "wb") as f:
+        f.write(f"{len(keys)} {dim}\n".encode("ascii"))
+        for start, block in kv.table.iter_blocks(block_rows):
+            block = np.ascontiguousarray(block, dtype="<f4")
+            if binary:
+                for i, row in enumerate(block):
+                    f.write(keys[start + i].encode("utf-8") + b" " + row.tobytes() + b"\n")
+            else:
+                lines = [f"{keys[start + i]} {row_fmt % tuple(row.tolist())}\n"
+                         for i, row in enumerate(block)]
+                f.write("".join(lines).encode("utf-8"))
+
+
+__all__ = ["FORMATS", "WRITE_FORMATS", "load_vectors", "save_vectors", "load_word2vec_format",
+           "load_glove", "save_word2vec_format"]

@@ -1,0 +1,560 @@
+"""word2vec: skip-gram and CBOW with negative sampling (Mikolov et al. 2013), as gensim trains it.
+
+The corpus is tokenised once, in one streaming pass, into an int32 cache file in a temporary
+directory (row ids, ``-1`` between sentences); each epoch then reads it back in jobs of about
+``job_tokens`` tokens with ``os.pread``, so only the jobs in flight are in memory and a corpus
+larger than RAM trains. ``n_threads`` Python threads each run the nogil numba kernel on their
+own jobs and write the shared matrices without locks (Hogwild): with one thread and a seed the
+result is bit-identical run to run; with several it is not (the order of updates varies).
+
+Everything else follows gensim's ``word2vec_inner.pyx``: subsampling with word2vec's formula
+(``sample = 1e-3``), a reduced window drawn per word, negatives from the cumulative
+unigram^0.75 table, a 1000-entry sigmoid table over [-6, 6], a learning rate decaying linearly
+from ``alpha`` to ``min_alpha`` over all epochs, and the same 48-bit LCG.
+
+Job layout (``-1`` ends a sentence; jobs end at a sentence end when one is near)::
+
+    cache:  | 4 17 2 -1 9 9 3 -1 | 5 1 -1 8 ... | ...
+              job 0                job 1
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+import numpy as np
+
+from .._progress import progress
+from ..exceptions import InputError, NotFittedError
+from ..keyed import KeyedVectors
+from ..tables import DenseTable
+from ..text import Tokenizer, describe, iter_sentences
+from ..vocab import Vocab
+
+_LCG_MASK = (1 << 48) - 1
+_CHUNK = 1 << 20  # tokens per write while tokenising
+
+
+class Word2Vec:
+    """Skip-gram or CBOW word vectors trained with negative sampling.
+
+    Parameters
+    ----------
+    dim : int, default 100
+    sg : bool, default True
+        Skip-gram (True) or CBOW (False).
+    window : int, default 5
+        Largest distance to a context word; each word draws a window of 1..window.
+    negative : int, default 5
+        Negative samples per positive example.
+    min_count, max_size : int
+        Vocabulary cut (see :class:`~compactemb.vocab.Vocab`).
+    sample : float, default 1e-3
+        Subsampling threshold of frequent words (0 disables it).
+    epochs : int, default 5
+    alpha, min_alpha : float, default 0.025 and 0.0001
+        Learning rate at the start and at the end of training (linear decay).
+    cbow_mean : bool, default True
+        CBOW averages the context vectors (True) or sums them.
+    ns_exponent : float, default 0.75
+        Negatives are drawn with probability proportional to count ** ns_exponent.
+    n_threads : int or None, default None
+        Training threads; None uses every core this process may run on.
+    job_tokens : int, default 100,000
+        Tokens per job (the unit of work a thread takes, and of learning-rate updates).
+    tokenizer : Tokenizer, optional
+        How lines of a text corpus become tokens (default: lowercase runs of letters).
+    cache_dir : path, optional
+        Where the temporary token cache is written (default: the system temporary directory).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    vocab_ : Vocab
+    table_ : DenseTable of shape (len(vocab_), dim)
+        The input vectors (gensim's ``wv.vectors``).
+    output_weights_ : ndarray of shape (len(vocab_), dim)
+        The negative-sampling output vectors (gensim's ``syn1neg``).
+    loss_ : list of float
+        Mean negative-sampling loss per example, per epoch.
+    meta_ : dict
+        Parameters, corpus size, timings, the per-epoch training log and the token cache size.
+
+    Examples
+    --------
+    >>> from compactemb.demo import demo_corpus_path
+    >>> kv = Word2Vec(50, epochs=1, n_threads=1).fit(demo_corpus_path()).keyed_vectors()
+    """
+
+    def __init__(self, dim: int = 100, *, sg: bool = True, window: int = 5, negative: int = 5,
+                 min_count: int = 5, max_size: int | None = None, sample: float = 1e-3,
+                 epochs: int = 5, alpha: float = 0.025, min_alpha: float = 0.0001,
+                 cbow_mean: bool = True, ns_exponent: float = 0.75,
+                 n_threads: int | None = None, job_tokens: int = 100_000,
+                 tokenizer: Tokenizer | None = None, cache_dir=None, random_state: int = 0):
+        self.dim = dim
+        self.sg = sg
+        self.window = window
+        self.negative = negative
+        self.min_count = min_count
+        self.max_size = max_size
+        self.sample = sample
+        self.epochs = epochs
+        self.alpha = alpha
+        self.min_alpha = min_alpha
+        self.cbow_mean = cbow_mean
+        self.ns_exponent = ns_exponent
+        self.n_threads = n_threads
+        self.job_tokens = job_tokens
+        self.tokenizer = tokenizer
+        self.cache_dir = cache_dir
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        return {"method": "sgns" if self.sg else "cbow", "dim": self.dim, "sg": self.sg,
+                "window": self.window, "negative": self.negative, "min_count": self.min_count,
+                "max_size": self.max_size, "sample": self.sample, "epochs": self.epochs,
+                "alpha": self.alpha, "min_alpha": self.min_alpha, "cbow_mean": self.cbow_mean,
+                "ns_exponent": self.ns_exponent, "n_threads": self.n_threads,
+                "job_tokens": self.job_tokens,
+                "tokenizer": (self.tokenizer or Tokenizer()).to_dict(),
+                "random_state": self.random_state}
+
+    def _validate(self) -> None:
+        def integer(name, low):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise InputError(f"the {name!r} parameter of Word2Vec must be an integer >= "
+                                 f"{low}; got {v!r}")
+
+        for name, low in (("dim", 1), ("window", 1), ("negative", 1), ("min_count", 1),
+                          ("epochs", 1), ("job_tokens", 1000)):
+            integer(name, low)
+        if self.max_size is not None:
+            integer("max_size", 1)
+        if self.n_threads is not None:
+            integer("n_threads", 1)
+        for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise InputError(f"the {name!r} parameter of Word2Vec must be a number >= 0; "
+                                 f"got {v!r}")
+        if self.alpha <= 0:
+            raise InputError(f"the 'alpha' parameter of Word2Vec must be > 0; got {self.alpha}")
+        if self.min_alpha > self.alpha:
+            raise InputError(f"min_alpha={self.min_alpha} must not exceed alpha={self.alpha}")
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, corpus, *, vocab: Vocab | None = None) -> Word2Vec:
+        """Train on ``corpus``: a text file path (plain/.gz/.xz/.bz2), or an iterable of lines
+        or of token lists. With ``vocab``, that vocabulary is used as is (no counting pass)."""
+        self._validate()
+        threads = self.n_threads or len(os.sched_getaffinity(0))
+        t0 = time.perf_counter()
+        tmpdir = tempfile.mkdtemp(prefix="compactemb-w2v-", dir=self.cache_dir)
+        try:
+            cache = os.path.join(tmpdir, "tokens.i32")
+            vocab, stats = tokenize_to_cache(corpus, cache, tokenizer=self.tokenizer,
+                                             vocab=vocab, min_count=self.min_count,
+                                             max_size=self.max_size,
+                                             job_tokens=self.job_tokens)
+            t1 = time.perf_counter()
+            state = self._init_state(vocab)
+            log = self._train(cache, stats, state, threads)
+            t2 = time.perf_counter()
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        self.vocab_ = vocab
+        self.table_ = DenseTable(state["syn0"])
+        self.output_weights_ = state["syn1neg"]
+        self.loss_ = [e["loss"] for e in log]
+        self._tables = {k: state[k] for k in ("keep_thresholds", "cum_table")}
+        train_s = t2 - t1
+        words = stats["corpus_tokens"] * self.epochs
+        self.meta_ = {
+            "trainer": "word2vec", "params": self.get_params(), "corpus": describe(corpus),
+            "vocab_size": len(vocab), "n_threads_used": threads,
+            "corpus_tokens": stats["corpus_tokens"], "trained_tokens": stats["tokens"],
+            "sentences": stats["sentences"], "token_cache_bytes": stats["cache_bytes"],
+            "jobs_per_epoch": len(stats["bounds"]) - 1,
+            "training_log": log,
+            "words_per_second": round(words / train_s, 1) if train_s > 0 else None,
+            "timings_s": {"tokenize": round(t1 - t0, 3), "train": round(train_s, 3),
+                          "total": round(t2 - t0, 3)},
+            "reproducible": threads == 1,
+        }
+        return self
+
+    def _init_state(self, vocab: Vocab) -> dict:
+        n, dim = len(vocab), int(self.dim)
+        rng = np.random.default_rng(self.random_state)
+        syn0 = ((rng.random((n, dim), dtype=np.float32) - np.float32(0.5))
+                / np.float32(dim))
+        return {"syn0": syn0, "syn1neg": np.zeros((n, dim), dtype=np.float32),
+                "keep_thresholds": keep_thresholds(vocab.counts, self.sample),
+                "cum_table": cum_table(vocab.counts, self.ns_exponent)}
+
+    def _train(self, cache: str, stats: dict, state: dict, threads: int) -> list[dict]:
+        from ._word2vec_kernels import sigmoid_tables, train_job
+
+        exp_table, log_table = sigmoid_tables()
+        bounds = stats["bounds"]
+        n_jobs = len(bounds) - 1
+        total = int(bounds[-1])
+        epochs = int(self.epochs)
+        span = float(epochs) * max(total, 1)
+        log = [{"epoch": e + 1, "loss_sum": 0.0, "examples": 0, "words": 0, "seconds": 0.0}
+               for e in range(epochs)]
+        first_start = [None] * epochs
+        lock = threading.Lock()
+        stop = threading.Event()
+        counter = {"next": 0, "tokens": 0}
+        args = (state["syn0"], state["syn1neg"], state["keep_thresholds"], state["cum_table"],
+                exp_table, log_table, bool(self.sg), bool(self.cbow_mean), int(self.window),
+                int(self.negative))
+        seed = int(self.random_state)
+
+        def worker() -> None:
+            fd = os.open(cache, os.O_RDONLY)
+            try:
+                while not stop.is_set():
+                    with lock:
+                        k = counter["next"]
+                        counter["next"] += 1
+                    if k >= epochs * n_jobs:
+                        return
+                    epoch, j = divmod(k, n_jobs)
+                    lo, hi = int(bounds[j]), int(bounds[j + 1])
+                    with lock:
+                        if first_start[epoch] is None:
+                            first_start[epoch] = time.perf_counter()
+                    raw = os.pread(fd, (hi - lo) * 4, lo * 4)
+                    tokens = np.frombuffer(raw, dtype=np.int32)
+                    p0 = (epoch * total + lo) / span
+                    p1 = (epoch * total + hi) / span
+                    a0 = self.alpha - (self.alpha - self.min_alpha) * p0
+                    a1 = self.alpha - (self.alpha - self.min_alpha) * p1
+                    loss, terms, kept = train_job(tokens, *args, a0, a1,
+                                                  job_seed(seed, epoch, j))
+                    with lock:
+                        e = log[epoch]
+                        e["loss_sum"] += loss
+                        e["examples"] += terms
+                        e["words"] += kept
+                        e["seconds"] = time.perf_counter() - first_start[epoch]
+                        counter["tokens"] += hi - lo
+            finally:
+                os.close(fd)
+
+        bar = progress(total=epochs * total, desc="word2vec " + ("sg" if self.sg else "cbow"),
+                       unit="w")
+        shown = 0
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="w2v")
+        try:
+            futures = [pool.submit(worker) for _ in range(threads)]
+            while True:
+                done, pending = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+                with lock:
+                    now = counter["tokens"]
+                    cur = log[min(counter["next"], epochs * n_jobs - 1) // max(n_jobs, 1)]
+                    running = cur["loss_sum"] / max(cur["examples"], 1)
+                bar.update(now - shown)
+                shown = now
+                bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+                for f in done:
+                    f.result()  # re-raise a worker's error
+                if not pending:
+                    break
+        except BaseException:
+            stop.set()
+            wait(futures)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            bar.close()
+        for e in log:
+            e["loss"] = e["loss_sum"] / e["examples"] if e["examples"] else None
+            e["seconds"] = round(e["seconds"], 3)
+        return log
+
+    # -- results -------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "table_"):
+            raise NotFittedError("Word2Vec is not fitted; call fit(corpus) first")
+
+    def keyed_vectors(self) -> KeyedVectors:
+        """The trained input vectors as :class:`KeyedVectors` (metadata and loss log included)."""
+        self._check_fitted()
+        return KeyedVectors(self.vocab_, self.table_, self.meta_)
+
+    def memory_parts(self) -> dict[str, int]:
+        """Measured bytes of the trained state, and of the token cache used while training."""
+        self._check_fitted()
+        parts = {**self.table_.memory_parts("input_vectors"),
+                 "output_vectors.weights": int(self.output_weights_.nbytes),
+                 **{f"sampling.{k}": int(v.nbytes) for k, v in self._tables.items()},
+                 **self.vocab_.memory_parts("vocab"),
+                 "token_cache_file (disk, deleted after fit)": self.meta_["token_cache_bytes"]}
+        return parts
+
+
+def job_seed(seed: int, epoch: int, job: int) -> int:
+    """A 48-bit LCG seed for one job, fixed by (random_state, epoch, job)."""
+    x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + job * 0x94D049BB133111EB
+         + 1) & ((1 << 64) - 1)
+    x ^= x >> 31
+    return x & _LCG_MASK
+
+
+def keep_thresholds(counts: np.ndarray, sample: float) -> np.ndarray:
+    """P(keep) * 2**32 per word, with word2vec's formula (gensim's ``sample_int``).
+
+    ``P = (sqrt(c / (sample * N)) + 1) * sample * N / c``, capped at 1; ``sample = 0`` keeps all.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if not sample:
+        p = np.ones_like(counts)
+    else:
+        threshold = sample * counts.sum()
+        with np.errstate(divide="ignore"):
+            p = (np.sqrt(counts / threshold) + 1) * threshold / counts
+        p = np.minimum(p, 1.0)
+    return np.round(p * 2.0**32).astype(np.uint64)
+
+
+def cum_table(counts: np.ndarray, ns_exponent: float = 0.75, domain: int = 2**31 - 1):
+    """Cumulative count**ns_exponent scaled to ``domain`` (gensim's ``make_cum_table``)."""
+    w = np.asarray(counts, dtype=np.float64) ** ns_exponent
+    cum = np.round(np.cumsum(w) / w.sum() * domain)
+    return cum.astype(np.uint32)
+
+
+def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
+                      vocab: Vocab | None = None, min_count: int = 5,
+                      max_size: int | None = None, job_tokens: int = 100_000):
+    """Write the corpus as int32 row ids (``-1`` after each sentence) to ``path``.
+
+    Without ``vocab``, one pass counts and encodes at once: tokens get provisional ids in
+    first-seen order, then one numpy pass over the file maps them to the frequency-ordered
+    vocabulary and drops the rare ones. Returns (vocab, stats) with the job bounds.
+    """
+    tok = tokenizer or Tokenizer()
+    raw_path = path + ".raw" if vocab is None else path
+    index: dict = {} if vocab is None else vocab.index
+    n_tokens = 0
+    n_sentences = 0
+    counts = np.zeros(0, dtype=np.int64)
+    bar = progress(desc="tokenising", unit="tok")
+    try:
+        with open(raw_path, "wb") as f:
+            buf: list[int] = []
+            for sent in iter_sentences(corpus, tok):
+                if vocab is None:
+                    setdefault = index.setdefault
+                    buf.extend([setdefault(t, len(index)) for t in sent])
+                    n_tokens += len(sent)
+                else:
+                    get = index.get
+                    ids = [i for i in map(get, sent) if i is not None]
+                    n_tokens += len(sent)
+                    buf.extend(ids)
+                if sent:
+                    n_sentences += 1
+                    buf.append(-1)
+                if len(buf) >= _CHUNK:
+                    counts = _flush(f, buf, counts, len(index), vocab is None)
+                    bar.update(len(buf))
+                    buf = []
+            if buf:
+                counts = _flush(f, buf, counts, len(index), vocab is None)
+                bar.update(len(buf))
+    finally:
+        bar.close()
+    if n_tokens == 0:
+        raise InputError(f"{describe(corpus)}: the corpus has no tokens")
+    if vocab is None:
+        keys = list(index)
+        del index
+        counts = np.concatenate([counts, np.zeros(len(keys) - counts.size, np.int64)])
+        order = np.argsort(-counts, kind="stable")  # by frequency, ties in first-seen order
+        order = order[counts[order] >= min_count]
+        if max_size is not None:
+            order = order[:max_size]
+        info = {"tokens": n_tokens, "pruned_during_scan": False, "distinct_seen": len(keys),
+                "min_count": min_count, "max_size": max_size, "kept": int(order.size),
+                "tokenizer": tok.to_dict()}
+        if order.size == 0:
+            os.unlink(raw_path)
+            raise InputError(f"{describe(corpus)}: no token occurs at least "
+                             f"min_count={min_count} times ({n_tokens} tokens, "
+                             f"{len(keys)} distinct)")
+        vocab = Vocab([keys[i] for i in order], counts[order], build_info=info)
+        remap = np.full(len(keys) + 1, -2, dtype=np.int32)  # last slot: separator -1 -> -1
+        remap[order] = np.arange(order.size, dtype=np.int32)
+        remap[-1] = -1
+        del keys
+    else:
+        remap = None
+    trained, bounds = _finish_cache(raw_path, path, remap, job_tokens)
+    if raw_path != path:
+        os.unlink(raw_path)
+    if trained == 0:
+        raise InputError(f"{describe(corpus)}: none of its tokens is in the vocabulary")
+    stats = {"corpus_tokens": n_tokens, "tokens": trained, "sentences": n_sentences,
+             "cache_bytes": os.path.getsize(path), "bounds": bounds}
+    return vocab, stats
+
+
+def _flush(f, buf: list[int], counts: np.ndarray, n_keys: int, count: bool) -> np.ndarray:
+    arr = np.asarray(buf, dtype=np.int32)
+    arr.tofile(f)
+    if not count:
+        return counts
+    c = np.bincount(arr[arr >= 0], minlength=n_keys)
+    if counts.size < c.size:
+        counts = np.concatenate([counts, np.zeros(c.size - counts.size, np.int64)])
+    counts[: c.size] += c
+    return counts
+
+
+def _finish_cache(raw_path: str, path: str, remap, job_tokens: int):
+    """Remap provisional ids (when ``remap`` is given) and find job bounds at sentence ends.
+
+    Returns (number of word tokens, bounds as int64 array starting at 0).
+    """
+    bounds = [0]
+    written = 0
+    words = 0
+    out = open(path + ".tmp", "wb") if remap is not None else None
+    try:
+        with open(raw_path, "rb") as f:
+            while True:
+                chunk = np.fromfile(f, dtype=np.int32, count=_CHUNK)
+                if chunk.size == 0:
+                    break
+                if remap is not None:
+                    chunk = remap[chunk]  # -1 indexes the last slot, which maps to -1
+                    chunk = chunk[chunk != -2]
+                    chunk.tofile(out)
+                words += int(np.count_nonzero(chunk >= 0))
+                ends = np.flatnonzero(chunk == -1) + written + 1
+                written += chunk.size
+                while written - bounds[-1] >= job_tokens:
+                    target = bounds[-1] + job_tokens
+                    k = np.searchsorted(ends, target)
+                    if k < ends.size and ends[k] - bounds[-1] <= 2 * job_tokens:
+                        bounds.append(int(ends[k]))
+                    elif k == ends.size and written - bounds[-1] < 2 * job_tokens:
+                        break  # the sentence end may be in the next chunk
+                    else:
+                        bounds.append(target)
+    finally:
+        if out is not None:
+            out.close()
+    if remap is not None:
+        os.replace(path + ".tmp", path)
+    if written > bounds[-1]:
+        bounds.append(written)
+    return words, np.asarray(bounds, dtype=np.int64)
+
+
+def reference_train_job(tokens, syn0, syn1neg, keep_thresholds, cum_table, exp_table, log_table,
+                        sg, cbow_mean, window, negative, alpha0, alpha1, seed):
+    """Slow, obvious NumPy twin of the numba ``train_job`` (same arguments, same RNG stream).
+
+    Updates ``syn0`` and ``syn1neg`` in place; returns (loss sum, loss terms, words kept).
+    """
+    max_exp, size = 6.0, exp_table.shape[0]
+
+    def rand(state):
+        return (state * 25214903917 + 11) & _LCG_MASK
+
+    def sigmoid_index(f):
+        return int((f + max_exp) * (size / max_exp / 2))
+
+    state = int(seed) & _LCG_MASK
+    kept_tokens: list[int] = []
+    for t in (int(x) for x in tokens):
+        if t < 0:
+            if kept_tokens and kept_tokens[-1] >= 0:
+                kept_tokens.append(-1)
+            continue
+        state = rand(state)
+        if int(keep_thresholds[t]) <= (state >> 16) & 0xFFFFFFFF:
+            continue
+        kept_tokens.append(t)
+    if not kept_tokens or kept_tokens[-1] >= 0:
+        kept_tokens.append(-1)
+    buf = np.array(kept_tokens)
+    m = len(buf)
+    slope = np.float32((alpha1 - alpha0) / max(m, 1))
+    loss, terms = 0.0, 0
+    sentences, start = [], 0
+    for i, t in enumerate(buf):
+        if t < 0:
+            sentences.append((start, i))
+            start = i + 1
+
+    def update(inp, target, label, alpha, grad):
+        """One negative-sampling example; accumulates the input gradient in ``grad``."""
+        f = np.float32(np.dot(inp, syn1neg[target]))
+        x = f if label else -f
+        if abs(f) >= max_exp:
+            return (-x if x < 0 else 0.0), 1
+        g = np.float32((label - exp_table[sigmoid_index(f)]) * alpha)
+        grad += g * syn1neg[target]
+        syn1neg[target] += g * inp
+        return (0.0 if abs(x) >= max_exp else -float(log_table[sigmoid_index(x)])), 1
+
+    for s, e in sentences:
+        for i in range(s, e):
+            alpha = np.float32(alpha0) + slope * np.float32(i)
+            state = rand(state)
+            b = state % window
+            context = [j for j in range(max(s, i - window + b), min(e, i + window + 1 - b))
+                       if j != i]
+            word = buf[i]
+            if sg:
+                for j in context:
+                    grad = np.zeros(syn0.shape[1], np.float32)
+                    inp = syn0[buf[j]]  # a view: updated in place below
+                    l_, n_ = update(inp, word, 1, alpha, grad)
+                    loss, terms = loss + l_, terms + n_
+                    for _ in range(negative):
+                        state = rand(state)
+                        target = int(np.searchsorted(cum_table, (state >> 16) % int(cum_table[-1]),
+                                                     side="left"))
+                        if target == word:
+                            continue
+                        l_, n_ = update(inp, target, 0, alpha, grad)
+                        loss, terms = loss + l_, terms + n_
+                    syn0[buf[j]] += grad
+            else:
+                if not context:
+                    continue
+                ctx = buf[context]
+                neu1 = syn0[ctx].sum(axis=0, dtype=np.float32)
+                if cbow_mean:
+                    neu1 *= np.float32(1.0) / np.float32(len(context))
+                grad = np.zeros(syn0.shape[1], np.float32)
+                l_, n_ = update(neu1, word, 1, alpha, grad)
+                loss, terms = loss + l_, terms + n_
+                for _ in range(negative):
+                    state = rand(state)
+                    target = int(np.searchsorted(cum_table, (state >> 16) % int(cum_table[-1]),
+                                                 side="left"))
+                    if target == word:
+                        continue
+                    l_, n_ = update(neu1, target, 0, alpha, grad)
+                    loss, terms = loss + l_, terms + n_
+                if not cbow_mean:
+                    grad *= np.float32(1.0) / np.float32(len(context))
+                for j in ctx:  # a word twice in the window is updated twice, as in gensim
+                    syn0[j] += grad
+    kept = sum(e - s for s, e in sentences)
+    return loss, terms, kept
