@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .exceptions import FormatError, InputError
+from .exceptions import FormatError, InputError, UnknownKeyError
 from .memory import interaction_memory
-from .search import SearchResult, search
+from .search import SearchResult, _merge_topk, search
 from .tables import EmbeddingTable
 from .vocab import Vocab
 
@@ -65,30 +65,134 @@ class FactorModel:
     def dim(self) -> int:
         return self.user_table.dim
 
+    @property
+    def n_users(self) -> int:
+        return self.user_table.n_rows
+
+    @property
+    def n_items(self) -> int:
+        return self.item_table.n_rows
+
+    # -- IDs -----------------------------------------------------------------------------------
+    def user_rows(self, users, *, on_unknown: str = "raise") -> np.ndarray:
+        """Rows of raw user IDs; unknown users raise (or are -1 with ``on_unknown="fill"``)."""
+        return _rows(self.user_vocab, users, "user", on_unknown)
+
+    def item_rows(self, items, *, on_unknown: str = "raise") -> np.ndarray:
+        """Columns of raw item IDs; unknown items raise (or are -1 with ``on_unknown="fill"``)."""
+        return _rows(self.item_vocab, items, "item", on_unknown)
+
+    def item_popularity(self) -> np.ndarray:
+        """Training interactions per item (from the stored ``seen`` matrix, else the vocabulary
+        counts); the ranking used for cold-start users."""
+        if self._seen is not None:
+            return np.bincount(self._seen.indices, minlength=self.n_items).astype(np.int64)
+        return np.asarray(self.item_vocab.counts, dtype=np.int64)
+
+    # -- recommendation -------------------------------------------------------------------------
     def recommend(self, users, *, k: int = 10, exclude_seen: bool = True,
-                  batch: int = 1024) -> list[list[tuple]]:
-        """Top-k items (raw IDs, scores) per user, scoring users in batches."""
-        rows = self.user_vocab.encode(users)
-        out = []
-        for b in range(0, rows.size, batch):
-            r = rows[b:b + batch]
-            exclude = None
-            if exclude_seen and self._seen is not None:
-                ip, ind = self._seen.indptr, self._seen.indices
-                exclude = [ind[ip[u]:ip[u + 1]] for u in r]
-            res = search(self.item_table, self.user_table.lookup(r), k=k, metric="dot",
-                         exclude=exclude)
-            out.extend(self._decode(res, self.item_vocab))
-        return out
+                  cold_start: str = "error", batch: int | None = None) -> list[list[tuple]]:
+        """Top-k items per user as ``[(item ID, score), ...]``, best first.
+
+        Parameters
+        ----------
+        users : raw user ID or sequence of them
+        k : int, default 10
+        exclude_seen : bool, default True
+            Never recommend an item the user interacted with in training.
+        cold_start : {"error", "popular"}, default "error"
+            For a user not seen in training: ``error`` raises :class:`UnknownKeyError` naming
+            the user; ``popular`` returns the k most popular training items, with their
+            interaction counts as scores.
+        batch : int, optional
+            Users scored at once (default: so that a score block stays about 16 MB).
+        """
+        if cold_start not in ("error", "popular"):
+            raise InputError(f"cold_start must be 'error' or 'popular', got {cold_start!r}")
+        if isinstance(users, (str, bytes, int, np.integer)):
+            users = [users]
+        rows = self.user_rows(users, on_unknown="raise" if cold_start == "error" else "fill")
+        known = rows >= 0
+        res = self.recommend_rows(rows[known], k=k, exclude_seen=exclude_seen, batch=batch)
+        out = iter(self._decode(res, self.item_vocab))
+        popular = None
+        if not known.all():
+            pop = self.item_popularity()
+            top = np.argsort(-pop, kind="stable")[:k]
+            popular = [(self.item_vocab.keys[i], float(pop[i])) for i in top]
+        return [next(out) if ok else list(popular) for ok in known]
+
+    def recommend_rows(self, rows, *, k: int = 10, exclude_seen: bool = True, exclude=None,
+                       batch: int | None = None, block_rows: int = 16384) -> SearchResult:
+        """Top-k item columns for user rows: ``SearchResult`` (n, k), -1/-inf padded.
+
+        Scores ``user . item`` in blocks of users x items, so memory stays bounded (about
+        ``batch x block_rows`` floats) even when scoring every user. ``exclude`` (a users x
+        items sparse matrix) replaces the stored training interactions as the items to skip.
+        """
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n_users):
+            raise InputError(f"user rows must be in [0, {self.n_users})")
+        ex_ptr = ex_ind = None
+        if exclude is not None:
+            ex = sp.csr_matrix(exclude)
+            if ex.shape[1] != self.n_items:
+                raise InputError(f"exclude has {ex.shape[1]} columns for {self.n_items} items")
+            ex_ptr, ex_ind = ex.indptr, ex.indices
+        elif exclude_seen and self._seen is not None:
+            ex_ptr, ex_ind = self._seen.indptr, self._seen.indices
+        block = max(1, min(block_rows, self.n_items))
+        if batch is None:
+            batch = max(1, min(4096, (1 << 22) // block))
+        kk = min(k, self.n_items)
+        out_i = np.full((rows.size, k), -1, dtype=np.int64)
+        out_s = np.full((rows.size, k), -np.inf, dtype=np.float32)
+        for b0 in range(0, rows.size, batch):
+            r = rows[b0:b0 + batch]
+            q = self.user_table.lookup(r)
+            if ex_ptr is not None:
+                starts, ends = ex_ptr[r], ex_ptr[r + 1]
+                lens = (ends - starts).astype(np.int64)
+                ex_q = np.repeat(np.arange(r.size), lens)
+                ex_c = ex_ind[np.repeat(starts, lens) + _ranges(lens)].astype(np.int64)
+            best_s = np.full((r.size, 0), -np.inf, dtype=np.float32)
+            best_i = np.empty((r.size, 0), dtype=np.int64)
+            for start, blk in self.item_table.iter_blocks(block):
+                s = q @ blk.T
+                if ex_ptr is not None:
+                    inb = (ex_c >= start) & (ex_c < start + blk.shape[0])
+                    s[ex_q[inb], ex_c[inb] - start] = -np.inf
+                best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
+            order = np.argsort(-best_s, axis=1, kind="stable")
+            best_s = np.take_along_axis(best_s, order, axis=1)
+            best_i = np.where(np.isfinite(best_s), np.take_along_axis(best_i, order, axis=1), -1)
+            out_s[b0:b0 + r.size, :kk] = best_s
+            out_i[b0:b0 + r.size, :kk] = best_i
+        return SearchResult(out_i, out_s)
+
+    def iter_recommendations(self, *, k: int = 10, exclude_seen: bool = True,
+                             batch: int = 4096):
+        """Yield ``(user rows, SearchResult)`` for every user, ``batch`` users at a time."""
+        for b0 in range(0, self.n_users, batch):
+            rows = np.arange(b0, min(self.n_users, b0 + batch), dtype=np.int64)
+            yield rows, self.recommend_rows(rows, k=k, exclude_seen=exclude_seen)
 
     def similar_items(self, items, *, k: int = 10) -> list[list[tuple]]:
-        rows = self.item_vocab.encode(items)
+        """The k most similar items (cosine of item vectors) per item, itself excluded."""
+        if isinstance(items, (str, bytes, int, np.integer)):
+            items = [items]
+        rows = self.item_rows(items)
         res = search(self.item_table, self.item_table.lookup(rows), k=k,
                      exclude=[[i] for i in rows])
         return self._decode(res, self.item_vocab)
 
     def similar_users(self, users, *, k: int = 10) -> list[list[tuple]]:
-        rows = self.user_vocab.encode(users)
+        """The k most similar users (cosine of user vectors) per user, itself excluded."""
+        if isinstance(users, (str, bytes, int, np.integer)):
+            users = [users]
+        rows = self.user_rows(users)
         res = search(self.user_table, self.user_table.lookup(rows), k=k,
                      exclude=[[i] for i in rows])
         return self._decode(res, self.user_vocab)
@@ -109,9 +213,14 @@ class FactorModel:
         return parts
 
     def memory_comparison(self) -> dict:
+        """The seed's comparison for this model's data: one-hot width per interaction vs
+        embedding values per interaction, with the measured bytes of each table."""
         n = int(self._seen.indices.size) if self._seen is not None else None
-        return interaction_memory(len(self.user_vocab), len(self.item_vocab), self.dim,
-                                  n_interactions=n)
+        out = interaction_memory(len(self.user_vocab), len(self.item_vocab), self.dim,
+                                 n_interactions=n)
+        out.update(user_table_bytes_measured=int(self.user_table.nbytes),
+                   item_table_bytes_measured=int(self.item_table.nbytes))
+        return out
 
     def save(self, path, *, meta: dict | None = None) -> None:
         from .storage import save_components
@@ -123,6 +232,29 @@ class FactorModel:
         if self._seen is not None:
             comps["seen"] = self._seen
         save_components(path, "factors", comps, meta=self.meta)
+
+
+def _rows(vocab: Vocab, keys, what: str, on_unknown: str) -> np.ndarray:
+    if isinstance(keys, (str, bytes, int, np.integer)):
+        keys = [keys]
+    rows = vocab.encode(list(keys), on_unknown="fill", fill_value=-1)
+    if on_unknown == "raise" and (rows < 0).any():
+        missing = [k for k, r in zip(keys, rows) if r < 0]
+        shown = ", ".join(repr(m) for m in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        hint = "; for new users pass cold_start='popular'" if what == "user" else ""
+        raise UnknownKeyError(f"unknown {what}{'s' if len(missing) > 1 else ''}: {shown}{more} "
+                              f"(the model knows {len(vocab):,} {what}s{hint})")
+    return rows
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(n)`` for each n in ``lengths``."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total, dtype=np.int64) - offsets
 
 
 def _load_factor_model(stored):

@@ -1,5 +1,6 @@
-"""Evaluation of embeddings: word similarity and analogies (ranking metrics come later)."""
+"""Evaluation of embeddings: word similarity and analogies; ranking metrics of recommenders."""
 
+from ._ranking import metrics_from_recommendations, ranking_metrics
 from ._words import (
     AnalogyResult,
     SimilarityResult,
@@ -10,4 +11,5 @@ from ._words import (
 )
 
 __all__ = ["AnalogyResult", "SimilarityResult", "evaluate_analogies", "evaluate_similarity",
-           "read_analogies", "read_similarity"]
+           "metrics_from_recommendations", "ranking_metrics", "read_analogies",
+           "read_similarity"]
