@@ -23,7 +23,6 @@ _MODULES = [
     "compactemb.cli._core",
     "compactemb.cli._words",
     "compactemb.cli._items",
-    "compactemb.cli._compress",
     "compactemb.cli._interop",
 ]
 
