@@ -23,7 +23,7 @@ _MODULES = [
     "compactemb.cli._core",
     "compactemb.cli._words",
     "compactemb.cli._items",
-    "compactemb.cli._interop",
+    "compactemb.cli._compress",
 ]
 
 

@@ -1,0 +1,161 @@
+"""Commands: compress (one method) and frontier (a grid of methods, evaluated)."""
+
+from __future__ import annotations
+
+import os
+
+from ..exceptions import InputError
+from . import common, emit
+
+# CLI option -> compress() option; only options given on the command line are passed on
+_OPTION_FLAGS = {
+    "n_subvectors": ("--n-subvectors", int, "pq: sub-vectors M (must divide dim; bytes/row)"),
+    "n_centroids": ("--n-centroids", int, "pq: centroids per sub-space (2..256, default 256)"),
+    "bits": ("--bits", int, "pq: bits per code (1..8; n_centroids = 2**bits)"),
+    "n_iter": ("--n-iter", int, "pq: k-means iterations (default 20)"),
+    "sample": ("--sample", int, "pq: rows sampled to train k-means (default 65536)"),
+    "rank": ("--rank", int, "svd: rank (default dim/4)"),
+    "keep": ("--keep", float, "prune: rows kept, a count (>= 1) or a fraction (< 1); "
+                              "default 0.25"),
+    "fallback": ("--fallback", str, "prune: vector of pruned rows: 'hash' buckets (default) or "
+                                    "one 'shared' row"),
+    "n_fallback": ("--n-fallback", int, "prune: hash buckets for pruned rows"),
+    "n_blocks": ("--n-blocks", int, "mixed: frequency blocks (default 4)"),
+    "shrink": ("--shrink", float, "mixed: width divisor per block (default 4)"),
+    "seed": ("--seed", int, "pq: random seed (default 0)"),
+}
+
+
+def register(commands, families) -> None:
+    p = commands.add_parser("compress", help="compress the tables of a file",
+                            description="Compress a table, word vectors or factor model file "
+                            "(methods combine as prune+<method>, e.g. prune+pq).")
+    p.add_argument("file", metavar="IN")
+    p.add_argument("-o", "--out", required=True, help="output file (never the input)")
+    p.add_argument("--method", required=True, metavar="METHOD",
+                   help="fp16, int8, int4, pq, svd, mixed, prune, or prune+<method>")
+    for name, (flag, typ, help_) in _OPTION_FLAGS.items():
+        p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
+    p.add_argument("--rotation", action="store_true", default=None,
+                   help="pq: learn an OPQ rotation first")
+    common(p)
+    p.set_defaults(func=cmd_compress)
+
+    f = commands.add_parser("frontier", help="bytes vs quality over a grid of compressions",
+                            description="Compress with a grid of methods, evaluate each "
+                            "(words: analogies/similarity; factor models: ranking on held-out "
+                            "interactions) and write frontier.json, frontier.md, frontier.png.")
+    f.add_argument("file", metavar="IN")
+    f.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    f.add_argument("--analogies", help="words: analogy questions (questions-words.txt format)")
+    f.add_argument("--similarity", action="append", default=[],
+                   help="words: similarity file (word word score); repeatable")
+    f.add_argument("--restrict", type=int, default=30000,
+                   help="words: analogies over the N most frequent keys (default 30000)")
+    f.add_argument("--analogy-method", choices=["add", "mul"], default="add")
+    f.add_argument("--test", help="factor models: held-out 'user item [weight]' interactions")
+    f.add_argument("-k", type=int, default=10, help="factor models: cut-off of ndcg@k")
+    f.add_argument("--grid", action="append", default=None, metavar="SPEC",
+                   help="a setting 'method[:opt=value,...]' (e.g. pq:n_subvectors=30); "
+                        "repeatable; default: a built-in grid")
+    f.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    common(f)
+    f.set_defaults(func=cmd_frontier)
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _load_compressible(path):
+    from ..storage import load
+
+    return load(path)
+
+
+def cmd_compress(args) -> int:
+    from ..compress import compress
+    from ..frontier import table_bytes
+
+    if _same_file(args.file, args.out):
+        raise InputError(f"--out {args.out} is the input file; compress never overwrites its "
+                         "input, choose another output")
+    obj = _load_compressible(args.file)
+    options = {k: getattr(args, k) for k in list(_OPTION_FLAGS) + ["rotation"]
+               if getattr(args, k, None) is not None}
+    if "keep" in options and options["keep"] >= 1:
+        if options["keep"] != int(options["keep"]):
+            raise InputError(f"--keep {options['keep']}: a row count must be a whole number")
+        options["keep"] = int(options["keep"])
+    before = table_bytes(obj)
+    small = compress(obj, args.method, **options)
+    after = table_bytes(small)
+    small.save(args.out)
+    out = {"input": args.file, "output": args.out, "method": args.method, "options": options,
+           "table_bytes_before": before, "table_bytes_after": after,
+           "ratio": round(before / after, 3) if after else None,
+           "file_bytes": os.path.getsize(args.out)}
+    emit(args, out, f"{args.method}: tables {before:,} B -> {after:,} B "
+         f"({out['ratio']}x smaller) -> {args.out}")
+    return 0
+
+
+def _test_matrix(model, path):
+    """Held-out interactions as a users x items matrix in the model's row order."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from ..interactions import read_interactions
+
+    inter = read_interactions(path)
+    coo = inter.matrix.tocoo()
+    u = model.user_vocab.encode(inter.user_vocab.keys, on_unknown="fill")[coo.row]
+    i = model.item_vocab.encode(inter.item_vocab.keys, on_unknown="fill")[coo.col]
+    ok = (u >= 0) & (i >= 0)
+    if not ok.any():
+        raise InputError(f"{path}: none of its users and items are in the model")
+    shape = (model.user_table.n_rows, model.item_table.n_rows)
+    return sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (u[ok], i[ok])), shape=shape)
+
+
+def cmd_frontier(args) -> int:
+    from ..frontier import (
+        frontier,
+        frontier_markdown,
+        parse_grid_entry,
+        ranking_evaluator,
+        word_evaluator,
+        write_frontier,
+    )
+    from ..keyed import KeyedVectors
+    from ..recommend import FactorModel
+
+    obj = _load_compressible(args.file)
+    if isinstance(obj, KeyedVectors):
+        if args.test:
+            raise InputError("--test applies to factor models; word vectors take --analogies "
+                             "and --similarity")
+        evaluator, primary = word_evaluator(analogies=args.analogies,
+                                            similarity=args.similarity,
+                                            restrict=args.restrict, method=args.analogy_method)
+    elif isinstance(obj, FactorModel):
+        if not args.test:
+            raise InputError("a factor model is evaluated on held-out interactions: give --test")
+        if args.k < 1:
+            raise InputError(f"-k must be >= 1, got {args.k}")
+        evaluator, primary = ranking_evaluator(_test_matrix(obj, args.test), k=args.k)
+    else:
+        raise InputError(f"{args.file}: holds a {type(obj).__name__}; frontier needs word "
+                         "vectors or a factor model (something it can evaluate)")
+    grid = None if args.grid is None else [parse_grid_entry(s) for s in args.grid]
+    result = frontier(obj, evaluator, primary, grid=grid)
+    result["input"] = args.file
+    paths = write_frontier(result, args.out, plot=not args.no_plot)
+    emit(args, {**result, "files": paths}, frontier_markdown(result)
+         + "\n" + "\n".join(f"wrote {p}" for p in paths.values()))
+    return 0

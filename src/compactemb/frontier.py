@@ -1,0 +1,313 @@
+"""The memory-vs-quality frontier: compress with a grid of methods, evaluate each, keep the front.
+
+``frontier(obj, evaluator, grid)`` compresses ``obj`` (keyed vectors or a factor model) with every
+``(method, options)`` of the grid, measures the bytes of its tables and evaluates it with the
+evaluation of its kind:
+
+* words: analogy accuracy and similarity Spearman (:func:`word_evaluator`);
+* recommenders: ndcg@k and precision@k on held-out interactions (:func:`ranking_evaluator`).
+
+A point is on the Pareto front when no point with fewer (or equal) bytes has higher quality.
+``write_frontier`` writes ``frontier.json``, ``frontier.md`` and ``frontier.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ._progress import progress
+from .compress import compress, default_subvectors
+from .exceptions import InputError
+
+# -- grids ---------------------------------------------------------------------------------------
+
+def _divisor_near(dim: int, target: float) -> int:
+    divs = [m for m in range(1, dim + 1) if dim % m == 0]
+    return min(divs, key=lambda m: (abs(m - target), m))
+
+
+def default_grid(dim: int, n_rows: int) -> list[tuple[str, dict]]:
+    """fp16, int8, int4, low rank, PQ at 4 sizes (one with OPQ), prune combinations, mixed."""
+    grid: list[tuple[str, dict]] = [("fp16", {}), ("int8", {}), ("int4", {}),
+                                    ("svd", {"rank": max(1, dim // 2)}),
+                                    ("svd", {"rank": max(1, dim // 4)})]
+    if n_rows >= 256:
+        ms = sorted({default_subvectors(dim), _divisor_near(dim, dim / 10),
+                     _divisor_near(dim, dim / 20), _divisor_near(dim, dim / 30)}, reverse=True)
+        grid += [("pq", {"n_subvectors": m}) for m in ms]
+        grid.append(("pq", {"n_subvectors": _divisor_near(dim, dim / 20), "rotation": True}))
+        keep = max(256, n_rows // 2)
+        if keep < n_rows:
+            grid += [("prune+int4", {"keep": keep}),
+                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 10)}),
+                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 20)})]
+    if n_rows >= 16:
+        grid.append(("mixed", {"n_blocks": 4, "shrink": 2.0}))
+    return grid
+
+
+def parse_grid_entry(spec: str) -> tuple[str, dict]:
+    """``"pq:n_subvectors=30,rotation=true"`` -> ("pq", {"n_subvectors": 30, "rotation": True})."""
+    method, _, rest = spec.partition(":")
+    opts: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, val = item.partition("=")
+        if not eq:
+            raise InputError(f"grid entry {spec!r}: option {item!r} must be name=value")
+        opts[key.strip().replace("-", "_")] = _parse_value(val.strip())
+    return method.strip(), opts
+
+
+def _parse_value(v: str):
+    low = v.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
+def label_of(method: str, options: dict) -> str:
+    short = {"n_subvectors": "M", "rotation": "opq", "rank": "r", "keep": "keep",
+             "n_blocks": "blocks", "shrink": "shrink", "n_centroids": "K", "bits": "bits"}
+    parts = [f"{short.get(k, k)}={v}" for k, v in options.items()
+             if k not in ("seed", "sample", "n_iter")]
+    return method + (f" ({', '.join(parts)})" if parts else "")
+
+
+# -- evaluators ---------------------------------------------------------------------------------
+
+def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 30000,
+                   method: str = "add") -> tuple[Callable, str]:
+    """An evaluator for keyed vectors and the name of its primary metric.
+
+    Metrics: ``analogy`` (accuracy, 3CosAdd or 3CosMul over the ``restrict`` most frequent
+    keys) and ``spearman:<file>`` per similarity file; the primary metric is the analogy
+    accuracy when analogies are given, else the mean Spearman.
+    """
+    from .evaluation import evaluate_analogies, evaluate_similarity, read_analogies, read_similarity
+
+    if analogies is None and not similarity:
+        raise InputError("word evaluation needs --analogies and/or --similarity files")
+    questions = read_analogies(analogies) if analogies is not None else None
+    sims = {os.path.basename(str(p)): read_similarity(p) for p in similarity}
+
+    def evaluate(kv) -> dict:
+        out: dict = {}
+        if questions is not None:
+            r = evaluate_analogies(kv, questions, method=method, restrict=restrict)
+            out["analogy"] = r.accuracy
+            out["analogy_coverage"] = r.coverage
+        for name, pairs in sims.items():
+            out[f"spearman:{name}"] = evaluate_similarity(kv, pairs).spearman
+        if sims:
+            vals = [v for k, v in out.items() if k.startswith("spearman:") and v is not None]
+            out["spearman_mean"] = float(np.mean(vals)) if vals else None
+        return out
+
+    return evaluate, ("analogy" if questions is not None else "spearman_mean")
+
+
+def ranking_metrics(model, test, *, k: int = 10, exclude_seen: bool = True,
+                    batch: int = 2048) -> dict:
+    """ndcg@k, precision@k and recall@k of a factor model on held-out interactions.
+
+    ``test`` is a users x items sparse matrix in the model's row order (users without test
+    items are skipped). Scores are ``user_table[u] . item_table[i]``; items seen in training
+    (the model's ``seen``) are excluded.
+    """
+    import scipy.sparse as sp
+
+    test = sp.csr_matrix(test)
+    n_users, n_items = model.user_table.n_rows, model.item_table.n_rows
+    if test.shape != (n_users, n_items):
+        raise InputError(f"test matrix {test.shape} does not match the model "
+                         f"({n_users} users x {n_items} items)")
+    items = model.item_table.rows(0, n_items)
+    seen = model._seen
+    users = np.flatnonzero(np.diff(test.indptr) > 0)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    ndcg = prec = rec = 0.0
+    for b0 in range(0, users.size, batch):
+        ub = users[b0:b0 + batch]
+        scores = model.user_table.lookup(ub) @ items.T
+        if exclude_seen and seen is not None:
+            for r, u in enumerate(ub):
+                scores[r, seen.indices[seen.indptr[u]:seen.indptr[u + 1]]] = -np.inf
+        kk = min(k, n_items)
+        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        for r, u in enumerate(ub):
+            truth = test.indices[test.indptr[u]:test.indptr[u + 1]]
+            hit = np.isin(top[r], truth)
+            dcg = float((hit * discount[:kk]).sum())
+            idcg = float(discount[:min(truth.size, kk)].sum())
+            ndcg += dcg / idcg
+            prec += hit.sum() / k
+            rec += hit.sum() / min(truth.size, k)
+    n = max(1, users.size)
+    return {f"ndcg@{k}": ndcg / n, f"precision@{k}": prec / n, f"recall@{k}": rec / n,
+            "test_users": int(users.size)}
+
+
+def ranking_evaluator(test, *, k: int = 10) -> tuple[Callable, str]:
+    """An evaluator for factor models on a held-out users x items matrix (model row order)."""
+    def evaluate(model) -> dict:
+        return ranking_metrics(model, test, k=k)
+
+    return evaluate, f"ndcg@{k}"
+
+
+# -- the frontier -------------------------------------------------------------------------------
+
+def table_bytes(obj) -> int:
+    """Bytes of the embedding tables of keyed vectors, a factor model or a table (measured)."""
+    if hasattr(obj, "user_table"):
+        return int(obj.user_table.nbytes + obj.item_table.nbytes)
+    if hasattr(obj, "table"):
+        return int(obj.table.nbytes)
+    return int(obj.nbytes)
+
+
+def _shape(obj) -> tuple[int, int]:
+    if hasattr(obj, "user_table"):
+        return obj.user_table.n_rows + obj.item_table.n_rows, obj.user_table.dim
+    t = obj.table if hasattr(obj, "table") else obj
+    return t.n_rows, t.dim
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """For (bytes, quality) points: True where no other point is at most as large and better
+    (ties in bytes keep the best quality only)."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    best = -np.inf
+    on = [False] * len(points)
+    for i in order:
+        q = points[i][1]
+        if q is not None and q > best:
+            on[i] = True
+            best = q
+    return on
+
+
+def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
+             baseline: str = "float32") -> dict:
+    """Compress ``obj`` with every grid entry, evaluate, mark the Pareto front.
+
+    Returns a JSON-able dict: ``rows`` (one per setting, the float32 baseline first) with
+    ``label``, ``method``, ``options``, ``bytes``, ``ratio`` (baseline bytes / bytes),
+    the metrics, ``relative`` (primary / baseline primary), ``pareto`` and ``seconds``.
+    """
+    n_rows, dim = _shape(obj)
+    grid = default_grid(dim, n_rows) if grid is None else list(grid)
+    rows = []
+    base_bytes = table_bytes(obj)
+    t0 = time.perf_counter()
+    base_metrics = evaluator(obj)
+    rows.append({"label": baseline, "method": "none", "options": {}, "bytes": base_bytes,
+                 **base_metrics, "seconds": round(time.perf_counter() - t0, 3)})
+    with progress(total=len(grid), desc="frontier") as bar:
+        for method, options in grid:
+            t0 = time.perf_counter()
+            small = compress(obj, method, **options)
+            t1 = time.perf_counter()
+            metrics = evaluator(small)
+            rows.append({"label": label_of(method, options), "method": method,
+                         "options": dict(options), "bytes": table_bytes(small), **metrics,
+                         "compress_seconds": round(t1 - t0, 3),
+                         "seconds": round(time.perf_counter() - t0, 3)})
+            bar.update()
+    base_q = rows[0].get(primary)
+    for r in rows:
+        r["ratio"] = round(base_bytes / r["bytes"], 3) if r["bytes"] else None
+        q = r.get(primary)
+        r["relative"] = round(q / base_q, 4) if q is not None and base_q else None
+    on = pareto_front([(r["bytes"], r.get(primary) if r.get(primary) is not None else -np.inf)
+                       for r in rows])
+    for r, p in zip(rows, on):
+        r["pareto"] = bool(p)
+    return {"primary": primary, "n_rows": n_rows, "dim": dim, "baseline_bytes": base_bytes,
+            "rows": rows}
+
+
+def frontier_markdown(result: dict) -> str:
+    """A Markdown table of a frontier result."""
+    rows = result["rows"]
+    metric_keys = [k for k in rows[0] if k not in (
+        "label", "method", "options", "bytes", "seconds", "compress_seconds", "ratio",
+        "relative", "pareto", "test_users", "analogy_coverage")]
+    head = ["setting", "bytes", "B/row", "ratio"] + metric_keys + [
+        f"relative {result['primary']}", "Pareto"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["label"], f"{r['bytes']:,}", f"{r['bytes'] / result['n_rows']:.1f}",
+                 f"{r['ratio']:.1f}x"]
+        for k in metric_keys:
+            v = r.get(k)
+            cells.append("-" if v is None else f"{v:.4f}")
+        cells.append("-" if r["relative"] is None else f"{100 * r['relative']:.1f}%")
+        cells.append("*" if r["pareto"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_frontier(result: dict, path) -> None:
+    """PNG of bytes (log) against the primary metric, the Pareto front joined and labelled."""
+    from .exceptions import require
+
+    require("matplotlib", "plot")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .storage import atomic_write
+
+    primary = result["primary"]
+    rows = [r for r in result["rows"] if r.get(primary) is not None]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    xs = [r["bytes"] for r in rows]
+    ys = [r[primary] for r in rows]
+    ax.scatter(xs, ys, c=["tab:red" if r["pareto"] else "tab:grey" for r in rows], zorder=3)
+    front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["bytes"])
+    ax.step([r["bytes"] for r in front], [r[primary] for r in front], where="post",
+            color="tab:red", lw=1.2, label="Pareto front")
+    for r in rows:
+        ax.annotate(r["label"], (r["bytes"], r[primary]), fontsize=6.5,
+                    textcoords="offset points", xytext=(4, 3))
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes of the embedding tables (measured)")
+    ax.set_ylabel(primary)
+    ax.set_title(f"Memory vs quality ({result['n_rows']:,} rows x {result['dim']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=120)
+    plt.close(fig)
+
+
+def write_frontier(result: dict, out_dir, *, plot: bool = True) -> dict:
+    """Write frontier.json, frontier.md and (with matplotlib) frontier.png; returns the paths."""
+    from .storage import atomic_write, write_json
+
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"json": os.path.join(out_dir, "frontier.json"),
+             "markdown": os.path.join(out_dir, "frontier.md")}
+    write_json(paths["json"], result)
+    with atomic_write(paths["markdown"], "w", encoding="utf-8") as f:
+        f.write(frontier_markdown(result))
+    if plot:
+        paths["png"] = os.path.join(out_dir, "frontier.png")
+        plot_frontier(result, paths["png"])
+    return paths
