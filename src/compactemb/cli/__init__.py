@@ -24,6 +24,7 @@ _MODULES = [
     "compactemb.cli._words",
     "compactemb.cli._items",
     "compactemb.cli._compress",
+    "compactemb.cli._interop",
 ]
 
 
