@@ -262,7 +262,7 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
     curves = growth_curves(dim, vocab_sizes, kinds=kinds)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     styles = {"one-hot dense": dict(lw=2.5, color="tab:red"),
-              "one-hot sparse (CSR)": dict(lw=2, color="tab:orange", ls="--")}
+              "one-hot sparse (CSR)": dict(lw=2, color="tab:gray", ls="--")}
     for label, ys in curves["bytes"].items():
         ax.loglog(curves["vocab_sizes"], ys, label=label, **styles.get(label, {"lw": 2}))
     for label, (n, b) in (marks or {}).items():
