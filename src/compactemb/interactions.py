@@ -142,6 +142,23 @@ class Interactions:
         """The same vocabularies with another matrix of the same shape (a split's part)."""
         return Interactions(self.user_vocab, self.item_vocab, matrix, timestamps)
 
+    def reindex(self, user_vocab: Vocab, item_vocab: Vocab) -> tuple[Interactions, int]:
+        """The same interactions in another model's rows and columns (a test file read on its
+        own, mapped onto the training vocabularies). Pairs with an unknown user or item are
+        dropped; returns ``(interactions, number dropped)``."""
+        coo = self.matrix.tocoo()
+        u = _encode(user_vocab, np.asarray(self.user_vocab.keys, dtype=object
+                                           if self.user_vocab.key_type == "str" else np.int64),
+                    "fill", "user")[coo.row]
+        i = _encode(item_vocab, np.asarray(self.item_vocab.keys, dtype=object
+                                           if self.item_vocab.key_type == "str" else np.int64),
+                    "fill", "item")[coo.col]
+        keep = (u >= 0) & (i >= 0)
+        ts = self.timestamps[keep] if self.timestamps is not None else None
+        m, t = _build_csr(u[keep], i[keep], coo.data[keep], ts, (len(user_vocab),
+                                                                   len(item_vocab)))
+        return Interactions(user_vocab, item_vocab, m, t), int((~keep).sum())
+
     def confidence(self, *, weighting: str = "linear", alpha: float = 1.0,
                    eps: float = 1.0) -> sp.csr_matrix:
         """The confidence matrix (see :func:`confidence`)."""
@@ -175,7 +192,7 @@ def _id_array(values: np.ndarray) -> np.ndarray:
 
 
 def _encode(vocab: Vocab, values: np.ndarray, on_unknown: str, what: str) -> np.ndarray:
-    if on_unknown not in ("raise", "skip"):
+    if on_unknown not in ("raise", "skip", "fill"):
         raise InputError(f"on_unknown must be 'raise' or 'skip', got {on_unknown!r}")
     values = _id_array(values)
     if vocab.key_type == "int" and values.dtype.kind == "i":
@@ -489,11 +506,10 @@ def _split_by_mask(inter: Interactions, test_mask: np.ndarray):
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     parts = []
     for mask in (~test_mask, test_mask):
-        part = sp.csr_matrix((m.data[mask], (rows[mask], m.indices[mask])), shape=m.shape,
-                             dtype=np.float32)
-        part.sort_indices()
         ts = inter.timestamps[mask] if inter.timestamps is not None else None
-        parts.append(inter.with_matrix(part, ts))
+        part, t = _build_csr(rows[mask], m.indices[mask].astype(np.int64), m.data[mask], ts,
+                             m.shape)
+        parts.append(inter.with_matrix(part, t))
     return parts[0], parts[1]
 
 

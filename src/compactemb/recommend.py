@@ -242,7 +242,8 @@ def _rows(vocab: Vocab, keys, what: str, on_unknown: str) -> np.ndarray:
         missing = [k for k, r in zip(keys, rows) if r < 0]
         shown = ", ".join(repr(m) for m in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        hint = "; for new users pass cold_start='popular'" if what == "user" else ""
+        hint = ("; for new users use cold_start='popular' or --cold-start popular"
+                if what == "user" else "")
         raise UnknownKeyError(f"unknown {what}{'s' if len(missing) > 1 else ''}: {shown}{more} "
                               f"(the model knows {len(vocab):,} {what}s{hint})")
     return rows
