@@ -1,0 +1,796 @@
+"""A fastText-style supervised text classifier, and its compression (FastText.zip).
+
+Model (Joulin et al. 2016, "Bag of Tricks for Efficient Text Classification")::
+
+    text -> tokens + "</s>" -> rows: known words (vocab)  +  hashed word n-grams (2..ngrams)
+         -> hidden = mean of those rows (an embedding bag)   (dim,)
+         -> scores = output @ hidden                          (n_labels,)
+         -> softmax (one label per text), or one-vs-all sigmoids (multi-label, loss="ova")
+
+Training is plain SGD with the learning rate decaying linearly to zero over the tokens of all
+epochs; ``n_threads`` Python threads run a GIL-free numba kernel over disjoint shuffled parts of
+the data and update the shared weights without locks (Hogwild, as fastText does). With
+``n_threads=1`` and a seed, results are bit-reproducible; with more threads they are not.
+
+The input table holds the vocabulary's words and only the n-gram buckets that occur in the
+training data (``bucket_ids_``, sorted). That is exactly fastText's ``n_words + n_buckets``
+matrix with unseen buckets at zero: an n-gram never seen in training still counts in the mean
+(``missing_ngrams_ = "zero"``) but adds nothing. fastText leaves such rows at their random
+initial values; zero is the better guess and costs nothing to store.
+
+Compression (Joulin et al. 2016, "FastText.zip") keeps the ``cutoff`` rows of largest norm
+(pruned words and n-grams are then dropped from the input, ``missing_ngrams_ = "drop"``),
+optionally fine-tunes the pruned model, and stores the kept rows in any table kind
+(float16, int8, int4, product quantisation ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._progress import progress
+from ..exceptions import InputError, NotFittedError
+from ..tables import DenseTable, EmbeddingTable
+from ..text import Tokenizer, iter_lines
+from ..vocab import Vocab
+
+EOS = "</s>"
+LABEL_PREFIX = "__label__"
+LOSSES = {"softmax": 0, "ova": 1}
+_TEXT_NAMES = ("text", "sentence", "content", "review", "document", "body", "title")
+_LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
+_BATCH = 8192
+
+
+# -- reading labelled data --------------------------------------------------------------------
+
+def read_labelled(path, *, format: str = "auto", text_column: str | int | None = None,
+                  label_column: str | int | None = None, label_sep: str | None = None,
+                  label_prefix: str = LABEL_PREFIX, unlabelled: str = "error",
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Read texts and their labels from a fastText file or a CSV/TSV file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        fastText format: one text per line, its labels as ``__label__X`` tokens (anywhere on the
+        line). CSV/TSV: a header line naming the columns, or two columns without a header.
+    format : {"auto", "fasttext", "csv", "tsv"}, default "auto"
+        ``auto``: by the file extension (``.csv``, ``.tsv``; ``.gz``/``.xz`` stripped first),
+        fastText format otherwise.
+    text_column, label_column : str or int, optional
+        CSV/TSV columns by header name or 0-based index. Default: the columns named like
+        ``text``/``sentence``/``content`` and ``label``/``class``/``category``.
+    label_sep : str, optional
+        Split the label cell on this string (multi-label CSV/TSV); default: one label per row.
+    unlabelled : {"error", "skip"}, default "error"
+        A row without a label raises :class:`InputError` naming the file and line, or is skipped.
+
+    Returns
+    -------
+    texts : list of str
+    labels : list of list of str
+        Labels without the prefix (``__label__pos`` gives ``pos``).
+    """
+    path = os.fspath(path)
+    if unlabelled not in ("error", "skip"):
+        raise InputError(f"unlabelled must be 'error' or 'skip', got {unlabelled!r}")
+    fmt = format
+    if fmt == "auto":
+        base = path.lower()
+        for ext in (".gz", ".xz", ".bz2"):
+            base = base.removesuffix(ext)
+        fmt = "csv" if base.endswith(".csv") else "tsv" if base.endswith(".tsv") else "fasttext"
+    if fmt == "fasttext":
+        texts, labels = _read_fasttext(path, label_prefix, unlabelled)
+    elif fmt in ("csv", "tsv"):
+        texts, labels = _read_delimited(path, fmt, text_column, label_column, label_sep,
+                                        unlabelled)
+    else:
+        raise InputError(f"format must be 'auto', 'fasttext', 'csv' or 'tsv', got {format!r}")
+    if not texts:
+        raise InputError(f"{path}: no labelled examples in the file")
+    return texts, labels
+
+
+def _read_fasttext(path, prefix, unlabelled):
+    texts, labels = [], []
+    n = len(prefix)
+    for lineno, line in enumerate(iter_lines(path), 1):
+        if not line.strip():
+            continue
+        words = line.split()
+        labs = [w[n:] for w in words if w.startswith(prefix) and len(w) > n]
+        if not labs:
+            if unlabelled == "skip":
+                continue
+            raise InputError(f"{path}: line {lineno}: no label (expected a token like "
+                             f"{prefix}X; use unlabelled='skip' to ignore such lines)")
+        texts.append(" ".join(w for w in words if not w.startswith(prefix)))
+        labels.append(labs)
+    return texts, labels
+
+
+def _pick_column(header, wanted, names, what, path):
+    if wanted is not None:
+        if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit()):
+            idx = int(wanted)
+            if header is not None and not 0 <= idx < len(header):
+                raise InputError(f"{path}: {what} column {idx} out of range "
+                                 f"({len(header)} columns)")
+            return idx
+        if header is None or wanted not in header:
+            raise InputError(f"{path}: no {what} column named {wanted!r}; the header has "
+                             f"{header}")
+        return header.index(wanted)
+    if header is not None:
+        low = [h.strip().lower() for h in header]
+        for name in names:
+            if name in low:
+                return low.index(name)
+    return None
+
+
+def _read_delimited(path, fmt, text_column, label_column, label_sep, unlabelled):
+    delim = "," if fmt == "csv" else "\t"
+    quoting = csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE
+    lines = iter_lines(path)
+    reader = csv.reader(lines, delimiter=delim, quoting=quoting)
+    try:
+        first = next(reader)
+    except StopIteration:
+        raise InputError(f"{path}: the file is empty") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: line 1: {exc}") from None
+    low = [h.strip().lower() for h in first]
+    has_header = any(h in _TEXT_NAMES + _LABEL_NAMES for h in low) or (
+        isinstance(text_column, str) and not text_column.isdigit()) or (
+        isinstance(label_column, str) and not label_column.isdigit())
+    header = first if has_header else None
+    ti = _pick_column(header, text_column, _TEXT_NAMES, "text", path)
+    li = _pick_column(header, label_column, _LABEL_NAMES, "label", path)
+    ncol = len(first)
+    if ti is None and li is None and ncol == 2:
+        li, ti = 0, 1  # "label<TAB>text", the GLUE/SST layout
+    elif ti is None and li is not None and ncol == 2:
+        ti = 1 - li
+    elif li is None and ti is not None and ncol == 2:
+        li = 1 - ti
+    if ti is None or li is None:
+        raise InputError(f"{path}: cannot tell the text and label columns apart "
+                         f"(header {first}); name them with text_column/label_column "
+                         "(--text-column/--label-column)")
+    texts, labels = [], []
+    rows = reader if header is not None else itertools.chain([first], reader)
+    try:
+        for row in rows:
+            lineno = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if max(ti, li) >= len(row):
+                raise InputError(f"{path}: line {lineno}: {len(row)} columns, expected at "
+                                 f"least {max(ti, li) + 1}")
+            cell = row[li].strip()
+            labs = [x.strip() for x in cell.split(label_sep)] if label_sep else [cell]
+            labs = [x for x in labs if x]
+            if not labs:
+                if unlabelled == "skip":
+                    continue
+                raise InputError(f"{path}: line {lineno}: empty label cell")
+            texts.append(row[ti])
+            labels.append(labs)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+    return texts, labels
+
+
+# -- the stored head: output layer and n-gram buckets -----------------------------------------
+
+class _ClassifierHead:
+    """Everything of a classifier except its vocabularies and input table (a storage component)."""
+
+    component_type = "classifier_head"
+
+    def __init__(self, output, bucket_ids, attrs):
+        self.output = output
+        self.bucket_ids = bucket_ids
+        self._attrs = attrs
+
+    def arrays(self):
+        return {"output": self.output, "bucket_ids": self.bucket_ids}
+
+    def attrs(self):
+        return self._attrs
+
+    @classmethod
+    def from_state(cls, attrs, arrays):
+        return cls(arrays["output"], arrays["bucket_ids"], attrs)
+
+
+def _load_classifier(stored):
+    from ..storage import build_component
+
+    head = build_component(stored, "head")
+    a = head.attrs()
+    model = TextClassifier(dim=a["dim"], ngrams=a["ngrams"], n_buckets=a["n_buckets"],
+                           loss=a["loss"], tokenizer=Tokenizer.from_dict(a["tokenizer"]),
+                           **a.get("params", {}))
+    model.vocab_ = build_component(stored, "vocab")
+    model.labels_ = build_component(stored, "labels")
+    model.table_ = build_component(stored, "table")
+    model.output_ = head.output
+    model.bucket_ids_ = head.bucket_ids
+    model.missing_ngrams_ = a["missing_ngrams"]
+    model.train_info_ = a.get("train_info", {})
+    model.meta = stored.meta
+    n_rows = len(model.vocab_) + model.bucket_ids_.shape[0]
+    if model.table_.n_rows != n_rows or model.output_.shape != (len(model.labels_), model.dim):
+        from ..exceptions import FormatError
+
+        raise FormatError(f"{stored.path}: classifier parts do not fit together (table "
+                          f"{model.table_.n_rows} rows for {n_rows}; output "
+                          f"{model.output_.shape})")
+    return model
+
+
+# -- the classifier ---------------------------------------------------------------------------
+
+class TextClassifier:
+    """Bag of words and hashed word n-grams -> mean embedding -> linear layer -> softmax.
+
+    Parameters
+    ----------
+    dim : int, default 100
+        Embedding dimension.
+    ngrams : int, default 2
+        Longest word n-gram (fastText's ``-wordNgrams``); 1 = bag of words only.
+    n_buckets : int, default 2,000,000
+        Hash space of the word n-grams (fastText's ``-bucket``).
+    epochs : int, default 5
+    learning_rate : float, default 0.1
+        Start of the linearly decaying SGD step.
+    min_count : int, default 1
+        Words seen fewer times get no row of their own (their n-grams still do).
+    loss : {"softmax", "ova"}, default "softmax"
+        ``ova``: one independent sigmoid per label, for multi-label data.
+    tokenizer : Tokenizer, optional
+        Default: whitespace-separated tokens, case kept (fastText's reading).
+    n_threads : int, optional
+        Hogwild threads; default: the number of CPUs.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    vocab_ : Vocab
+        Words with a row (rows ``0 .. len(vocab_) - 1``).
+    labels_ : Vocab
+        Labels, most frequent first; ``classes_`` lists them.
+    bucket_ids_ : ndarray of shape (n_kept_buckets,)
+        Sorted n-gram buckets with a row (row ``len(vocab_) + i`` is bucket ``bucket_ids_[i]``).
+    table_ : EmbeddingTable of shape (len(vocab_) + n_kept_buckets, dim)
+    output_ : ndarray of shape (n_labels, dim), float32
+    missing_ngrams_ : {"zero", "drop"}
+        How an n-gram without a row counts in the mean: as a zero row, or not at all (pruned).
+    train_info_ : dict
+        Examples, tokens, seconds, final loss.
+
+    Examples
+    --------
+    >>> clf = TextClassifier(dim=10, n_buckets=1000, epochs=20, n_threads=1)
+    >>> clf = clf.fit(["good film", "bad film", "good", "bad"], ["pos", "neg", "pos", "neg"])
+    >>> clf.predict(["good"])
+    [['pos']]
+    """
+
+    def __init__(self, dim: int = 100, *, ngrams: int = 2, n_buckets: int = 2_000_000,
+                 epochs: int = 5, learning_rate: float = 0.1, min_count: int = 1,
+                 loss: str = "softmax", tokenizer: Tokenizer | None = None,
+                 n_threads: int | None = None, random_state: int = 0):
+        self.dim = dim
+        self.ngrams = ngrams
+        self.n_buckets = n_buckets
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.min_count = min_count
+        self.loss = loss
+        self.tokenizer = tokenizer
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.meta: dict = {}
+
+    # -- parameters -----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name, value, low=1):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise InputError(f"The {name!r} parameter of TextClassifier must be an integer "
+                                 f">= {low}. Got {value!r} instead.")
+
+        positive_int("dim", self.dim)
+        positive_int("ngrams", self.ngrams)
+        positive_int("n_buckets", self.n_buckets)
+        positive_int("epochs", self.epochs)
+        positive_int("min_count", self.min_count)
+        if self.n_threads is not None:
+            positive_int("n_threads", self.n_threads)
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise InputError("The 'learning_rate' parameter of TextClassifier must be > 0. "
+                             f"Got {self.learning_rate!r} instead.")
+        if self.loss not in LOSSES:
+            raise InputError(f"The 'loss' parameter of TextClassifier must be one of "
+                             f"{sorted(LOSSES)}. Got {self.loss!r} instead.")
+
+    def _tok(self) -> Tokenizer:
+        return self.tokenizer if self.tokenizer is not None else Tokenizer(r"\S+",
+                                                                           lowercase=False)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "output_"):
+            raise NotFittedError("this TextClassifier is not fitted yet; call fit() first")
+
+    @property
+    def classes_(self) -> list[str]:
+        self._check_fitted()
+        return self.labels_.keys
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.vocab_) + int(self.bucket_ids_.shape[0])
+
+    # -- encoding -------------------------------------------------------------------------------
+    def _tokens(self, texts) -> tuple[list[str], np.ndarray]:
+        """All tokens of all texts, each text followed by ``"</s>"``, and tokens per text."""
+        tok = self._tok()
+        if tok.pattern == r"\S+" and not tok.lowercase:  # fastText's reading: one C-level split
+            lens = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64,
+                               count=len(texts)) + 1
+            flat = f" {EOS} ".join(texts).split()
+            flat.append(EOS)
+            return flat, lens
+        toks = [tok(t) for t in texts]
+        lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks)) + 1
+        flat = []
+        for t in toks:
+            flat.extend(t)
+            flat.append(EOS)
+        return flat, lens
+
+    def _word_hashes(self) -> np.ndarray:
+        cached = getattr(self, "_hash_cache", None)
+        if cached is None or cached[0] is not self.vocab_:
+            h = np.fromiter((zlib.crc32(k.encode("utf-8")) for k in self.vocab_.keys),
+                            dtype=np.uint64, count=len(self.vocab_))
+            cached = (self.vocab_, h)
+            self._hash_cache = cached
+        return cached[1]
+
+    def _encode_tokens(self, flat: list[str], lens: np.ndarray):
+        """Rows of each example: (ids, offsets, denominators). Offsets have n + 1 entries."""
+        from ._classifier_kernels import count_ngrams, hash_ngrams
+
+        n = lens.shape[0]
+        wid = np.fromiter(map(self.vocab_.index.get, flat, itertools.repeat(-1)),
+                          dtype=np.int64, count=len(flat))
+        known = wid >= 0
+        hashes = np.empty(len(flat), dtype=np.uint64)
+        hashes[known] = self._word_hashes()[wid[known]]
+        for p in np.flatnonzero(~known):
+            hashes[p] = zlib.crc32(flat[p].encode("utf-8"))
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        example = np.repeat(np.arange(n, dtype=np.int64), lens)
+        word_counts = np.bincount(example[known], minlength=n)
+        if self.ngrams > 1:
+            g_counts = count_ngrams(starts, ends, self.ngrams)
+            g_offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(g_counts, out=g_offsets[1:])
+            buckets = np.empty(int(g_offsets[-1]), dtype=np.int64)
+            hash_ngrams(hashes, starts, ends, self.ngrams, self.n_buckets, g_offsets, buckets)
+            if self.bucket_ids_ is None:  # training: every bucket has a row
+                pos, found = buckets, np.ones(buckets.shape[0], dtype=bool)
+            else:
+                pos = np.searchsorted(self.bucket_ids_, buckets)
+                found = pos < self.bucket_ids_.shape[0]
+                found[found] = self.bucket_ids_[pos[found]] == buckets[found]
+            g_example = np.repeat(np.arange(n, dtype=np.int64), g_counts)
+            rows = np.concatenate([wid[known], len(self.vocab_) + pos[found]])
+            owner = np.concatenate([example[known], g_example[found]])
+            order = np.argsort(owner, kind="stable")
+            ids = rows[order]
+            kept = word_counts + np.bincount(g_example[found], minlength=n)
+            denom = (word_counts + g_counts) if self.missing_ngrams_ == "zero" else kept
+        else:
+            ids = wid[known]
+            kept = denom = word_counts
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(kept, out=offsets[1:])
+        return ids, offsets, denom.astype(np.float32)
+
+    def encode(self, texts: Sequence[str]):
+        """Input rows of each text: ``(ids, offsets, denominators)`` (offsets: n + 1 entries)."""
+        self._check_fitted()
+        texts = _as_texts(texts)
+        flat, lens = self._tokens(texts)
+        return self._encode_tokens(flat, lens)
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, texts: Sequence[str], labels: Sequence) -> TextClassifier:
+        """Train on texts and their labels (a label, or a list of labels per text)."""
+        self._check_params()
+        t0 = time.perf_counter()
+        texts = _as_texts(texts)
+        label_lists = _as_label_lists(labels, len(texts))
+        if not texts:
+            raise InputError("the training set is empty")
+        label_counts = Counter(itertools.chain.from_iterable(label_lists))
+        if len(label_counts) < 2:
+            raise InputError(f"the training set has a single class ({next(iter(label_counts))!r}"
+                             "); a classifier needs at least two")
+        if self.loss == "softmax" and any(len(ls) > 1 for ls in label_lists):
+            import warnings
+
+            warnings.warn("some texts have several labels: loss='softmax' trains on one of "
+                          "them at random each time; loss='ova' learns them all", stacklevel=2)
+        self.labels_ = Vocab.from_counts(label_counts)
+        flat, lens = self._tokens(texts)
+        self.vocab_ = Vocab.from_counts(Counter(flat), min_count=self.min_count)
+        self.bucket_ids_ = np.empty(0, dtype=np.int64)
+        self.missing_ngrams_ = "zero"
+        if self.ngrams > 1:  # every bucket first, then keep those that occur
+            self.bucket_ids_ = None
+        ids, offsets, _ = self._encode_tokens(flat, lens)
+        if self.ngrams > 1:
+            nw = len(self.vocab_)
+            is_gram = ids >= nw
+            seen = np.zeros(self.n_buckets, dtype=bool)
+            seen[ids[is_gram] - nw] = True
+            self.bucket_ids_ = np.flatnonzero(seen)
+            ids[is_gram] = nw + (np.cumsum(seen) - 1)[ids[is_gram] - nw]
+        rng = np.random.default_rng(self.random_state)
+        w_in = rng.uniform(-1.0 / self.dim, 1.0 / self.dim,
+                           size=(self.n_rows, self.dim)).astype(np.float32)
+        self.output_ = np.zeros((len(self.labels_), self.dim), dtype=np.float32)
+        lab_ids, lab_offsets = _label_arrays(self.labels_, label_lists)
+        weights = lens.astype(np.float64)  # learning rate decays by tokens, as in fastText
+        loss = self._run_sgd(w_in, self.output_, ids, offsets, lab_ids, lab_offsets, weights,
+                             epochs=self.epochs, lr=self.learning_rate, update_input=True,
+                             seed=int(rng.integers(2**31)))
+        self.table_ = DenseTable(w_in)
+        self.train_info_ = {"examples": len(texts), "tokens": int(lens.sum()),
+                            "words": len(self.vocab_), "labels": len(self.labels_),
+                            "ngram_rows": int(self.bucket_ids_.shape[0]),
+                            "seconds": round(time.perf_counter() - t0, 3),
+                            "loss": round(loss, 6), "threads": self._threads()}
+        return self
+
+    def fit_file(self, path, **read_options) -> TextClassifier:
+        """``fit`` on a fastText or CSV/TSV file (options as :func:`read_labelled`)."""
+        texts, labels = read_labelled(path, **read_options)
+        return self.fit(texts, labels)
+
+    def _threads(self) -> int:
+        return int(self.n_threads or os.cpu_count() or 1)
+
+    def _run_sgd(self, w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights, *, epochs, lr,
+                 update_input, seed) -> float:
+        """Hogwild SGD: each thread takes a disjoint part of the shuffled examples."""
+        from ._classifier_kernels import train_range
+
+        n = offsets.shape[0] - 1
+        n_threads = max(1, min(self._threads(), n))
+        perm = np.random.default_rng(seed).permutation(n).astype(np.int64)
+        parts = np.array_split(perm, n_threads)
+        done = np.zeros(n_threads, dtype=np.int64)
+        losses = [0.0] * n_threads
+        args = (w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights)
+        loss_kind = LOSSES[self.loss]
+        # compile (or load the cache) once in this thread, not in several at once
+        train_range(*args, np.empty(0, np.int64), 1, lr, loss_kind, 0, done, 0, update_input)
+
+        def work(t):
+            losses[t] = train_range(*args, parts[t], epochs, lr, loss_kind, seed + t, done, t,
+                                    update_input)
+
+        total = n * epochs
+        with progress(total=total, desc="training classifier", unit="ex") as bar:
+            if n_threads == 1:
+                work(0)
+            else:
+                threads = [threading.Thread(target=work, args=(t,), daemon=True)
+                           for t in range(n_threads)]
+                for th in threads:
+                    th.start()
+                shown = 0
+                while any(th.is_alive() for th in threads):
+                    threads[0].join(0.1)
+                    now = int(done.sum())
+                    bar.update(now - shown)
+                    shown = now
+                for th in threads:
+                    th.join()
+            bar.update(total - bar.n)
+        if not np.isfinite(w_out).all():
+            raise InputError(f"training diverged (learning_rate={lr} is too high)")
+        return float(sum(losses)) / max(n, 1)
+
+    # -- prediction -----------------------------------------------------------------------------
+    def _hidden(self, ids, offsets, denom) -> np.ndarray:
+        h = self.table_.bag(ids, offsets, mode="sum", include_last_offset=True)
+        np.divide(h, denom[:, None], out=h, where=denom[:, None] > 0)
+        return h
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores before the softmax/sigmoid, shape (n_texts, n_labels)."""
+        self._check_fitted()
+        texts = _as_texts(texts)
+        out = np.empty((len(texts), len(self.labels_)), dtype=np.float32)
+        for s in range(0, len(texts), _BATCH):
+            ids, offsets, denom = self.encode(texts[s:s + _BATCH])
+            out[s:s + _BATCH] = self._hidden(ids, offsets, denom) @ self.output_.T
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of each label (columns in ``classes_`` order), shape (n_texts, n_labels).
+
+        Softmax rows sum to 1; with ``loss="ova"`` each column is an independent sigmoid. A text
+        with no known word or n-gram gets the uniform softmax (0.5 sigmoids).
+        """
+        z = self.decision_function(texts).astype(np.float64)
+        if self.loss == "ova":
+            p = 1.0 / (1.0 + np.exp(-z))
+        else:
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+        return p.astype(np.float32)
+
+    def predict(self, texts: Sequence[str], *, k: int = 1, threshold: float = 0.0,
+                return_proba: bool = False):
+        """The ``k`` most probable labels of each text (at least ``threshold``), best first.
+
+        Returns a list (one per text) of label lists, or of ``(label, probability)`` pairs with
+        ``return_proba``. Ties go to the label seen more often in training.
+        """
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"k must be a positive integer, got {k!r}")
+        p = self.predict_proba(texts)
+        k = min(k, p.shape[1])
+        top = np.argsort(-p, axis=1, kind="stable")[:, :k]
+        classes = self.classes_
+        out = []
+        for row, ids in zip(p, top):
+            picked = [(classes[i], float(row[i])) for i in ids if row[i] >= threshold]
+            out.append(picked if return_proba else [c for c, _ in picked])
+        return out
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence, *, k: int = 1) -> dict:
+        """Accuracy, macro precision/recall/F1 (and P@k/R@k); see ``classification_metrics``."""
+        from ..evaluation._classification import classification_metrics
+
+        label_lists = _as_label_lists(labels, len(_as_texts(texts)))
+        preds = self.predict(texts, k=max(k, 1))
+        return classification_metrics(label_lists, preds, k=k, classes=self.classes_)
+
+    # -- compression ----------------------------------------------------------------------------
+    def compress(self, method: str = "int8", *, cutoff: int | None = None,
+                 retrain: bool = False, texts: Sequence[str] | None = None,
+                 labels: Sequence | None = None, retrain_epochs: int | None = None,
+                 **table_options) -> TextClassifier:
+        """A smaller copy: keep the ``cutoff`` largest-norm rows, then store them as ``method``.
+
+        Parameters
+        ----------
+        method : str, default "int8"
+            ``"float32"``, ``"float16"``, or any registered table kind with a ``from_dense``
+            constructor (``"int8"``, ``"int4"``, ``"pq"`` ...). ``table_options`` go to it
+            (e.g. ``n_subvectors=50`` for ``"pq"``, 2 dimensions per byte as fastText's
+            ``-dsub 2``).
+        cutoff : int, optional
+            Rows to keep, by decreasing L2 norm (``"</s>"`` always kept), as fastText's
+            ``-cutoff``. Words and n-grams whose rows are dropped are then ignored in the mean.
+        retrain : bool, default False
+            With training data (``texts``, ``labels``): fine-tune the pruned float32 model
+            (its kept rows and output layer) for ``retrain_epochs`` (default ``epochs``) as
+            fastText's ``-retrain``, and, after quantising, refit the output layer on the
+            quantised rows.
+        """
+        self._check_fitted()
+        if retrain and (texts is None or labels is None):
+            raise InputError("retrain=True needs the training texts and labels")
+        if cutoff is not None and (not isinstance(cutoff, (int, np.integer)) or cutoff < 1):
+            raise InputError(f"cutoff must be a positive integer, got {cutoff!r}")
+        n_words = len(self.vocab_)
+        keep = np.arange(self.n_rows, dtype=np.int64)
+        if cutoff is not None and cutoff < self.n_rows:
+            norms = self.table_.row_norms().astype(np.float64)
+            eos = self.vocab_.index.get(EOS)
+            if eos is not None:
+                norms[eos] = np.inf
+            keep = np.sort(np.argsort(-norms, kind="stable")[:cutoff])
+        words = keep[keep < n_words]
+        small = TextClassifier(**self.get_params())
+        small.meta = dict(self.meta)
+        keys = self.vocab_.keys
+        small.vocab_ = Vocab([keys[i] for i in words], self.vocab_.counts[words])
+        small.labels_ = self.labels_
+        small.bucket_ids_ = np.ascontiguousarray(self.bucket_ids_[keep[keep >= n_words]
+                                                                  - n_words])
+        small.missing_ngrams_ = "drop" if keep.shape[0] < self.n_rows else self.missing_ngrams_
+        small.output_ = self.output_.copy()
+        rows = self.table_.lookup(keep)
+        small.train_info_ = dict(getattr(self, "train_info_", {}))
+        small.train_info_["compression"] = {"method": method, "cutoff": cutoff,
+                                            "retrain": bool(retrain), "rows": int(keep.size)}
+        if retrain:
+            label_lists = _as_label_lists(labels, len(_as_texts(texts)))
+            rows = np.ascontiguousarray(rows, dtype=np.float32)
+            small.table_ = DenseTable(rows)
+            small._retrain(texts, label_lists, retrain_epochs or self.epochs, update_input=True)
+        small.table_ = _make_table(rows, method, table_options)
+        if retrain and method != "float32":
+            small._retrain(texts, label_lists, retrain_epochs or self.epochs,
+                           update_input=False)
+        return small
+
+    def _retrain(self, texts, label_lists, epochs, *, update_input) -> None:
+        texts = _as_texts(texts)
+        lab_ids, lab_offsets = _label_arrays(self.labels_, label_lists, skip_unknown=True)
+        flat, lens = self._tokens(texts)
+        ids, offsets, _ = self._encode_tokens(flat, lens)
+        w_in = self.table_.weights if update_input else self.table_.to_dense().weights
+        if not update_input:
+            w_in = np.ascontiguousarray(w_in)
+        self._run_sgd(w_in, self.output_, ids, offsets, lab_ids, lab_offsets,
+                      lens.astype(np.float64), epochs=epochs, lr=self.learning_rate,
+                      update_input=update_input, seed=int(self.random_state) + 7919)
+
+    def get_params(self) -> dict:
+        return {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
+                "epochs": self.epochs, "learning_rate": self.learning_rate,
+                "min_count": self.min_count, "loss": self.loss, "tokenizer": self.tokenizer,
+                "n_threads": self.n_threads, "random_state": self.random_state}
+
+    # -- storage and memory ---------------------------------------------------------------------
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every stored array (vocabularies, input table, output layer, buckets)."""
+        return int(sum(self.memory_parts(stored_only=True).values()))
+
+    def memory_parts(self, *, stored_only: bool = False) -> dict[str, int]:
+        self._check_fitted()
+        parts = {**self.table_.memory_parts("input_table"),
+                 "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
+        if stored_only:
+            parts.update({f"vocab.{k}": int(v.nbytes) for k, v in self.vocab_.arrays().items()})
+            parts.update({f"labels.{k}": int(v.nbytes)
+                          for k, v in self.labels_.arrays().items()})
+        else:
+            parts.update(self.vocab_.memory_parts("vocab"))
+            parts.update(self.labels_.memory_parts("labels"))
+        return parts
+
+    def memory_comparison(self) -> dict:
+        """This model against fastText's float32 form (n_words + n_buckets rows, dense)."""
+        self._check_fitted()
+        full = (len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
+        return {"fasttext_float32_input_bytes": full, "input_table_bytes": self.table_.nbytes,
+                "ratio": round(full / max(self.table_.nbytes, 1), 2)}
+
+    def save(self, path, *, meta: dict | None = None) -> None:
+        """Save as a compactemb file of kind ``classifier`` (atomic, no pickle)."""
+        from ..storage import save_components
+
+        self._check_fitted()
+        params = self.get_params()
+        params.pop("tokenizer")
+        for key in ("dim", "ngrams", "n_buckets", "loss"):
+            params.pop(key)
+        attrs = {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
+                 "loss": self.loss, "tokenizer": self._tok().to_dict(),
+                 "missing_ngrams": self.missing_ngrams_, "params": params,
+                 "train_info": getattr(self, "train_info_", {})}
+        head = _ClassifierHead(self.output_, self.bucket_ids_.astype(
+            np.int32 if self.n_buckets < 2**31 else np.int64), attrs)
+        save_components(path, "classifier", {"vocab": self.vocab_, "labels": self.labels_,
+                                             "table": self.table_, "head": head},
+                        meta=meta if meta is not None else self.meta)
+
+    @classmethod
+    def load(cls, path, *, mmap: bool = False) -> TextClassifier:
+        from ..storage import load
+
+        obj = load(path, mmap=mmap)
+        if not isinstance(obj, TextClassifier):
+            raise InputError(f"{os.fspath(path)}: holds a {type(obj).__name__}, "
+                             "not a classifier")
+        return obj
+
+    def word_vectors(self):
+        """The word rows as :class:`KeyedVectors` (for neighbours, clustering, plots)."""
+        from ..keyed import KeyedVectors
+
+        self._check_fitted()
+        n = len(self.vocab_)
+        return KeyedVectors(self.vocab_, DenseTable(self.table_.rows(0, n)), self.meta)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "output_"):
+            return f"TextClassifier(dim={self.dim}, ngrams={self.ngrams}, unfitted)"
+        return (f"TextClassifier({len(self.vocab_)} words + {self.bucket_ids_.shape[0]} n-gram "
+                f"rows x {self.dim}, {len(self.labels_)} labels, {self.table_.kind}, "
+                f"{self.nbytes:,} bytes)")
+
+
+def _make_table(rows: np.ndarray, method: str, options: dict) -> EmbeddingTable:
+    if method in ("float32", "float16"):
+        if options:
+            raise InputError(f"method {method!r} takes no options, got {sorted(options)}")
+        return DenseTable(rows, dtype=method)
+    from ..tables import table_kinds
+
+    kinds = table_kinds()
+    cls = kinds.get(method)
+    if cls is None or not hasattr(cls, "from_dense"):
+        usable = sorted(k for k, c in kinds.items() if hasattr(c, "from_dense"))
+        raise InputError(f"unknown compression method {method!r}; use float32, float16"
+                         + "".join(f", {k}" for k in usable))
+    try:
+        return cls.from_dense(DenseTable(rows), **options)
+    except TypeError as exc:
+        raise InputError(f"bad options for method {method!r}: {exc}") from None
+
+
+def _as_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise InputError("texts must be a list of strings, got a single string; wrap it in a "
+                         "list")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError(f"text {i} is a {type(t).__name__}, expected str")
+    return texts
+
+
+def _as_label_lists(labels, n: int) -> list[list[str]]:
+    if isinstance(labels, str):
+        raise InputError("labels must be a sequence (one label or label list per text)")
+    out = []
+    for lab in labels:
+        kind = type(lab)
+        if kind is list:
+            out.append(lab)
+        elif kind is str:
+            out.append([lab])
+        elif isinstance(lab, (list, tuple, set, frozenset, np.ndarray)):
+            out.append(list(lab))
+        else:
+            out.append([lab])
+    if len(out) != n:
+        raise InputError(f"{n} texts but {len(out)} labels")
+    for i, labs in enumerate(out):
+        if not labs:
+            raise InputError(f"text {i} has no label")
+        if type(labs[0]) is not str or not all(type(x) is str for x in labs):
+            out[i] = [str(x.item() if isinstance(x, np.generic) else x) for x in labs]
+    return out
+
+
+def _label_arrays(labels: Vocab, label_lists, *, skip_unknown: bool = False):
+    index = labels.index
+    counts = np.zeros(len(label_lists), dtype=np.int64)
+    flat = []
+    for i, labs in enumerate(label_lists):
+        ids = [index[x] for x in labs if x in index] if skip_unknown else [index[x] for x in labs]
+        counts[i] = len(ids)
+        flat.extend(ids)
+    offsets = np.zeros(len(label_lists) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.asarray(flat, dtype=np.int64), offsets

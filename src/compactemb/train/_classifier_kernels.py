@@ -1,0 +1,241 @@
+"""numba kernels of the text classifier: SGD over jagged bags, word n-gram hashing.
+
+Imported lazily by ``_classifier.py``. Training kernels release the GIL (``nogil``) so that
+several Python threads run them at once over disjoint example ranges, writing the shared weight
+matrices without locks (Hogwild, as fastText does).
+
+Examples are jagged::
+
+    ids     = [ 4, 9, 130, 77 | 2, 130 | ... ]     input rows (words, then hashed n-grams)
+    offsets = [ 0,             4,       6, ... ]    n_examples + 1 entries
+    labels  = [ 1 | 0, 3 | ... ]  label_offsets = [0, 1, 3, ...]
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+LOSS_SOFTMAX = 0
+LOSS_OVA = 1
+_NGRAM_MULT = np.uint64(116049371)  # fastText's word n-gram hash multiplier
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _next_random(state):
+    """xorshift64*: advances ``state[0]``, returns a 53-bit uniform in [0, 1)."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return ((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, grad, scores):
+    """One fastText update: hidden = mean(w_in[ids]), softmax or one-vs-all loss, backprop.
+
+    ``target`` is the gold label used by the softmax loss; one-vs-all uses all of
+    ``labels[ls:le]``. Returns the example's loss.
+    """
+    dim = w_in.shape[1]
+    n_labels = w_out.shape[0]
+    n = e - s
+    for j in range(dim):
+        hidden[j] = 0.0
+        grad[j] = 0.0
+    for p in range(s, e):
+        row = ids[p]
+        for j in range(dim):
+            hidden[j] += w_in[row, j]
+    inv = 1.0 / n
+    for j in range(dim):
+        hidden[j] *= inv
+    total = 0.0
+    if loss == LOSS_SOFTMAX:
+        top = -np.inf
+        for i in range(n_labels):
+            acc = 0.0
+            for j in range(dim):
+                acc += w_out[i, j] * hidden[j]
+            scores[i] = acc
+            if acc > top:
+                top = acc
+        z = 0.0
+        for i in range(n_labels):
+            scores[i] = np.exp(scores[i] - top)
+            z += scores[i]
+        for i in range(n_labels):
+            prob = scores[i] / z
+            gold = 1.0 if i == target else 0.0
+            if i == target:
+                total = -np.log(max(prob, 1e-10))
+            alpha = lr * (gold - prob)
+            for j in range(dim):
+                grad[j] += alpha * w_out[i, j]
+                w_out[i, j] += alpha * hidden[j]
+    else:
+        for i in range(n_labels):
+            gold = 0.0
+            for q in range(ls, le):
+                if labels[q] == i:
+                    gold = 1.0
+            acc = 0.0
+            for j in range(dim):
+                acc += w_out[i, j] * hidden[j]
+            prob = 1.0 / (1.0 + np.exp(-acc))
+            if gold > 0:
+                total -= np.log(max(prob, 1e-10))
+            else:
+                total -= np.log(max(1.0 - prob, 1e-10))
+            alpha = lr * (gold - prob)
+            for j in range(dim):
+                grad[j] += alpha * w_out[i, j]
+                w_out[i, j] += alpha * hidden[j]
+    for j in range(dim):
+        grad[j] *= inv
+    for p in range(s, e):
+        row = ids[p]
+        for j in range(dim):
+            w_in[row, j] += grad[j]
+    return total
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
+                lr0, loss, seed, done, slot, update_input):
+    """SGD over ``examples`` (row numbers), reshuffled each epoch, learning rate decaying
+    linearly to 0 by token count (fastText). ``done[slot]`` counts finished examples (for the
+    progress bar); returns the summed loss of the last epoch.
+
+    With ``update_input`` False the input rows stay fixed (retraining the output layer only).
+    """
+    dim = w_in.shape[1]
+    n_labels = w_out.shape[0]
+    hidden = np.empty(dim, dtype=np.float32)
+    grad = np.empty(dim, dtype=np.float32)
+    scores = np.empty(n_labels, dtype=np.float32)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(2654435761) + np.uint64(88172645463325252)
+    order = examples.copy()
+    m = order.shape[0]
+    total_w = 0.0
+    for t in range(m):
+        total_w += weights[order[t]]
+    total_w *= epochs
+    seen_w = 0.0
+    last = 0.0
+    for _ in range(epochs):
+        for t in range(m - 1, 0, -1):  # Fisher-Yates
+            u = int(_next_random(state) * (t + 1))
+            tmp = order[t]
+            order[t] = order[u]
+            order[u] = tmp
+        epoch_loss = 0.0
+        for t in range(m):
+            x = order[t]
+            s, e = offsets[x], offsets[x + 1]
+            ls, le = label_offsets[x], label_offsets[x + 1]
+            lr = lr0 * (1.0 - seen_w / total_w)
+            seen_w += weights[x]
+            if e > s and le > ls:
+                target = labels[ls]
+                if le - ls > 1:  # softmax with several gold labels: one at random (fastText)
+                    target = labels[ls + int(_next_random(state) * (le - ls))]
+                if update_input:
+                    epoch_loss += sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target,
+                                              loss, lr, hidden, grad, scores)
+                else:
+                    epoch_loss += output_step(w_in, w_out, ids, s, e, labels, ls, le, target,
+                                              loss, lr, hidden, scores)
+            done[slot] += 1
+        last = epoch_loss
+    return last
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def output_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, scores):
+    """``sgd_example`` without touching ``w_in``: the input gradient is computed and dropped."""
+    dim = w_in.shape[1]
+    n_labels = w_out.shape[0]
+    n = e - s
+    for j in range(dim):
+        hidden[j] = 0.0
+    for p in range(s, e):
+        row = ids[p]
+        for j in range(dim):
+            hidden[j] += w_in[row, j]
+    inv = 1.0 / n
+    for j in range(dim):
+        hidden[j] *= inv
+    total = 0.0
+    if loss == LOSS_SOFTMAX:
+        top = -np.inf
+        for i in range(n_labels):
+            acc = 0.0
+            for j in range(dim):
+                acc += w_out[i, j] * hidden[j]
+            scores[i] = acc
+            if acc > top:
+                top = acc
+        z = 0.0
+        for i in range(n_labels):
+            scores[i] = np.exp(scores[i] - top)
+            z += scores[i]
+        for i in range(n_labels):
+            prob = scores[i] / z
+            gold = 1.0 if i == target else 0.0
+            if i == target:
+                total = -np.log(max(prob, 1e-10))
+            alpha = lr * (gold - prob)
+            for j in range(dim):
+                w_out[i, j] += alpha * hidden[j]
+    else:
+        for i in range(n_labels):
+            gold = 0.0
+            for q in range(ls, le):
+                if labels[q] == i:
+                    gold = 1.0
+            acc = 0.0
+            for j in range(dim):
+                acc += w_out[i, j] * hidden[j]
+            prob = 1.0 / (1.0 + np.exp(-acc))
+            total -= np.log(max(prob if gold > 0 else 1.0 - prob, 1e-10))
+            alpha = lr * (gold - prob)
+            for j in range(dim):
+                w_out[i, j] += alpha * hidden[j]
+    return total
+
+
+@nb.njit(cache=True, nogil=True)
+def count_ngrams(starts, ends, max_n):
+    """Number of word n-grams (2 <= n <= max_n) per example."""
+    out = np.zeros(starts.shape[0], dtype=np.int64)
+    for x in range(starts.shape[0]):
+        length = ends[x] - starts[x]
+        c = 0
+        for n in range(2, max_n + 1):
+            if length >= n:
+                c += length - n + 1
+        out[x] = c
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def hash_ngrams(hashes, starts, ends, max_n, n_buckets, out_offsets, out):
+    """Bucket of every word n-gram, n = 2..max_n, of each example's token hashes (uint64).
+
+    fastText's scheme: ``h = h * 116049371 + hash(next word)`` in uint64, bucket ``h % n``.
+    """
+    mult = np.uint64(116049371)
+    nb_ = np.uint64(n_buckets)
+    for x in range(starts.shape[0]):
+        s, e = starts[x], ends[x]
+        q = out_offsets[x]
+        for i in range(s, e):
+            h = hashes[i]
+            for j in range(i + 1, min(e, i + max_n)):
+                h = h * mult + hashes[j]
+                out[q] = np.int64(h % nb_)
+                q += 1
