@@ -319,14 +319,12 @@ _COMPONENT_TYPES: dict[str, str | type] = {
     "mixed": "compactemb.tables:MixedDimTable",
     "seen": "compactemb.recommend:_Seen",
     "classifier_head": "compactemb.train._classifier:_ClassifierHead",
-    "classifier_head": "compactemb.train._classifier:_ClassifierHead",
 }
 _FILE_KINDS: dict[str, str | Callable] = {
     "vocab": "compactemb.storage:_load_vocab",
     "table": "compactemb.tables:_load_table_file",
     "keyed_vectors": "compactemb.keyed:_load_keyed_vectors",
     "factors": "compactemb.recommend:_load_factor_model",
-    "classifier": "compactemb.train._classifier:_load_classifier",
     "classifier": "compactemb.train._classifier:_load_classifier",
 }
 
