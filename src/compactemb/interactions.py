@@ -388,6 +388,25 @@ def _is_number(tok: str) -> bool:
         return False
 
 
+def _chain(first, rest):
+    yield from first
+    yield from rest
+
+
+def _detect_header(f0: list[str], f1: list[str] | None, names: list, weight_col) -> bool:
+    """A header: a column is named and found in the first row; or the weight field is not a
+    number; or the first row's leading fields are words where the second row's are numbers."""
+    lowered = {f.lower() for f in f0}
+    if any(isinstance(c, str) and not c.isdigit() and c.lower() in lowered for c in names):
+        return True
+    weight_pos = weight_col if isinstance(weight_col, int) else 2
+    if weight_col is not None and len(f0) > weight_pos and not _is_number(f0[weight_pos]):
+        return True
+    if f1 is not None and len(f0) >= 2 and len(f1) >= 2:
+        return (not any(_is_number(f) for f in f0[:2])) and all(_is_number(f) for f in f1[:2])
+    return False
+
+
 def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw):
     rows = iter(rows)
     first = next(rows, None)
@@ -396,13 +415,11 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
     n0, f0 = first
     names = [user_col, item_col] + [c for c in (weight_col, time_col)
                                     if c not in (None, "auto")]
-    if header is None:  # detect: a named column matches, or the weight field is not a number
-        lowered = {f.lower() for f in f0}
-        by_name = any(isinstance(c, str) and not c.isdigit() and c.lower() in lowered
-                      for c in names)
-        weight_pos = weight_col if isinstance(weight_col, int) else 2
-        header = by_name or (len(f0) > weight_pos and not _is_number(f0[weight_pos])
-                             and weight_col is not None)
+    second = next(rows, None)
+    if second is not None:
+        rows = _chain([second], rows)
+    if header is None:
+        header = _detect_header(f0, second[1] if second else None, names, weight_col)
     hdr = f0 if header else None
     ucol = _column(user_col, hdr, "user", path, True)
     icol = _column(item_col, hdr, "item", path, True)
