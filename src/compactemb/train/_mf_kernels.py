@@ -175,14 +175,15 @@ def als_loss_terms(indptr, indices, conf, X, Y, YtY, bounds, out):
                 yi = Y[indices[idx]]
                 cu = conf[idx]
                 t = -2 * cu
-                if cu < 0:
+                if cu < 0:  # disliked: preference 0, so no constant term
                     t = _ZERO
                     cu = -cu
+                else:
+                    loss += cu
                 t += (cu - _ONE) * _dot(yi, x, k)
                 for j in range(k):
                     r[j] += t * yi[j]
                 total += cu
-                loss += cu
             loss += _dot(r, x, k)
         out[c, 0] = loss
         out[c, 1] = total
