@@ -25,6 +25,7 @@ _MODULES = [
     "compactemb.cli._items",
     "compactemb.cli._compress",
     "compactemb.cli._interop",
+    "compactemb.cli._classify",
 ]
 
 

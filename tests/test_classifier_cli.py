@@ -1,0 +1,94 @@
+"""The classifier, cluster and plot commands, called in-process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from compactemb.cli import main
+from compactemb.keyed import KeyedVectors
+from compactemb.tables import DenseTable
+from compactemb.vocab import Vocab
+
+
+def write_data(path, n, seed, fmt="fasttext"):
+    rng = np.random.default_rng(seed)
+    lines = ["label\ttext"] if fmt == "tsv" else []
+    for _ in range(n):
+        lab = "pos" if rng.random() < 0.5 else "neg"
+        word = rng.choice(["superb", "lovely"] if lab == "pos" else ["dull", "awful"])
+        text = " ".join([*rng.choice(["the", "film", "was", "plot"], 4), word])
+        lines.append(f"{lab}\t{text}" if fmt == "tsv" else f"__label__{lab} {text}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_json(capsys, argv):
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_eval_predict_quantize(tmp_path, capsys):
+    train = write_data(tmp_path / "train.txt", 300, 0)
+    test = write_data(tmp_path / "test.tsv", 100, 1, fmt="tsv")
+    model = tmp_path / "m.cemb"
+    out = run_json(capsys, ["train", "classifier", str(train), "-o", str(model), "--dim", "8",
+                            "--buckets", "1000", "--epochs", "10", "--lr", "0.5",
+                            "--threads", "1", "--test", str(test)])
+    assert out["examples"] == 300 and out["test"]["accuracy"] == 1.0
+    res = run_json(capsys, ["eval", "classifier", str(model), str(test)])
+    assert res["accuracy"] == 1.0 and res["macro_f1"] == 1.0 and res["n"] == 100
+    pred = run_json(capsys, ["predict", str(model), "a superb film", "dull plot", "-k", "2"])
+    assert [p["labels"][0]["label"] for p in pred] == ["pos", "neg"]
+    assert pytest.approx(sum(x["probability"] for x in pred[0]["labels"]), abs=1e-5) == 1.0
+    small = tmp_path / "s.cemb"
+    q = run_json(capsys, ["quantize", str(model), "-o", str(small), "--method", "int8",
+                          "--cutoff", "30", "--retrain", "--train", str(train),
+                          "--test", str(test)])
+    assert q["bytes_after"] < q["bytes_before"] / 2 and q["accuracy_after"] == 1.0
+    assert run_json(capsys, ["eval", "classifier", str(small), str(test)])["accuracy"] == 1.0
+
+
+def test_classifier_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("__label__a good\nno label\n", encoding="utf-8")
+    assert main(["train", "classifier", str(bad), "-o", str(tmp_path / "m.cemb")]) == 1
+    assert "bad.txt: line 2: no label" in capsys.readouterr().err
+    one = tmp_path / "one.txt"
+    one.write_text("__label__a good\n__label__a fine\n", encoding="utf-8")
+    assert main(["train", "classifier", str(one), "-o", str(tmp_path / "m.cemb")]) == 1
+    assert "single class" in capsys.readouterr().err
+    assert not (tmp_path / "m.cemb").exists()
+    vec = tmp_path / "v.cemb"
+    KeyedVectors(Vocab(["a", "b"]), DenseTable(np.eye(2))).save(vec)
+    assert main(["predict", str(vec), "text"]) == 1
+    assert "not a classifier" in capsys.readouterr().err
+
+
+def test_cluster_and_plot(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=5, size=(3, 6))
+    x = np.concatenate([c + 0.1 * rng.normal(size=(10, 6)) for c in centers])
+    keys = [f"k{i}" for i in range(30)]
+    path = tmp_path / "v.cemb"
+    KeyedVectors(Vocab(keys), DenseTable(x.astype(np.float32))).save(path)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"k{i} g{i // 10}\n" for i in range(30)), encoding="utf-8")
+    out = run_json(capsys, ["cluster", str(path), "--k", "3", "--labels", str(labels),
+                            "--top", "2"])
+    assert sorted(c["size"] for c in out["clusters"]) == [10, 10, 10]
+    assert out["nmi"] == pytest.approx(1.0) and out["ari"] == pytest.approx(1.0)
+    assert all(len(c["members"]) == 2 for c in out["clusters"])
+    subset = tmp_path / "keys.txt"
+    subset.write_text("k0\nk1\nk15\nk25\n", encoding="utf-8")
+    out = run_json(capsys, ["cluster", str(path), "--k", "2", "--keys", str(subset)])
+    assert out["n_keys"] == 4
+    assert main(["cluster", str(path), "--k", "50"]) == 1
+    assert "--k 50 is more than the 30 keys" in capsys.readouterr().err
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    info = run_json(capsys, ["plot", str(path), "-o", str(png), "--k", "3"])
+    assert info["groups"] == 3 and png.read_bytes()[:4] == b"\x89PNG"
