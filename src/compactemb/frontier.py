@@ -5,7 +5,7 @@
 evaluation of its kind:
 
 * words: analogy accuracy and similarity Spearman (:func:`word_evaluator`);
-* recommenders: ndcg@k and precision@k on held-out interactions (:func:`ranking_evaluator`).
+* recommenders: ndcg@k, precision@k ... on held-out interactions (:func:`ranking_evaluator`).
 
 A point is on the Pareto front when no point with fewer (or equal) bytes has higher quality.
 ``write_frontier`` writes ``frontier.json``, ``frontier.md`` and ``frontier.png``.
@@ -117,53 +117,15 @@ def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 3000
     return evaluate, ("analogy" if questions is not None else "spearman_mean")
 
 
-def ranking_metrics(model, test, *, k: int = 10, exclude_seen: bool = True,
-                    batch: int = 2048) -> dict:
-    """ndcg@k, precision@k and recall@k of a factor model on held-out interactions.
-
-    ``test`` is a users x items sparse matrix in the model's row order (users without test
-    items are skipped). Scores are ``user_table[u] . item_table[i]``; items seen in training
-    (the model's ``seen``) are excluded.
-    """
-    import scipy.sparse as sp
-
-    test = sp.csr_matrix(test)
-    n_users, n_items = model.user_table.n_rows, model.item_table.n_rows
-    if test.shape != (n_users, n_items):
-        raise InputError(f"test matrix {test.shape} does not match the model "
-                         f"({n_users} users x {n_items} items)")
-    items = model.item_table.rows(0, n_items)
-    seen = model._seen
-    users = np.flatnonzero(np.diff(test.indptr) > 0)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    ndcg = prec = rec = 0.0
-    for b0 in range(0, users.size, batch):
-        ub = users[b0:b0 + batch]
-        scores = model.user_table.lookup(ub) @ items.T
-        if exclude_seen and seen is not None:
-            for r, u in enumerate(ub):
-                scores[r, seen.indices[seen.indptr[u]:seen.indptr[u + 1]]] = -np.inf
-        kk = min(k, n_items)
-        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        for r, u in enumerate(ub):
-            truth = test.indices[test.indptr[u]:test.indptr[u + 1]]
-            hit = np.isin(top[r], truth)
-            dcg = float((hit * discount[:kk]).sum())
-            idcg = float(discount[:min(truth.size, kk)].sum())
-            ndcg += dcg / idcg
-            prec += hit.sum() / k
-            rec += hit.sum() / min(truth.size, k)
-    n = max(1, users.size)
-    return {f"ndcg@{k}": ndcg / n, f"precision@{k}": prec / n, f"recall@{k}": rec / n,
-            "test_users": int(users.size)}
-
-
 def ranking_evaluator(test, *, k: int = 10) -> tuple[Callable, str]:
-    """An evaluator for factor models on a held-out users x items matrix (model row order)."""
+    """An evaluator for factor models on a held-out users x items matrix (model row order):
+    ndcg@k, precision@k, recall@k, map@k, auc from ``evaluation.ranking_metrics``, seen
+    (training) items excluded."""
+    from .evaluation._ranking import ranking_metrics
+
     def evaluate(model) -> dict:
-        return ranking_metrics(model, test, k=k)
+        out = ranking_metrics(model, test, k=k)
+        return {key: v for key, v in out.items() if key not in ("users", "k")}
 
     return evaluate, f"ndcg@{k}"
 

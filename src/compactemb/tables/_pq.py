@@ -40,13 +40,29 @@ def _assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return labels, dists
 
 
+def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centroid is drawn with
+    probability proportional to the squared distance to the nearest one chosen so far."""
+    n = x.shape[0]
+    cent = np.empty((k, x.shape[1]), np.float32)
+    cent[0] = x[rng.integers(n)]
+    d2 = ((x - cent[0]) ** 2).sum(axis=1, dtype=np.float64)  # float64: p must sum to 1
+    for c in range(1, k):
+        total = float(d2.sum())
+        i = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        cent[c] = x[i]
+        np.minimum(d2, ((x - cent[c]) ** 2).sum(axis=1, dtype=np.float64), out=d2)
+    return cent
+
+
 def kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator,
            init: np.ndarray | None = None) -> np.ndarray:
-    """Lloyd's k-means (float32); empty clusters take the point farthest from its centroid."""
+    """Lloyd's k-means (float32) from k-means++ seeds (or ``init``); empty clusters take the
+    point farthest from its centroid."""
     import scipy.sparse as sp
 
     n = x.shape[0]
-    cent = x[rng.choice(n, k, replace=False)].copy() if init is None else init.copy()
+    cent = kmeans_plusplus(x, k, rng) if init is None else init.copy()
     for _ in range(n_iter):
         labels, dists = _assign(x, cent)
         counts = np.bincount(labels, minlength=k)

@@ -74,10 +74,12 @@ def quantize_rows(x, bits: int) -> np.ndarray:
         scale = ((hi - lo) / np.float32(levels)).astype(np.float32)
         sb = np.stack([scale, bias], axis=1).view(np.uint8)  # (n, 8)
     elif bits == 4:
+        # fp16 bias and scale: the row minimum and (max - min) / 15 must fit in float16
+        if n and d and (np.abs(lo).max() > 65000 or ((hi - lo) / levels).max() > 65000):
+            raise InputError("values exceed the float16 range of int4 scales and biases "
+                             "(|min| and (max - min) / 15 must stay below 65000)")
         bias16 = _half_down(lo)
         scale16 = _half_up((hi - bias16.astype(np.float32)) / np.float32(levels))
-        if np.isinf(scale16.astype(np.float32)).any() or np.isinf(bias16.astype(np.float32)).any():
-            raise InputError("values exceed the float16 range of int4 scales (65504)")
         bias, scale = bias16.astype(np.float32), scale16.astype(np.float32)
         sb = np.stack([scale16, bias16], axis=1).view(np.uint8)  # (n, 4)
     else:
@@ -196,7 +198,7 @@ class Int8Table(_RowwiseQuantized):
 
     kind = "int8"
     bits = 8
-    plot_params: ClassVar[dict] = {}
+    plot_params: ClassVar[dict] = {"bits": 8}  # non-empty: the memory plot includes the kind
     plot_label = "row-wise int8"
 
     @classmethod
@@ -236,7 +238,7 @@ class Int4Table(_RowwiseQuantized):
 
     kind = "int4"
     bits = 4
-    plot_params: ClassVar[dict] = {}
+    plot_params: ClassVar[dict] = {"bits": 4}
     plot_label = "row-wise int4"
 
     @classmethod
