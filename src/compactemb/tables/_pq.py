@@ -26,32 +26,34 @@ _ASSIGN_BLOCK = 16384
 
 
 def _assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid of every row (BLAS distances in blocks) and the squared distance."""
-    c_norms = np.einsum("ij,ij->i", centroids, centroids)
+    """Nearest centroid of every row and the squared distance (numba kernel)."""
+    from ._compress_kernels import kmeans_assign
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    k, d = centroids.shape
     labels = np.empty(x.shape[0], np.int64)
     dists = np.empty(x.shape[0], np.float32)
-    for s in range(0, x.shape[0], _ASSIGN_BLOCK):
-        xb = x[s:s + _ASSIGN_BLOCK]
-        d = c_norms[None, :] - 2 * (xb @ centroids.T)
-        lab = np.argmin(d, axis=1)
-        labels[s:s + xb.shape[0]] = lab
-        best = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
-        dists[s:s + xb.shape[0]] = np.maximum(best + np.einsum("ij,ij->i", xb, xb), 0)
+    kmeans_assign(x, np.ascontiguousarray(centroids, dtype=np.float32), labels, dists,
+                  np.empty((k, d), np.float64), np.empty(k, np.int64))
     return labels, dists
 
 
 def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centroid is drawn with
     probability proportional to the squared distance to the nearest one chosen so far."""
+    from ._compress_kernels import min_sq_dist_update
+
     n = x.shape[0]
     cent = np.empty((k, x.shape[1]), np.float32)
     cent[0] = x[rng.integers(n)]
-    d2 = ((x - cent[0]) ** 2).sum(axis=1, dtype=np.float64)  # float64: p must sum to 1
+    d2 = np.full(n, np.inf)
+    min_sq_dist_update(x, cent[0], d2)
     for c in range(1, k):
-        total = float(d2.sum())
-        i = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
-        cent[c] = x[i]
-        np.minimum(d2, ((x - cent[c]) ** 2).sum(axis=1, dtype=np.float64), out=d2)
+        cum = np.cumsum(d2)
+        i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right")) if cum[-1] > 0 \
+            else int(rng.integers(n))
+        cent[c] = x[min(i, n - 1)]
+        min_sq_dist_update(x, cent[c], d2)
     return cent
 
 
@@ -59,22 +61,22 @@ def kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator,
            init: np.ndarray | None = None) -> np.ndarray:
     """Lloyd's k-means (float32) from k-means++ seeds (or ``init``); empty clusters take the
     point farthest from its centroid."""
-    import scipy.sparse as sp
+    from ._compress_kernels import kmeans_assign
 
-    n = x.shape[0]
-    cent = kmeans_plusplus(x, k, rng) if init is None else init.copy()
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n, d = x.shape
+    cent = kmeans_plusplus(x, k, rng) if init is None else init.astype(np.float32)
+    labels, dists = np.empty(n, np.int64), np.empty(n, np.float32)
+    sums, counts = np.empty((k, d), np.float64), np.empty(k, np.int64)
     for _ in range(n_iter):
-        labels, dists = _assign(x, cent)
-        counts = np.bincount(labels, minlength=k)
-        member = sp.csr_matrix((np.ones(n, np.float32), (labels, np.arange(n))), shape=(k, n))
-        sums = np.asarray(member @ x)
+        kmeans_assign(x, cent, labels, dists, sums, counts)
         nonempty = counts > 0
         cent[nonempty] = sums[nonempty] / counts[nonempty, None]
         empty = np.flatnonzero(~nonempty)
         if empty.size:
             far = np.argsort(-dists)[:empty.size]
             cent[empty] = x[far]
-    return cent.astype(np.float32)
+    return cent
 
 
 def train_pq(x: np.ndarray, n_subvectors: int, n_centroids: int, *, n_iter: int,
