@@ -143,8 +143,12 @@ def compress_table(table: EmbeddingTable, method="int8", **options) -> Embedding
     return out
 
 
-def compress(obj, method="int8", **options):
+def compress(obj, method="int8", *, user_method=None, item_method=None, **options):
     """Compress a table, keyed vectors or factor model; returns a new object of the same kind.
+
+    For a factor model, ``user_method`` / ``item_method`` override ``method`` for one of its
+    two tables (e.g. int4 users and ``prune+int4`` items: rarely seen items share fallback
+    vectors, every user keeps its own); each table gets the options that apply to its method.
 
     Examples
     --------
@@ -157,20 +161,30 @@ def compress(obj, method="int8", **options):
     from .keyed import KeyedVectors
     from .recommend import FactorModel
 
+    if isinstance(obj, FactorModel):
+        methods = {"user": user_method or method, "item": item_method or method}
+        steps = {k: parse_method(m) for k, m in methods.items()}
+        _check_options(steps["user"] + steps["item"], options)
+        tables = {}
+        for side, vocab, table in (("user", obj.user_vocab, obj.user_table),
+                                   ("item", obj.item_vocab, obj.item_table)):
+            if {"prune", "mixed"} & set(steps[side]):
+                _check_frequency_order(vocab)
+            allowed = set().union(*(_OPTIONS[s] for s in steps[side]))
+            tables[side] = compress_table(table, methods[side],
+                                          **{k: v for k, v in options.items() if k in allowed})
+        meta = {**obj.meta, "compression": {"user": tables["user"].meta["compression"],
+                                            "item": tables["item"].meta["compression"]}}
+        return FactorModel(obj.user_vocab, obj.item_vocab, tables["user"], tables["item"],
+                           seen=obj._seen, meta=meta)
+    if user_method is not None or item_method is not None:
+        raise InputError("user_method / item_method apply to factor models only")
     if isinstance(obj, KeyedVectors):
-        if "prune" in parse_method(method) or "mixed" in parse_method(method):
+        if {"prune", "mixed"} & set(parse_method(method)):
             _check_frequency_order(obj.vocab)
         table = compress_table(obj.table, method, **options)
         meta = {**obj.meta, "compression": table.meta["compression"]}
         return KeyedVectors(obj.vocab, table, meta)
-    if isinstance(obj, FactorModel):
-        if "prune" in parse_method(method) or "mixed" in parse_method(method):
-            _check_frequency_order(obj.user_vocab)
-            _check_frequency_order(obj.item_vocab)
-        ut = compress_table(obj.user_table, method, **options)
-        it = compress_table(obj.item_table, method, **options)
-        meta = {**obj.meta, "compression": it.meta["compression"]}
-        return FactorModel(obj.user_vocab, obj.item_vocab, ut, it, seen=obj._seen, meta=meta)
     if isinstance(obj, (EmbeddingTable, np.ndarray)):
         return compress_table(obj, method, **options)
     raise InputError(f"cannot compress a {type(obj).__name__}: give a table, keyed vectors or "

@@ -34,6 +34,10 @@ def register(commands, families) -> None:
     p.add_argument("-o", "--out", required=True, help="output file (never the input)")
     p.add_argument("--method", required=True, metavar="METHOD",
                    help="fp16, int8, int4, pq, svd, mixed, prune, or prune+<method>")
+    p.add_argument("--user-method", metavar="METHOD",
+                   help="factor models: method of the user table (default: --method)")
+    p.add_argument("--item-method", metavar="METHOD",
+                   help="factor models: method of the item table (default: --method)")
     for name, (flag, typ, help_) in _OPTION_FLAGS.items():
         p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
     p.add_argument("--rotation", action="store_true", default=None,
@@ -93,6 +97,9 @@ def cmd_compress(args) -> int:
             raise InputError(f"--keep {options['keep']}: a row count must be a whole number")
         options["keep"] = int(options["keep"])
     before = table_bytes(obj)
+    for side in ("user_method", "item_method"):
+        if getattr(args, side):
+            options[side] = getattr(args, side)
     small = compress(obj, args.method, **options)
     after = table_bytes(small)
     small.save(args.out)
