@@ -17,7 +17,8 @@ from compactemb.exceptions import NotFittedError
 from compactemb.text import Tokenizer
 from compactemb.train import Word2Vec
 from compactemb.train._word2vec import (
-    cum_table,
+    alias_distribution,
+    alias_tables,
     keep_thresholds,
     reference_train_job,
     tokenize_to_cache,
@@ -36,14 +37,15 @@ def _tiny_job(seed=0, vocab_size=25, dim=6, n=240):
     return counts, tokens, syn0, syn1
 
 
-@pytest.mark.parametrize("sg,cbow_mean", [(True, True), (False, True), (False, False)])
-def test_kernel_matches_numpy_reference(sg, cbow_mean):
+@pytest.mark.parametrize("sg,cbow_mean,shared", [(True, True, True), (True, True, False),
+                                                 (False, True, False), (False, False, False)])
+def test_kernel_matches_numpy_reference(sg, cbow_mean, shared):
     from compactemb.train._word2vec_kernels import sigmoid_tables, train_job
 
     counts, tokens, syn0, syn1 = _tiny_job()
     exp_t, log_t = sigmoid_tables()
-    args = (keep_thresholds(counts, 1e-2), cum_table(counts), exp_t, log_t, sg, cbow_mean,
-            3, 4, 0.05, 0.01, 987654321)
+    args = (keep_thresholds(counts, 1e-2), *alias_tables(counts), exp_t, log_t, sg, cbow_mean,
+            shared, 3, 4, 0.05, 0.01, 987654321)
     a0, a1 = syn0.copy(), syn1.copy()
     b0, b1 = syn0.copy(), syn1.copy()
     got = train_job(tokens, a0, a1, *args)
@@ -64,11 +66,12 @@ def test_reference_step_is_the_sgns_gradient():
     _, _, syn0, syn1 = _tiny_job(seed=3)
     exp_t, log_t = sigmoid_tables()
     keep = np.full(syn0.shape[0], 2**32, dtype=np.uint64)  # keep every token
-    only_row0 = np.full(syn0.shape[0], 2**31 - 1, dtype=np.uint32)  # every draw gives row 0
+    never = np.zeros(syn0.shape[0], dtype=np.uint64)  # no slot accepted: always the alias,
+    only_row0 = np.zeros(syn0.shape[0], dtype=np.int32)  # which is row 0
     got0, got1 = syn0.copy(), syn1.copy()
     loss, terms, kept = reference_train_job(np.array([2, 5, -1], np.int32), got0, got1, keep,
-                                            only_row0, exp_t, log_t, True, True, 1, 1, 0.1,
-                                            0.1, 5)
+                                            never, only_row0, exp_t, log_t, True, True, False,
+                                            1, 1, 0.1, 0.1, 5)
     want0, want1 = syn0.astype(np.float64), syn1.astype(np.float64)
     expected_loss = 0.0
     for center, context in ((2, 5), (5, 2)):  # each word predicts the other
@@ -96,21 +99,45 @@ def test_sampling_tables_follow_word2vec_formulas():
         p = min(1.0, (math.sqrt(c / (1e-2 * total)) + 1) * 1e-2 * total / c)
         assert int(t) == round(p * 2**32)
     assert (keep_thresholds(counts, 0) == 2**32).all()
-    cum = cum_table(counts)
-    w = counts ** 0.75
-    np.testing.assert_allclose(np.diff(np.concatenate([[0], cum])) / (2**31 - 1), w / w.sum(),
-                               atol=1e-8)
-    assert cum[-1] == 2**31 - 1
 
 
-def test_sampling_tables_match_gensim():
+@pytest.mark.parametrize("exponent", [0.75, 1.0, 0.0])
+def test_alias_tables_give_the_unigram_power_distribution(exponent):
+    rng = np.random.default_rng(2)
+    counts = np.sort(rng.integers(1, 10_000, 300))[::-1].astype(np.int64)
+    prob, alias = alias_tables(counts, exponent)
+    w = counts.astype(np.float64) ** exponent
+    np.testing.assert_allclose(alias_distribution(prob, alias), w / w.sum(), rtol=1e-6,
+                               atol=1e-12)
+    # and the kernel's sampler draws from it: frequencies of 200,000 draws
+    import numba as nb
+
+    from compactemb.train._word2vec_kernels import _draw_negative
+
+    @nb.njit
+    def draw_many(prob, alias, n, seed):
+        out = np.zeros(prob.shape[0], np.int64)
+        state = np.uint64(seed)
+        for _ in range(n):
+            row, state = _draw_negative(prob, alias, state)
+            out[row] += 1
+        return out
+
+    freq = draw_many(prob, alias, 300_000, 11) / 300_000
+    total_variation = 0.5 * np.abs(freq - w / w.sum()).sum()
+    assert total_variation < 0.02, total_variation  # ~0.013 expected from sampling noise alone
+    assert freq[0] > freq[-1] or exponent == 0.0
+
+
+def test_sampling_matches_gensim():
     pytest.importorskip("gensim")
     from gensim.models import Word2Vec as GensimW2V
 
     sentences = [["a"] * 50 + ["b"] * 20 + ["c"] * 5 + ["d"] * 2] * 3
     g = GensimW2V(sentences, vector_size=4, min_count=1, sample=1e-2, epochs=1, workers=1)
     counts = np.array([g.wv.get_vecattr(k, "count") for k in g.wv.index_to_key])
-    np.testing.assert_array_equal(cum_table(counts), g.cum_table)
+    gensim_p = np.diff(np.concatenate([[0], g.cum_table])) / float(g.cum_table[-1])
+    np.testing.assert_allclose(alias_distribution(*alias_tables(counts)), gensim_p, rtol=1e-6)
     gensim_keep = np.array([g.wv.get_vecattr(k, "sample_int") for k in g.wv.index_to_key])
     np.testing.assert_allclose(keep_thresholds(counts, 1e-2).astype(np.float64),
                                gensim_keep.astype(np.float64), rtol=1e-6)
