@@ -77,6 +77,16 @@ def test_factor_model_compression_keeps_seen_items():
     assert c.user_table.kind == c.item_table.kind == "int8"
     recs = c.recommend([0], k=5)[0]
     assert not set(r[0] for r in recs) & set(np.flatnonzero(seen[0]).tolist())
+    mixed = compress(m, "int4", item_method="prune+int4", keep=20)
+    assert mixed.user_table.kind == "int4" and mixed.item_table.kind == "pruned"
+    assert mixed.item_table.n_keep == 20 and mixed.item_table.inner.kind == "int4"
+    np.testing.assert_array_equal(mixed.user_table.data, c_int4(m).data)
+    with pytest.raises(InputError, match="apply to factor models only"):
+        compress(m.user_table, "int8", item_method="int4")
+
+
+def c_int4(m):
+    return compress(m.user_table, "int4")
 
 
 def test_pareto_front_against_brute_force():
