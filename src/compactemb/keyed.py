@@ -124,35 +124,51 @@ class KeyedVectors:
 
 
 def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=None,
-           block_rows: int = 16384) -> SearchResult:
-    """3CosMul top-k for batches of (positive ids, negative ids); cosines shifted to [0, 1]."""
+           block_rows: int = 16384, batch: int = 256) -> SearchResult:
+    """3CosMul top-k for batches of queries.
+
+    ``positives`` and ``negatives`` hold one array of row ids per query, the same number of each
+    in every query (an analogy a:b :: c:? is positives [b, c], negatives [a]). The score of row d
+    is ``prod_p cos'(d, p) / prod_n (cos'(d, n) + 1e-3)`` with ``cos' = (cos + 1) / 2``; the
+    query rows themselves (or ``exclude``) are never returned.
+    """
+    from .search import _merge_topk
+
+    pos = np.atleast_2d(np.asarray(positives, dtype=np.int64))
+    neg = np.asarray(negatives, dtype=np.int64).reshape(pos.shape[0], -1)
     norms = table.row_norms()
     inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
-    n = len(positives)
+    n = pos.shape[0]
+    kk = min(k, table.n_rows)
     out_i = np.full((n, k), -1, dtype=np.int64)
     out_s = np.full((n, k), -np.inf, dtype=np.float32)
-    for r in range(n):
-        pos, neg = np.asarray(positives[r], np.int64), np.asarray(negatives[r], np.int64)
-        qp = table.lookup(pos) * inv[pos, None]
-        qn = table.lookup(neg) * inv[neg, None]
-        ex = np.concatenate([pos, neg]) if exclude is None else np.asarray(exclude[r])
-        best_s = np.full((1, 0), -np.inf, dtype=np.float32)
-        best_i = np.empty((1, 0), dtype=np.int64)
-        kk = min(k, table.n_rows)
+    for q0 in range(0, n, batch):
+        p, m = pos[q0:q0 + batch], neg[q0:q0 + batch]
+        nq = p.shape[0]
+        qp = [table.lookup(p[:, j]) * inv[p[:, j], None] for j in range(p.shape[1])]
+        qn = [table.lookup(m[:, j]) * inv[m[:, j], None] for j in range(m.shape[1])]
+        ex = np.concatenate([p, m], axis=1) if exclude is None else exclude[q0:q0 + batch]
+        best_s = np.full((nq, 0), -np.inf, dtype=np.float32)
+        best_i = np.empty((nq, 0), dtype=np.int64)
         for start, blk in table.iter_blocks(block_rows):
-            scale = inv[start:start + blk.shape[0]]
-            cp = (qp @ blk.T * scale + 1) / 2
-            cn = (qn @ blk.T * scale + 1) / 2
-            s = (np.prod(cp, axis=0) / (np.prod(cn + 1e-3, axis=0)))[None, :]
-            s[:, norms[start:start + blk.shape[0]] == 0] = -np.inf
-            e = ex[(ex >= start) & (ex < start + blk.shape[0])]
-            s[0, e - start] = -np.inf
-            from .search import _merge_topk
-
-            best_s, best_i = _merge_topk(best_s, best_i, s.astype(np.float32), start, kk)
-        order = np.argsort(-best_s[0], kind="stable")
-        out_s[r, :kk] = best_s[0, order]
-        out_i[r, :kk] = np.where(np.isfinite(best_s[0, order]), best_i[0, order], -1)
+            stop = start + blk.shape[0]
+            bt = (blk * inv[start:stop, None]).T
+            s = np.ones((nq, blk.shape[0]), dtype=np.float32)
+            for q in qp:
+                s *= (q @ bt + 1) * 0.5
+            for q in qn:
+                s /= (q @ bt + 1) * 0.5 + 1e-3
+            s[:, norms[start:stop] == 0] = -np.inf
+            for r in range(nq):
+                e = np.asarray(ex[r], dtype=np.int64)
+                e = e[(e >= start) & (e < stop)]
+                s[r, e - start] = -np.inf
+            best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
+        order = np.argsort(-best_s, axis=1, kind="stable")
+        best_s = np.take_along_axis(best_s, order, axis=1)
+        best_i = np.take_along_axis(best_i, order, axis=1)
+        out_s[q0:q0 + nq, :kk] = best_s
+        out_i[q0:q0 + nq, :kk] = np.where(np.isfinite(best_s), best_i, -1)
     return SearchResult(out_i, out_s)
 
 
