@@ -30,21 +30,32 @@ def _divisor_near(dim: int, target: float) -> int:
     return min(divs, key=lambda m: (abs(m - target), m))
 
 
-def default_grid(dim: int, n_rows: int) -> list[tuple[str, dict]]:
-    """fp16, int8, int4, low rank, PQ at 4 sizes (one with OPQ), prune combinations, mixed."""
+def default_grid(dim: int, n_rows: int, *, factors: bool = False) -> list[tuple[str, dict]]:
+    """fp16, int8, int4, low rank, PQ at 4 sizes (one with OPQ), prune combinations, mixed.
+
+    Small tables get smaller PQ codebooks (K = 16 or 64 centroids), whose bytes would otherwise
+    dominate; factor models also get int4 users with pruned int4 items.
+    """
     grid: list[tuple[str, dict]] = [("fp16", {}), ("int8", {}), ("int4", {}),
                                     ("svd", {"rank": max(1, dim // 2)}),
                                     ("svd", {"rank": max(1, dim // 4)})]
-    if n_rows >= 256:
+    k = 256 if n_rows >= 64 * 256 else 64 if n_rows >= 64 * 64 else 16
+    if n_rows >= k:
+        pq = {} if k == 256 else {"n_centroids": k}
         ms = sorted({default_subvectors(dim), _divisor_near(dim, dim / 10),
                      _divisor_near(dim, dim / 20), _divisor_near(dim, dim / 30)}, reverse=True)
-        grid += [("pq", {"n_subvectors": m}) for m in ms]
-        grid.append(("pq", {"n_subvectors": _divisor_near(dim, dim / 20), "rotation": True}))
-        keep = max(256, n_rows // 2)
-        if keep < n_rows:
+        grid += [("pq", {"n_subvectors": m, **pq}) for m in ms]
+        grid.append(("pq", {"n_subvectors": _divisor_near(dim, dim / 20), "rotation": True,
+                            **pq}))
+        keep = max(k, n_rows // 2)
+        if keep < n_rows and not factors:
             grid += [("prune+int4", {"keep": keep}),
-                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 10)}),
-                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 20)})]
+                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 10),
+                                   **pq}),
+                     ("prune+pq", {"keep": keep, "n_subvectors": _divisor_near(dim, dim / 20),
+                                   **pq})]
+    if factors:
+        grid += [("int4", {"item_method": "prune+int4", "keep": f}) for f in (0.75, 0.5)]
     if n_rows >= 16:
         grid.append(("mixed", {"n_blocks": 4, "shrink": 2.0}))
     return grid
@@ -171,7 +182,8 @@ def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
     the metrics, ``relative`` (primary / baseline primary), ``pareto`` and ``seconds``.
     """
     n_rows, dim = _shape(obj)
-    grid = default_grid(dim, n_rows) if grid is None else list(grid)
+    grid = default_grid(dim, n_rows, factors=hasattr(obj, "user_table")) if grid is None \
+        else list(grid)
     rows = []
     base_bytes = table_bytes(obj)
     t0 = time.perf_counter()
