@@ -40,7 +40,7 @@ from ..text import Tokenizer, describe, iter_sentences
 from ..vocab import Vocab
 
 _LCG_MASK = (1 << 48) - 1
-_CHUNK = 1 << 20  # tokens per write while tokenising
+_CHUNK = 1 << 16  # tokens per write while tokenising (a Python list: keep it small)
 
 
 class Word2Vec:
