@@ -129,6 +129,12 @@ def test_alias_tables_give_the_unigram_power_distribution(exponent):
     assert freq[0] > freq[-1] or exponent == 0.0
 
 
+def test_sampling_tables_without_counts():
+    zero = np.zeros(4, dtype=np.int64)  # e.g. a vocabulary given without counts
+    assert (keep_thresholds(zero, 1e-3) == 2**32).all()
+    np.testing.assert_allclose(alias_distribution(*alias_tables(zero)), 0.25)
+
+
 def test_sampling_matches_gensim():
     pytest.importorskip("gensim")
     from gensim.models import Word2Vec as GensimW2V

@@ -332,9 +332,9 @@ def keep_thresholds(counts: np.ndarray, sample: float) -> np.ndarray:
         p = np.ones_like(counts)
     else:
         threshold = sample * counts.sum()
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             p = (np.sqrt(counts / threshold) + 1) * threshold / counts
-        p = np.minimum(p, 1.0)
+        p = np.where(np.isfinite(p), np.minimum(p, 1.0), 1.0)  # count 0: keep
     return np.round(p * 2.0**32).astype(np.uint64)
 
 
@@ -344,6 +344,8 @@ def alias_tables(counts: np.ndarray, ns_exponent: float = 0.75):
     from ._word2vec_kernels import build_alias
 
     w = np.asarray(counts, dtype=np.float64) ** ns_exponent
+    if w.size and not w.sum() > 0:  # a vocabulary without counts: uniform negatives
+        w = np.ones_like(w)
     prob = np.zeros(w.shape[0], dtype=np.uint64)
     alias = np.zeros(w.shape[0], dtype=np.int32)
     build_alias(w, prob, alias)
