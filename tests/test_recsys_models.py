@@ -124,7 +124,8 @@ def test_als_loss_falls_and_threads_do_not_change_results():
     assert len(one.iteration_seconds_) == 6
 
 
-def test_bpr_kernel_equals_python_twin():
+@pytest.mark.parametrize("uniform", [False, True])
+def test_bpr_kernel_equals_python_twin(uniform):
     import numba
 
     from compactemb.train._mf_kernels import bpr_epoch
@@ -145,14 +146,14 @@ def test_bpr_kernel_equals_python_twin():
     try:
         for _ in range(3):
             bpr_epoch(userids, indices, indptr, X1, Y1, np.float32(0.05), np.float32(0.01),
-                      True, states, stats)
+                      True, uniform, states, stats)
     finally:
         numba.set_num_threads(prev)
     X2, Y2 = X.copy(), Y.copy()
     state = 987654321
     for _ in range(3):
         state, correct, skipped = bpr_epoch_reference(userids, indices, indptr, X2, Y2, 0.05,
-                                                      0.01, True, state)
+                                                      0.01, True, uniform, state)
     assert int(states[0]) == state
     assert tuple(stats[0]) == (correct, skipped) and skipped > 0
     np.testing.assert_allclose(X1, X2, rtol=1e-5, atol=1e-6)
@@ -204,6 +205,8 @@ def test_parameter_validation():
         ALS(4, solver="lu").fit(m)
     with pytest.raises(InputError, match="'learning_rate' parameter of BPR"):
         BPR(4, learning_rate=-1).fit(m)
+    with pytest.raises(InputError, match="'negatives' parameter of BPR"):
+        BPR(4, negatives="hard").fit(m)
     with pytest.raises(InputError, match="no interactions"):
         ALS(4).fit(sp.csr_matrix((3, 3), dtype=np.float32))
 

@@ -72,6 +72,8 @@ def register(commands, families) -> None:
     p.add_argument("--solver", default="cg", choices=["cg", "cholesky"], help="als")
     p.add_argument("--cg-steps", type=int, default=3, help="CG steps per row (als)")
     p.add_argument("--learning-rate", type=float, default=0.01, help="bpr")
+    p.add_argument("--negatives", default="popularity", choices=["popularity", "uniform"],
+                   help="how bpr draws negative items: by popularity (implicit) or uniformly")
     p.add_argument("--threads", type=int, help="threads (default: all cores)")
     add_format_options(p)
     common(p)
@@ -136,7 +138,8 @@ def _train_bpr(args, interactions):
 
     return BPR(args.dim, learning_rate=args.learning_rate, regularization=args.regularization,
                iterations=100 if args.iterations is None else args.iterations,
-               n_threads=args.threads, random_state=args.seed).fit(interactions).model_
+               negatives=args.negatives, n_threads=args.threads,
+               random_state=args.seed).fit(interactions).model_
 
 
 ITEM_METHODS["svd"] = _train_svd

@@ -221,9 +221,11 @@ def _contains(indices, start, end, value):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, state, n_samples, stats, t):
+def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state, n_samples,
+                 stats, t):
     """``n_samples`` SGD steps; stats[t] = (correct, skipped). Returns the new RNG state."""
     nnz = indices.size
+    n_items = Y.shape[0]
     k = X.shape[1] - 1  # last column: item bias (users hold 1 there)
     correct = 0
     skipped = 0
@@ -231,7 +233,10 @@ def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, state, n_sampl
         state, bits = _next(state)
         liked_index = _below(bits, nnz)
         state, bits = _next(state)
-        disliked_id = indices[_below(bits, nnz)]  # negatives drawn by popularity
+        if uniform:  # Rendle et al.: any item
+            disliked_id = _below(bits, n_items)
+        else:  # implicit: the item of a random interaction (by popularity)
+            disliked_id = indices[_below(bits, nnz)]
         u = userids[liked_index]
         if verify and _contains(indices, indptr[u], indptr[u + 1], disliked_id):
             skipped += 1
@@ -258,7 +263,7 @@ def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, state, n_sampl
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, states, stats):
+def bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats):
     """One BPR epoch of ``nnz`` samples, split over ``states.size`` lock-free workers (Hogwild).
 
     Each worker has its own xorshift state (updated in place); with one worker the epoch is
@@ -268,5 +273,5 @@ def bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, states, stats):
     total = indices.size
     for t in prange(n_workers):
         n = total // n_workers + (1 if t < total % n_workers else 0)
-        states[t] = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, states[t],
-                                 n, stats, t)
+        states[t] = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform,
+                                 states[t], n, stats, t)
