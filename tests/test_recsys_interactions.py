@@ -73,6 +73,8 @@ def test_dataframe_and_parquet(tmp_path):
                        "timestamp": [3, 2, 1]})
     inter = Interactions.from_dataframe(df, "u", "i", "rating", "timestamp")
     assert _as_dict(inter) == {("a", 1): 1.0, ("b", 2): 2.0, ("a", 2): 3.0}
+    with pytest.raises(InputError, match="IDs are missing"):
+        Interactions.from_arrays(np.array([1.0, np.nan]), np.array([1, 2]))
     pytest.importorskip("pyarrow")
     path = tmp_path / "x.parquet"
     df.to_parquet(path)

@@ -186,9 +186,15 @@ def _id_array(values: np.ndarray) -> np.ndarray:
     """Integer IDs stay an int64 array (fast indexing); anything else becomes strings."""
     if values.dtype.kind in "iu":
         return values.astype(np.int64, copy=False)
-    if values.dtype.kind == "f" and values.size and np.all(values == np.round(values)):
-        return values.astype(np.int64)
-    return np.asarray([str(v) for v in values.tolist()], dtype=object)
+    if values.dtype.kind == "f":
+        if np.isnan(values).any():
+            raise InputError(f"{int(np.isnan(values).sum())} IDs are missing (NaN)")
+        if values.size and np.all(values == np.round(values)):
+            return values.astype(np.int64)
+    listed = values.tolist()
+    if any(v is None or (isinstance(v, float) and v != v) for v in listed):
+        raise InputError("some IDs are missing (None or NaN)")
+    return np.asarray([str(v) for v in listed], dtype=object)
 
 
 def _encode(vocab: Vocab, values: np.ndarray, on_unknown: str, what: str) -> np.ndarray:
