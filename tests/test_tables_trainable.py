@@ -31,6 +31,9 @@ def test_lookup_kernel_matches_numpy_twin(name):
     t = KINDS[name]()
     ids = np.random.default_rng(0).integers(0, t.n_rows, 200)
     np.testing.assert_allclose(t.lookup(ids), t.lookup_reference(ids), rtol=1e-5, atol=1e-6)
+    if hasattr(t, "lookup_kernel"):
+        np.testing.assert_allclose(t.lookup_kernel(ids), t.lookup_reference(ids), rtol=1e-5,
+                                   atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))

@@ -360,8 +360,15 @@ def main() -> None:
     from compactemb.frontier import frontier, plot_frontier
     from compactemb.memory import plot_memory_growth
 
-    res: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                            f"{platform.python_version()}", "started": time.ctime()}
+    res: dict = {}
+    previous = RESULTS / "compression.json"
+    if previous.exists() and (args.skip_words or args.skip_items or args.skip_lookup):
+        # a partial run refreshes its sections and keeps the others
+        old = json.loads(previous.read_text())
+        res = {k: v for k, v in old.items() if (k == "words" and args.skip_words)
+               or (k == "items" and args.skip_items) or (k == "lookup" and args.skip_lookup)}
+    res.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                           f"{platform.python_version()}", "started": time.ctime()})
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot_memory_growth(RESULTS / "compression_memory.png", dim=args.dim)
     if not args.skip_items:
