@@ -200,20 +200,22 @@ class _ClassifierHead:
 
     component_type = "classifier_head"
 
-    def __init__(self, output, bucket_ids, attrs):
+    def __init__(self, output, bucket_ids, row_counts, attrs):
         self.output = output
         self.bucket_ids = bucket_ids
+        self.row_counts = row_counts
         self._attrs = attrs
 
     def arrays(self):
-        return {"output": self.output, "bucket_ids": self.bucket_ids}
+        return {"output": self.output, "bucket_ids": self.bucket_ids,
+                "row_counts": self.row_counts}
 
     def attrs(self):
         return self._attrs
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        return cls(arrays["output"], arrays["bucket_ids"], attrs)
+        return cls(arrays["output"], arrays["bucket_ids"], arrays["row_counts"], attrs)
 
 
 def _load_classifier(stored):
@@ -229,6 +231,7 @@ def _load_classifier(stored):
     model.table_ = build_component(stored, "table")
     model.output_ = head.output
     model.bucket_ids_ = head.bucket_ids
+    model.row_counts_ = head.row_counts if head.row_counts.shape[0] else None
     model.missing_ngrams_ = a["missing_ngrams"]
     model.train_info_ = a.get("train_info", {})
     model.meta = stored.meta
@@ -278,6 +281,9 @@ class TextClassifier:
         Sorted n-gram buckets with a row (row ``len(vocab_) + i`` is bucket ``bucket_ids_[i]``).
     table_ : EmbeddingTable of shape (len(vocab_) + n_kept_buckets, dim)
     output_ : ndarray of shape (n_labels, dim), float32
+    row_counts_ : ndarray of shape (n_rows,) or None
+        Occurrences of each row in the training data (for ``compress(score="usage")``);
+        None in pruned models.
     missing_ngrams_ : {"zero", "drop"}
         How an n-gram without a row counts in the mean: as a zero row, or not at all (pruned).
     train_info_ : dict
@@ -454,6 +460,7 @@ class TextClassifier:
             seen[ids[is_gram] - nw] = True
             self.bucket_ids_ = np.flatnonzero(seen)
             ids[is_gram] = nw + (np.cumsum(seen) - 1)[ids[is_gram] - nw]
+        self.row_counts_ = np.bincount(ids, minlength=self.n_rows).astype(np.int32)
         rng = np.random.default_rng(self.random_state)
         w_in = rng.uniform(-1.0 / self.dim, 1.0 / self.dim,
                            size=(self.n_rows, self.dim)).astype(np.float32)
@@ -583,7 +590,7 @@ class TextClassifier:
     def compress(self, method: str = "int8", *, cutoff: int | None = None,
                  retrain: bool = False, texts: Sequence[str] | None = None,
                  labels: Sequence | None = None, retrain_epochs: int | None = None,
-                 **table_options) -> TextClassifier:
+                 score: str = "norm", **table_options) -> TextClassifier:
         """A smaller copy: keep the ``cutoff`` largest-norm rows, then store them as ``method``.
 
         Parameters
@@ -601,6 +608,10 @@ class TextClassifier:
             (its kept rows and output layer) for ``retrain_epochs`` (default ``epochs``) as
             fastText's ``-retrain``, and, after quantising, refit the output layer on the
             quantised rows.
+        score : {"norm", "usage"}, default "norm"
+            How rows are ranked for ``cutoff``: by L2 norm (fastText), or by norm times the
+            square root of the row's occurrences in the training data (keeps the rows that
+            move many predictions; needs ``row_counts_``).
         """
         self._check_fitted()
         if retrain and (texts is None or labels is None):
@@ -611,6 +622,13 @@ class TextClassifier:
         keep = np.arange(self.n_rows, dtype=np.int64)
         if cutoff is not None and cutoff < self.n_rows:
             norms = self.table_.row_norms().astype(np.float64)
+            if score == "usage":
+                if self.row_counts_ is None:
+                    raise InputError("score='usage' needs the row counts of a model straight "
+                                     "from training; this one is pruned (use score='norm')")
+                norms *= np.sqrt(self.row_counts_.astype(np.float64))
+            elif score != "norm":
+                raise InputError(f"score must be 'norm' or 'usage', got {score!r}")
             eos = self.vocab_.index.get(EOS)
             if eos is not None:
                 norms[eos] = np.inf
@@ -623,11 +641,13 @@ class TextClassifier:
         small.labels_ = self.labels_
         small.bucket_ids_ = np.ascontiguousarray(self.bucket_ids_[keep[keep >= n_words]
                                                                   - n_words])
-        small.missing_ngrams_ = "drop" if keep.shape[0] < self.n_rows else self.missing_ngrams_
+        pruned = keep.shape[0] < self.n_rows
+        small.missing_ngrams_ = "drop" if pruned else self.missing_ngrams_
+        small.row_counts_ = None if pruned or self.row_counts_ is None else self.row_counts_
         small.output_ = self.output_.copy()
         rows = self.table_.lookup(keep)
         small.train_info_ = dict(getattr(self, "train_info_", {}))
-        small.train_info_["compression"] = {"method": method, "cutoff": cutoff,
+        small.train_info_["compression"] = {"method": method, "cutoff": cutoff, "score": score,
                                             "retrain": bool(retrain), "rows": int(keep.size)}
         if retrain:
             label_lists = _as_label_lists(labels, len(_as_texts(texts)))
@@ -668,6 +688,8 @@ class TextClassifier:
         self._check_fitted()
         parts = {**self.table_.memory_parts("input_table"),
                  "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
+        if self.row_counts_ is not None:
+            parts["row_counts"] = int(self.row_counts_.nbytes)
         if stored_only:
             parts.update({f"vocab.{k}": int(v.nbytes) for k, v in self.vocab_.arrays().items()})
             parts.update({f"labels.{k}": int(v.nbytes)
@@ -697,8 +719,9 @@ class TextClassifier:
                  "loss": self.loss, "tokenizer": self._tok().to_dict(),
                  "missing_ngrams": self.missing_ngrams_, "params": params,
                  "train_info": getattr(self, "train_info_", {})}
+        counts = self.row_counts_ if self.row_counts_ is not None else np.empty(0, np.int32)
         head = _ClassifierHead(self.output_, self.bucket_ids_.astype(
-            np.int32 if self.n_buckets < 2**31 else np.int64), attrs)
+            np.int32 if self.n_buckets < 2**31 else np.int64), counts, attrs)
         save_components(path, "classifier", {"vocab": self.vocab_, "labels": self.labels_,
                                              "table": self.table_, "head": head},
                         meta=meta if meta is not None else self.meta)
