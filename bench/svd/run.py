@@ -34,6 +34,7 @@ def one_run(dim: int, parts: list[int], window: int, eig: float) -> dict:
     t0 = time.perf_counter()
     model = PPMISVD(dim=dim, window=window, eig=eig, min_count=5, random_state=0).fit(corpus)
     train_s = time.perf_counter() - t0
+    print(f"dim {dim}: trained in {train_s:.1f} s {model.meta_['timings_s']}", file=sys.stderr)
     kv = model.keyed_vectors()
     out = {"dim": dim, "window": window, "eig": eig, "parts": parts,
            "tokens": model.vocab_.build_info["tokens"], "vocab_size": len(kv),
@@ -71,7 +72,7 @@ def main() -> None:
     for dim in args.dims:
         cmd = [sys.executable, __file__, "--child", "--dims", str(dim), "--window",
                str(args.window), "--eig", str(args.eig), "--parts", *map(str, args.parts)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
         runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(json.dumps(runs[-1], indent=1))
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -99,16 +99,21 @@ def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed:
                          f"got {k}")
     rng = np.random.default_rng(seed)
     ell = min(k + n_oversamples, min(n, m))
-    at = a.T.tocsr() if sp.issparse(a) else a.T
-    q = np.asarray(a @ rng.standard_normal((m, ell), dtype=np.float32), dtype=np.float32)
+    if sp.issparse(a):
+        a = sp.csr_matrix(a, dtype=np.float32)
+        at = a.T.tocsr()
+    else:
+        a = np.asarray(a, dtype=np.float32)
+        at = a.T
+    q = _matmul(a, rng.standard_normal((m, ell), dtype=np.float32))
     bar = progress(total=n_iter + 1, desc=desc, unit="pass")
     try:
         q, _ = np.linalg.qr(q)
         for _ in range(n_iter):
-            z, _ = np.linalg.qr(np.asarray(at @ q, dtype=np.float32))
-            q, _ = np.linalg.qr(np.asarray(a @ z, dtype=np.float32))
+            z, _ = np.linalg.qr(_matmul(at, q))
+            q, _ = np.linalg.qr(_matmul(a, z))
             bar.update(1)
-        b = np.asarray(at @ q, dtype=np.float32).T  # (ell, m) = q^T a
+        b = _matmul(at, q).T  # (ell, m) = q^T a
         ub, s, vt = np.linalg.svd(b, full_matrices=False)
         bar.update(1)
     finally:
@@ -119,6 +124,18 @@ def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed:
     signs[signs == 0] = 1
     return (u * signs).astype(np.float32), s.astype(np.float32), \
         (vt * signs[:, None]).astype(np.float32)
+
+
+def _matmul(a, x: np.ndarray) -> np.ndarray:
+    """a @ x in float32; sparse a goes through a multi-threaded numba kernel (scipy's is serial)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not sp.issparse(a):
+        return np.asarray(a @ x, dtype=np.float32)
+    from ._linalg_kernels import csr_dense_matmul
+
+    out = np.empty((a.shape[0], x.shape[1]), dtype=np.float32)
+    csr_dense_matmul(a.indptr, a.indices, a.data, x, out)
+    return out
 
 
 class PPMISVD:
