@@ -121,6 +121,27 @@ def test_opq_rotation_helps_on_correlated_data():
     assert e_rot < 0.9 * e_plain, (e_rot, e_plain)
 
 
+def test_pq_normalize_keeps_norms_and_quantises_directions():
+    rng = np.random.default_rng(8)
+    # norms spread over three orders of magnitude, as word vectors' are
+    x = (rng.standard_normal((1500, 8)) * np.geomspace(0.01, 10, 1500)[:, None]).astype(np.float32)
+    x[5] = 0
+    t = PQTable.from_dense(x, n_subvectors=2, n_centroids=32, n_iter=10, normalize=True)
+    dec = t.to_dense().weights
+    norms = np.linalg.norm(x, axis=1)
+    np.testing.assert_allclose(np.linalg.norm(dec, axis=1), norms, rtol=2e-3, atol=1e-6)
+    assert np.all(dec[5] == 0)
+
+    def mean_cos(d):
+        keep = norms > 0
+        return float(np.mean(np.einsum("ij,ij->i", d[keep], x[keep])
+                             / (np.linalg.norm(d[keep], axis=1) * norms[keep])))
+
+    plain = PQTable.from_dense(x, n_subvectors=2, n_centroids=32, n_iter=10).to_dense().weights
+    # plain PQ spends its centroids on the long rows; normalised PQ keeps every row's direction
+    assert mean_cos(dec) > mean_cos(plain) + 0.05, (mean_cos(dec), mean_cos(plain))
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_subvectors": 5}, "'n_subvectors'=5 must divide the dimension dim=12"),
     ({"n_subvectors": 0}, "'n_subvectors' must be a positive integer"),

@@ -13,7 +13,8 @@ method        what                                                options (defau
 ``pq``        product quantisation, 1 byte per sub-vector         n_subvectors (see below),
                                                                   n_centroids=256 (or bits=8),
                                                                   n_iter=20, sample=65536,
-                                                                  rotation=False, seed=0
+                                                                  rotation=False,
+                                                                  normalize=False, seed=0
 ``svd``       low rank ``U @ V``                                  rank (dim // 4)
 ``mixed``     mixed dimension by frequency blocks                 n_blocks=4, shrink=4.0
 ``prune``     keep the most frequent rows, fallback for the rest  keep (0.25), fallback="hash",
@@ -44,7 +45,8 @@ from .tables import (
 METHODS = ("fp16", "int8", "int4", "pq", "svd", "mixed", "prune")
 _OPTIONS = {
     "fp16": set(), "int8": set(), "int4": set(),
-    "pq": {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotation", "seed"},
+    "pq": {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotation", "normalize",
+           "seed"},
     "svd": {"rank"}, "mixed": {"n_blocks", "shrink"},
     "prune": {"keep", "fallback", "n_fallback"},
 }

@@ -88,8 +88,9 @@ def _parse_value(v: str):
 
 
 def label_of(method: str, options: dict) -> str:
-    short = {"n_subvectors": "M", "rotation": "opq", "rank": "r", "keep": "keep",
-             "n_blocks": "blocks", "shrink": "shrink", "n_centroids": "K", "bits": "bits"}
+    short = {"n_subvectors": "M", "rotation": "opq", "normalize": "unit", "rank": "r",
+             "keep": "keep", "n_blocks": "blocks", "shrink": "shrink", "n_centroids": "K",
+             "bits": "bits"}
     parts = [f"{short.get(k, k)}={v}" for k, v in options.items()
              if k not in ("seed", "sample", "n_iter")]
     return method + (f" ({', '.join(parts)})" if parts else "")

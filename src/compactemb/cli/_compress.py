@@ -42,6 +42,8 @@ def register(commands, families) -> None:
         p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
     p.add_argument("--rotation", action="store_true", default=None,
                    help="pq: learn an OPQ rotation first")
+    p.add_argument("--normalize", action="store_true", default=None,
+                   help="pq: quantise unit vectors, keep a float16 scale per row (2 B/row)")
     common(p)
     p.set_defaults(func=cmd_compress)
 
@@ -90,7 +92,7 @@ def cmd_compress(args) -> int:
         raise InputError(f"--out {args.out} is the input file; compress never overwrites its "
                          "input, choose another output")
     obj = _load_compressible(args.file)
-    options = {k: getattr(args, k) for k in list(_OPTION_FLAGS) + ["rotation"]
+    options = {k: getattr(args, k) for k in list(_OPTION_FLAGS) + ["rotation", "normalize"]
                if getattr(args, k, None) is not None}
     if "keep" in options and options["keep"] >= 1:
         if options["keep"] != int(options["keep"]):

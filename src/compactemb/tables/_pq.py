@@ -10,6 +10,11 @@ the ``M`` indices of its nearest centroids::
 Optionally (``rotation=True``) an orthogonal rotation ``R`` is learned first (OPQ, Ge et al.
 2013: alternate PQ training on ``X R`` and the Procrustes solution for ``R``); rows are then
 decoded as ``decode(codes) @ R.T``.
+
+With ``normalize=True`` the codes quantise the unit vectors ``x / |x|`` and a float16 scale per
+row (2 bytes) restores the norm, ``row = scale * decode(codes)`` with ``scale = |x| / |decode|``,
+so every decoded row keeps its original length. Word vectors are compared by cosine and their
+norms vary widely; quantising directions spends the codes where cosine looks.
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ class PQTable(EmbeddingTable):
     plot_params: ClassVar[dict] = {"n_subvectors": 10}
     plot_label = "PQ (M=10, 10 B/row)"
 
-    def __init__(self, codebooks, codes, rotation=None):
+    def __init__(self, codebooks, codes, rotation=None, norms=None):
         cb = np.ascontiguousarray(codebooks, dtype=np.float32)
         cd = np.asarray(codes)
         if cb.ndim != 3 or cd.ndim != 2 or cd.dtype != np.uint8 or cd.shape[1] != cb.shape[0]:
@@ -160,12 +165,19 @@ class PQTable(EmbeddingTable):
             if r.shape != (self.dim, self.dim):
                 raise InputError(f"rotation must be {self.dim} x {self.dim}, got {r.shape}")
             self.rotation = r
+        self.norms = None
+        if norms is not None:
+            nm = np.asarray(norms)
+            if nm.dtype != np.float16 or nm.shape != (self.n_rows,):
+                raise InputError(f"norms must be float16 of shape ({self.n_rows},), got "
+                                 f"{nm.dtype} {nm.shape}")
+            self.norms = np.ascontiguousarray(nm)
         self.meta: dict = {}
 
     @classmethod
     def from_dense(cls, table_or_array, *, n_subvectors: int, n_centroids: int = 256,
                    n_iter: int = 20, sample: int | None = 65536, rotation: bool = False,
-                   rotation_iter: int = 8, seed: int = 0) -> PQTable:
+                   rotation_iter: int = 8, normalize: bool = False, seed: int = 0) -> PQTable:
         """Train codebooks on a sample of rows (k-means per sub-space) and encode every row.
 
         Parameters
@@ -180,6 +192,8 @@ class PQTable(EmbeddingTable):
             Rows drawn (without replacement) to train on; None = all.
         rotation : bool, default False
             Learn an OPQ rotation (``rotation_iter`` alternations) before quantising.
+        normalize : bool, default False
+            Quantise unit vectors and keep a float16 scale per row (see the module docstring).
         """
         x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
             else np.ascontiguousarray(table_or_array, dtype=np.float32)
@@ -192,6 +206,12 @@ class PQTable(EmbeddingTable):
         if sample is not None and (not isinstance(sample, (int, np.integer)) or sample < 1):
             raise InputError(f"pq option 'sample' must be a positive integer, got {sample!r}")
         rng = np.random.default_rng(seed)
+        norms = None
+        if normalize:
+            norms = np.linalg.norm(x, axis=1)
+            if norms.max(initial=0) > 65000:
+                raise InputError("row norms exceed the float16 range of pq 'normalize' scales")
+            x = x / np.where(norms > 0, norms, 1)[:, None].astype(np.float32)
         train = x if sample is None or sample >= n else x[np.sort(rng.choice(n, sample,
                                                                             replace=False))]
         rot = None
@@ -219,13 +239,20 @@ class PQTable(EmbeddingTable):
                 codes[s:s + blk.shape[0]] = encode_pq(blk @ rot if rot is not None else blk,
                                                       books)
             bar.update()
-        return cls(books, codes, rot)
+        scales = None
+        if norms is not None:
+            dec_norm = np.linalg.norm(decode_pq(codes, books), axis=1)  # rotation keeps norms
+            scales = np.where(dec_norm > 0, norms / np.maximum(dec_norm, 1e-30), 0) \
+                .astype(np.float16)
+        return cls(books, codes, rot, scales)
 
     def _lookup_flat(self, idx: np.ndarray) -> np.ndarray:
         from ._compress_kernels import pq_lookup
 
         out = np.empty((idx.size, self.dim), np.float32)
         pq_lookup(self.codebooks, self.codes, idx, out)
+        if self.norms is not None:
+            out *= self.norms[idx].astype(np.float32)[:, None]
         return out if self.rotation is None else out @ self.rotation.T
 
     def lookup(self, ids) -> np.ndarray:
@@ -242,6 +269,9 @@ class PQTable(EmbeddingTable):
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)
         out = np.empty((starts.size, self.dim), np.float32)
+        if self.norms is not None:  # per-row scales are per-sample weights of the bag
+            scale = self.norms[idx].astype(np.float32)
+            w = scale if w is None else w * scale
         pq_bag(self.codebooks, self.codes, idx, starts, ends,
                w if w is not None else np.empty(0, np.float32), w is not None,
                mode == "mean", out)
@@ -252,15 +282,19 @@ class PQTable(EmbeddingTable):
         out = {"codebooks": self.codebooks, "codes": self.codes}
         if self.rotation is not None:
             out["rotation"] = self.rotation
+        if self.norms is not None:
+            out["norms"] = self.norms
         return out
 
     def attrs(self):
         return {"n_rows": self.n_rows, "dim": self.dim, "n_subvectors": self.n_subvectors,
-                "n_centroids": self.n_centroids, "rotation": self.rotation is not None}
+                "n_centroids": self.n_centroids, "rotation": self.rotation is not None,
+                "normalize": self.norms is not None}
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        t = cls(arrays["codebooks"], arrays["codes"], arrays.get("rotation"))
+        t = cls(arrays["codebooks"], arrays["codes"], arrays.get("rotation"),
+                arrays.get("norms"))
         if (t.n_rows, t.dim) != (attrs["n_rows"], attrs["dim"]):
             raise ValueError(f"arrays give {t.n_rows} x {t.dim}, the attributes "
                              f"{attrs['n_rows']} x {attrs['dim']}")
@@ -268,6 +302,7 @@ class PQTable(EmbeddingTable):
 
     @classmethod
     def estimate_nbytes(cls, n_rows: int, dim: int, *, n_subvectors: int = 10,
-                        n_centroids: int = 256, rotation: bool = False, **_) -> int:
-        return (int(n_rows) * int(n_subvectors) + int(n_centroids) * int(dim) * 4
-                + (int(dim) * int(dim) * 4 if rotation else 0))
+                        n_centroids: int = 256, rotation: bool = False,
+                        normalize: bool = False, **_) -> int:
+        return (int(n_rows) * (int(n_subvectors) + (2 if normalize else 0))
+                + int(n_centroids) * int(dim) * 4 + (int(dim) * int(dim) * 4 if rotation else 0))
