@@ -238,7 +238,7 @@ def test_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.predict_proba(texts), clf.predict_proba(texts))
     parts = back.memory_parts()
     assert parts["input_table.weights"] == clf.n_rows * 8 * 4
-    assert back.memory_comparison()["fasttext_float32_input_bytes"] == \
+    assert back.fasttext_form_nbytes() == \
         (len(clf.vocab_) + 500) * 8 * 4
 
 

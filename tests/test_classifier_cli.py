@@ -39,6 +39,11 @@ def test_train_eval_predict_quantize(tmp_path, capsys):
                             "--buckets", "1000", "--epochs", "10", "--lr", "0.5",
                             "--threads", "1", "--test", str(test)])
     assert out["examples"] == 300 and out["test"]["accuracy"] == 1.0
+    info = run_json(capsys, ["info", str(model)])
+    assert info["kind"] == "classifier"
+    assert info["memory"]["parts"]["input_table.weights"] == out["model_bytes"] - sum(
+        v for k, v in info["memory"]["parts"].items()
+        if k != "input_table.weights" and not k.endswith("index_dict"))
     res = run_json(capsys, ["eval", "classifier", str(model), str(test)])
     assert res["accuracy"] == 1.0 and res["macro_f1"] == 1.0 and res["n"] == 100
     pred = run_json(capsys, ["predict", str(model), "a superb film", "dull plot", "-k", "2"])

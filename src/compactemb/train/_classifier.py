@@ -269,6 +269,9 @@ class TextClassifier:
         Default: whitespace-separated tokens, case kept (fastText's reading).
     n_threads : int, optional
         Hogwild threads; default: the number of CPUs.
+    shuffle : bool, default True
+        Visit the examples in a new random order each epoch. False: in the given order, each
+        thread over its own contiguous part (fastText's way; sorted data then trains badly).
     random_state : int, default 0
 
     Attributes
@@ -300,7 +303,7 @@ class TextClassifier:
     def __init__(self, dim: int = 100, *, ngrams: int = 2, n_buckets: int = 2_000_000,
                  epochs: int = 5, learning_rate: float = 0.1, min_count: int = 1,
                  loss: str = "softmax", tokenizer: Tokenizer | None = None,
-                 n_threads: int | None = None, random_state: int = 0):
+                 n_threads: int | None = None, shuffle: bool = True, random_state: int = 0):
         self.dim = dim
         self.ngrams = ngrams
         self.n_buckets = n_buckets
@@ -310,6 +313,7 @@ class TextClassifier:
         self.loss = loss
         self.tokenizer = tokenizer
         self.n_threads = n_threads
+        self.shuffle = shuffle
         self.random_state = random_state
         self.meta: dict = {}
 
@@ -458,7 +462,8 @@ class TextClassifier:
             is_gram = ids >= nw
             seen = np.zeros(self.n_buckets, dtype=bool)
             seen[ids[is_gram] - nw] = True
-            self.bucket_ids_ = np.flatnonzero(seen)
+            self.bucket_ids_ = np.flatnonzero(seen).astype(
+                np.int32 if self.n_buckets < 2**31 else np.int64)
             ids[is_gram] = nw + (np.cumsum(seen) - 1)[ids[is_gram] - nw]
         self.row_counts_ = np.bincount(ids, minlength=self.n_rows).astype(np.int32)
         rng = np.random.default_rng(self.random_state)
@@ -493,18 +498,20 @@ class TextClassifier:
 
         n = offsets.shape[0] - 1
         n_threads = max(1, min(self._threads(), n))
-        perm = np.random.default_rng(seed).permutation(n).astype(np.int64)
-        parts = np.array_split(perm, n_threads)
+        perm = np.random.default_rng(seed).permutation(n) if self.shuffle else np.arange(n)
+        parts = np.array_split(perm.astype(np.int64), n_threads)
         done = np.zeros(n_threads, dtype=np.int64)
         losses = [0.0] * n_threads
         args = (w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights)
         loss_kind = LOSSES[self.loss]
         # compile (or load the cache) once in this thread, not in several at once
-        train_range(*args, np.empty(0, np.int64), 1, lr, loss_kind, 0, done, 0, update_input)
+        shuffle = bool(self.shuffle)
+        train_range(*args, np.empty(0, np.int64), 1, lr, loss_kind, 0, done, 0, update_input,
+                    shuffle)
 
         def work(t):
             losses[t] = train_range(*args, parts[t], epochs, lr, loss_kind, seed + t, done, t,
-                                    update_input)
+                                    update_input, shuffle)
 
         total = n * epochs
         with progress(total=total, desc="training classifier", unit="ex") as bar:
@@ -676,7 +683,8 @@ class TextClassifier:
         return {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
                 "epochs": self.epochs, "learning_rate": self.learning_rate,
                 "min_count": self.min_count, "loss": self.loss, "tokenizer": self.tokenizer,
-                "n_threads": self.n_threads, "random_state": self.random_state}
+                "n_threads": self.n_threads, "shuffle": self.shuffle,
+                "random_state": self.random_state}
 
     # -- storage and memory ---------------------------------------------------------------------
     @property
@@ -699,12 +707,23 @@ class TextClassifier:
             parts.update(self.labels_.memory_parts("labels"))
         return parts
 
-    def memory_comparison(self) -> dict:
-        """This model against fastText's float32 form (n_words + n_buckets rows, dense)."""
+    def fasttext_form_nbytes(self) -> int:
+        """Bytes of fastText's float32 input matrix for this model: (n_words + n_buckets) x dim
+        (what fastText allocates and saves; here unseen buckets take no space)."""
         self._check_fitted()
-        full = (len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
-        return {"fasttext_float32_input_bytes": full, "input_table_bytes": self.table_.nbytes,
-                "ratio": round(full / max(self.table_.nbytes, 1), 2)}
+        return (len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
+
+    def memory_comparison(self) -> dict:
+        """One-hot (bag of words and n-gram buckets) input against the embedding, by arithmetic;
+        plus fastText's float32 form of the input table."""
+        from ..memory import onehot_vs_embedding
+
+        self._check_fitted()
+        n = len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)
+        out = onehot_vs_embedding(n, self.dim)
+        out["fasttext_form_float32_bytes"] = self.fasttext_form_nbytes()
+        out["input_table_bytes"] = int(self.table_.nbytes)
+        return out
 
     def save(self, path, *, meta: dict | None = None) -> None:
         """Save as a compactemb file of kind ``classifier`` (atomic, no pickle)."""
@@ -720,8 +739,7 @@ class TextClassifier:
                  "missing_ngrams": self.missing_ngrams_, "params": params,
                  "train_info": getattr(self, "train_info_", {})}
         counts = self.row_counts_ if self.row_counts_ is not None else np.empty(0, np.int32)
-        head = _ClassifierHead(self.output_, self.bucket_ids_.astype(
-            np.int32 if self.n_buckets < 2**31 else np.int64), counts, attrs)
+        head = _ClassifierHead(self.output_, self.bucket_ids_, counts, attrs)
         save_components(path, "classifier", {"vocab": self.vocab_, "labels": self.labels_,
                                              "table": self.table_, "head": head},
                         meta=meta if meta is not None else self.meta)

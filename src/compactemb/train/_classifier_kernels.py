@@ -104,9 +104,10 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
-                lr0, loss, seed, done, slot, update_input):
-    """SGD over ``examples`` (row numbers), reshuffled each epoch, learning rate decaying
-    linearly to 0 by token count (fastText). ``done[slot]`` counts finished examples (for the
+                lr0, loss, seed, done, slot, update_input, shuffle):
+    """SGD over ``examples`` (row numbers), reshuffled each epoch when ``shuffle`` (else in the
+    given order, as fastText reads its file), the learning rate decaying linearly to 0 by token
+    count (fastText). ``done[slot]`` counts finished examples (for the
     progress bar); returns the summed loss of the last epoch.
 
     With ``update_input`` False the input rows stay fixed (retraining the output layer only).
@@ -127,11 +128,12 @@ def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examp
     seen_w = 0.0
     last = 0.0
     for _ in range(epochs):
-        for t in range(m - 1, 0, -1):  # Fisher-Yates
-            u = int(_next_random(state) * (t + 1))
-            tmp = order[t]
-            order[t] = order[u]
-            order[u] = tmp
+        if shuffle:
+            for t in range(m - 1, 0, -1):  # Fisher-Yates
+                u = int(_next_random(state) * (t + 1))
+                tmp = order[t]
+                order[t] = order[u]
+                order[u] = tmp
         epoch_loss = 0.0
         for t in range(m):
             x = order[t]
