@@ -244,8 +244,8 @@ def _markdown(meta: dict, rows: list[dict]) -> str:
               "BPR s/epoch <= 1.0x implicit with ndcg@10 no worse. Our warm-up (numba compile "
               "or cache load) is not in the fit times: "
               + ", ".join(sorted({f"{r['model']} {r['ours']['warmup_s']:.2f} s" for r in rows}))
-              + ". RSS is the whole process (ours includes numba and LLVM, about 90 MB); alloc is the "
-              "tracemalloc peak of a 2-iteration fit."]
+              + ". RSS is the whole process (ours includes numba and LLVM, about 90 MB); "
+              "alloc is the tracemalloc peak of a 2-iteration fit."]
     return "\n".join(lines) + "\n"
 
 
