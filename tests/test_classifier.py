@@ -88,6 +88,36 @@ def test_one_sgd_step_matches_numpy(loss):
     np.testing.assert_allclose(w_out, ref_out, rtol=1e-5, atol=1e-6)
 
 
+def test_training_epochs_match_numpy_loop():
+    """Two epochs in file order, one thread: the kernel equals reference steps with the
+    fastText learning-rate schedule (linear decay by tokens)."""
+    from compactemb.train._classifier import LOSSES
+    from compactemb.train._classifier_kernels import train_range
+
+    rng = np.random.default_rng(3)
+    w_in = rng.normal(scale=0.1, size=(20, 5)).astype(np.float32)
+    w_out = np.zeros((3, 5), dtype=np.float32)
+    lengths = [3, 1, 4, 2, 5]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = rng.integers(0, 20, offsets[-1]).astype(np.int64)
+    labels = np.array([0, 2, 1, 0, 2], dtype=np.int64)
+    label_offsets = np.arange(6, dtype=np.int64)
+    weights = np.array(lengths, dtype=np.float64) + 1
+    ref_in, ref_out = w_in.copy(), w_out.copy()
+    seen, total = 0.0, 2 * weights.sum()
+    for _ in range(2):
+        for x in range(5):
+            lr = 0.2 * (1 - seen / total)
+            seen += weights[x]
+            ref_in, ref_out = reference_step(ref_in, ref_out, ids[offsets[x]:offsets[x + 1]],
+                                             [labels[x]], labels[x], "softmax", lr)
+    train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights,
+                np.arange(5, dtype=np.int64), 2, 0.2, LOSSES["softmax"], 0,
+                np.zeros(1, np.int64), 0, True, False)
+    np.testing.assert_allclose(w_in, ref_in, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w_out, ref_out, rtol=1e-4, atol=1e-6)
+
+
 def test_ngram_hashing_matches_python():
     from compactemb.train._classifier_kernels import count_ngrams, hash_ngrams
 

@@ -492,20 +492,20 @@ class TextClassifier:
         return int(self.n_threads or os.cpu_count() or 1)
 
     def _run_sgd(self, w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights, *, epochs, lr,
-                 update_input, seed) -> float:
+                 update_input, seed, shuffle=None) -> float:
         """Hogwild SGD: each thread takes a disjoint part of the shuffled examples."""
         from ._classifier_kernels import train_range
 
         n = offsets.shape[0] - 1
         n_threads = max(1, min(self._threads(), n))
-        perm = np.random.default_rng(seed).permutation(n) if self.shuffle else np.arange(n)
+        shuffle = bool(self.shuffle if shuffle is None else shuffle)
+        perm = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
         parts = np.array_split(perm.astype(np.int64), n_threads)
         done = np.zeros(n_threads, dtype=np.int64)
         losses = [0.0] * n_threads
         args = (w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights)
         loss_kind = LOSSES[self.loss]
         # compile (or load the cache) once in this thread, not in several at once
-        shuffle = bool(self.shuffle)
         train_range(*args, np.empty(0, np.int64), 1, lr, loss_kind, 0, done, 0, update_input,
                     shuffle)
 
@@ -614,7 +614,7 @@ class TextClassifier:
             With training data (``texts``, ``labels``): fine-tune the pruned float32 model
             (its kept rows and output layer) for ``retrain_epochs`` (default ``epochs``) as
             fastText's ``-retrain``, and, after quantising, refit the output layer on the
-            quantised rows.
+            quantised rows. Retraining always visits the examples in shuffled order.
         score : {"norm", "usage"}, default "norm"
             How rows are ranked for ``cutoff``: by L2 norm (fastText), or by norm times the
             square root of the row's occurrences in the training data (keeps the rows that
@@ -677,7 +677,8 @@ class TextClassifier:
             w_in = np.ascontiguousarray(w_in)
         self._run_sgd(w_in, self.output_, ids, offsets, lab_ids, lab_offsets,
                       lens.astype(np.float64), epochs=epochs, lr=self.learning_rate,
-                      update_input=update_input, seed=int(self.random_state) + 7919)
+                      update_input=update_input, seed=int(self.random_state) + 7919,
+                      shuffle=True)  # fine-tuning in file order would favour the file's end
 
     def get_params(self) -> dict:
         return {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
