@@ -208,7 +208,7 @@ def test_multilabel_ova():
 def test_cutoff_keeps_largest_norm_rows_and_drops_the_rest():
     texts, labels = toy_data(300)
     clf = TextClassifier(dim=8, n_buckets=3000, n_threads=1, epochs=5).fit(texts, labels)
-    small = clf.compress("float32", cutoff=20)
+    small = clf.compress("float32", cutoff=20, score="norm")
     assert small.n_rows == 20 and small.missing_ngrams_ == "drop"
     norms = np.linalg.norm(clf.table_.to_dense().weights, axis=1)
     norms[clf.vocab_.index[EOS]] = np.inf
@@ -227,6 +227,22 @@ def test_cutoff_keeps_largest_norm_rows_and_drops_the_rest():
     z = clf.output_ @ hidden
     ref = np.exp(z - z.max())
     np.testing.assert_allclose(small.predict_proba([q])[0], ref / ref.sum(), rtol=1e-4)
+
+
+def test_usage_score_ranks_by_norm_times_sqrt_training_count():
+    texts, labels = toy_data(300)
+    clf = TextClassifier(dim=8, n_buckets=3000, n_threads=1, epochs=3).fit(texts, labels)
+    ids, _, _ = clf.encode(texts)
+    counts = np.bincount(ids, minlength=clf.n_rows)  # every training occurrence of each row
+    np.testing.assert_array_equal(clf.row_counts_, counts)
+    score = np.linalg.norm(clf.table_.to_dense().weights, axis=1) * np.sqrt(counts)
+    score[clf.vocab_.index[EOS]] = np.inf
+    keep = np.sort(np.argsort(-score, kind="stable")[:25])
+    small = clf.compress("float32", cutoff=25)  # "usage" is the default with row counts
+    assert small.train_info_["compression"]["score"] == "usage"
+    np.testing.assert_array_equal(small.table_.to_dense().weights, clf.table_.lookup(keep))
+    assert small.row_counts_ is None
+    assert small.compress("float32", cutoff=10).train_info_["compression"]["score"] == "norm"
 
 
 @pytest.mark.parametrize("method,options", [("float16", {}), ("int8", {}), ("int4", {}),

@@ -82,7 +82,7 @@ def plot_projection(data, path, *, colors: Sequence[Hashable] | None = None,
         ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.7, color="tab:blue", linewidths=0)
     else:
         values = [str(c) for c in colors]
-        uniq = list(dict.fromkeys(values))
+        uniq = sorted(set(values), key=_natural)
         groups = len(uniq)
         cmap = _colormap(groups)
         index = {u: i for i, u in enumerate(uniq)}
@@ -109,6 +109,13 @@ def plot_projection(data, path, *, colors: Sequence[Hashable] | None = None,
         f.write(buf.getvalue())
     return {"output": os.fspath(path), "points": int(x.shape[0]), "method": method,
             "groups": groups, "bytes": len(buf.getvalue())}
+
+
+def _natural(text: str):
+    """Sort key putting "cluster 2" before "cluster 10"."""
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
 
 
 def _colormap(n: int):

@@ -34,6 +34,9 @@ def _read(args, path):
 def _small_options(p) -> None:
     p.add_argument("--cutoff", type=int, help="keep the N input rows of largest norm "
                    "(words and n-grams; fastText's -cutoff)")
+    p.add_argument("--score", choices=["usage", "norm"],
+                   help="rank rows for --cutoff by norm x sqrt(use in training) ('usage', the "
+                   "default when the model has its row counts) or by norm (fastText)")
     p.add_argument("--n-subvectors", type=int,
                    help="pq: sub-vectors (bytes per row; default dim/2, fastText's -dsub 2)")
     p.add_argument("--retrain", action="store_true",
@@ -150,7 +153,7 @@ def _shrink(args, model, method, texts=None, labels=None):
     if args.n_subvectors is not None and method != "pq":
         raise InputError("--n-subvectors applies to --method pq only")
     return model.compress(method, cutoff=args.cutoff, retrain=args.retrain, texts=texts,
-                          labels=labels, **options)
+                          labels=labels, score=args.score, **options)
 
 
 def _summary(model) -> dict:
@@ -165,8 +168,8 @@ def cmd_train_classifier(args) -> int:
 
     for name in ("dim", "ngrams", "buckets", "epochs", "lr", "min_count", "threads"):
         check_positive(name.replace("_", "-"), getattr(args, name))
-    if (args.cutoff or args.retrain or args.n_subvectors) and not args.compress:
-        raise InputError("--cutoff/--retrain/--n-subvectors need --compress METHOD")
+    if (args.cutoff or args.retrain or args.n_subvectors or args.score) and not args.compress:
+        raise InputError("--cutoff/--score/--retrain/--n-subvectors need --compress METHOD")
     texts, labels = _read(args, args.train)
     model = TextClassifier(dim=args.dim, ngrams=args.ngrams, n_buckets=args.buckets,
                            epochs=args.epochs, learning_rate=args.lr, min_count=args.min_count,
@@ -233,7 +236,8 @@ def cmd_quantize(args) -> int:
     small = _shrink(args, model, args.method, texts, labels)
     small.save(args.out)
     out = {"input": args.model, "output": args.out, "method": args.method,
-           "cutoff": args.cutoff, "retrain": args.retrain,
+           "cutoff": args.cutoff, "score": small.train_info_["compression"]["score"],
+           "retrain": args.retrain,
            "bytes_before": model.nbytes, "bytes_after": small.nbytes,
            "ratio": round(model.nbytes / max(small.nbytes, 1), 2),
            "file_bytes": os.path.getsize(args.out)}

@@ -597,7 +597,7 @@ class TextClassifier:
     def compress(self, method: str = "int8", *, cutoff: int | None = None,
                  retrain: bool = False, texts: Sequence[str] | None = None,
                  labels: Sequence | None = None, retrain_epochs: int | None = None,
-                 score: str = "norm", **table_options) -> TextClassifier:
+                 score: str | None = None, **table_options) -> TextClassifier:
         """A smaller copy: keep the ``cutoff`` largest-norm rows, then store them as ``method``.
 
         Parameters
@@ -615,16 +615,19 @@ class TextClassifier:
             (its kept rows and output layer) for ``retrain_epochs`` (default ``epochs``) as
             fastText's ``-retrain``, and, after quantising, refit the output layer on the
             quantised rows. Retraining always visits the examples in shuffled order.
-        score : {"norm", "usage"}, default "norm"
+        score : {"norm", "usage"}, optional
             How rows are ranked for ``cutoff``: by L2 norm (fastText), or by norm times the
             square root of the row's occurrences in the training data (keeps the rows that
-            move many predictions; needs ``row_counts_``).
+            move many predictions; needs ``row_counts_``, which pruned models no longer have).
+            Default: "usage" when ``row_counts_`` is there, else "norm".
         """
         self._check_fitted()
         if retrain and (texts is None or labels is None):
             raise InputError("retrain=True needs the training texts and labels")
         if cutoff is not None and (not isinstance(cutoff, (int, np.integer)) or cutoff < 1):
             raise InputError(f"cutoff must be a positive integer, got {cutoff!r}")
+        if score is None:
+            score = "norm" if self.row_counts_ is None else "usage"
         n_words = len(self.vocab_)
         keep = np.arange(self.n_rows, dtype=np.int64)
         if cutoff is not None and cutoff < self.n_rows:
