@@ -263,6 +263,30 @@ def test_compressed_kinds_keep_accuracy_and_shrink(method, options, tmp_path):
     np.testing.assert_allclose(back.predict_proba(test), small.predict_proba(test), rtol=1e-6)
 
 
+def test_hashed_words_predict_as_the_word_list(tmp_path):
+    texts, labels = toy_data(300)
+    clf = TextClassifier(dim=8, n_buckets=3000, n_threads=1, epochs=3).fit(texts, labels)
+    hashed = clf.compress("float32", hash_words=True)
+    assert hashed.vocab_ is None and hashed.word_hashes_.dtype == np.uint32
+    assert np.all(np.diff(hashed.word_hashes_.astype(np.int64)) > 0)
+    assert hashed.word_hashes_.tolist() == sorted(zlib.crc32(w.encode())
+                                                  for w in clf.vocab_.keys)
+    queries = texts[:50] + ["superb unknownword film", ""]
+    np.testing.assert_allclose(hashed.predict_proba(queries), clf.predict_proba(queries),
+                               rtol=1e-6)
+    assert hashed.nbytes < clf.nbytes
+    np.testing.assert_array_equal(np.sort(hashed.row_counts_), np.sort(clf.row_counts_))
+    small = clf.compress("int8", cutoff=30, hash_words=True)
+    path = tmp_path / "h.cemb"
+    small.save(path)
+    back = load(path)
+    assert back.vocab_ is None
+    assert not any(k.startswith("vocab.") for k in back.memory_parts(stored_only=True))
+    np.testing.assert_array_equal(back.predict_proba(queries), small.predict_proba(queries))
+    with pytest.raises(InputError, match="stores its words as hashes"):
+        back.word_vectors()
+
+
 def test_unknown_compression_method():
     clf = TextClassifier(dim=4, n_buckets=100, epochs=1, n_threads=1).fit(*toy_data(50))
     with pytest.raises(InputError, match="unknown compression method 'zip'"):

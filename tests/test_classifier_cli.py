@@ -51,7 +51,7 @@ def test_train_eval_predict_quantize(tmp_path, capsys):
     assert pytest.approx(sum(x["probability"] for x in pred[0]["labels"]), abs=1e-5) == 1.0
     small = tmp_path / "s.cemb"
     q = run_json(capsys, ["quantize", str(model), "-o", str(small), "--method", "int8",
-                          "--cutoff", "30", "--retrain", "--train", str(train),
+                          "--cutoff", "30", "--retrain", "--train", str(train), "--hash-words",
                           "--test", str(test)])
     assert q["bytes_after"] < q["bytes_before"] / 2 and q["accuracy_after"] == 1.0
     assert run_json(capsys, ["eval", "classifier", str(small), str(test)])["accuracy"] == 1.0

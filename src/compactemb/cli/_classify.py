@@ -39,6 +39,8 @@ def _small_options(p) -> None:
                    "default when the model has its row counts) or by norm (fastText)")
     p.add_argument("--n-subvectors", type=int,
                    help="pq: sub-vectors (bytes per row; default dim/2, fastText's -dsub 2)")
+    p.add_argument("--hash-words", action="store_true",
+                   help="store the kept words as 32-bit hashes (4 B a word instead of ~24)")
     p.add_argument("--retrain", action="store_true",
                    help="fine-tune after pruning and refit the output layer after quantising")
 
@@ -153,7 +155,8 @@ def _shrink(args, model, method, texts=None, labels=None):
     if args.n_subvectors is not None and method != "pq":
         raise InputError("--n-subvectors applies to --method pq only")
     return model.compress(method, cutoff=args.cutoff, retrain=args.retrain, texts=texts,
-                          labels=labels, score=args.score, **options)
+                          labels=labels, score=args.score, hash_words=args.hash_words,
+                          **options)
 
 
 def _summary(model) -> dict:
@@ -168,8 +171,10 @@ def cmd_train_classifier(args) -> int:
 
     for name in ("dim", "ngrams", "buckets", "epochs", "lr", "min_count", "threads"):
         check_positive(name.replace("_", "-"), getattr(args, name))
-    if (args.cutoff or args.retrain or args.n_subvectors or args.score) and not args.compress:
-        raise InputError("--cutoff/--score/--retrain/--n-subvectors need --compress METHOD")
+    if (args.cutoff or args.retrain or args.n_subvectors or args.score or args.hash_words) \
+            and not args.compress:
+        raise InputError("--cutoff/--score/--hash-words/--retrain/--n-subvectors need "
+                         "--compress METHOD")
     texts, labels = _read(args, args.train)
     model = TextClassifier(dim=args.dim, ngrams=args.ngrams, n_buckets=args.buckets,
                            epochs=args.epochs, learning_rate=args.lr, min_count=args.min_count,

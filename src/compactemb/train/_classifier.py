@@ -200,22 +200,24 @@ class _ClassifierHead:
 
     component_type = "classifier_head"
 
-    def __init__(self, output, bucket_ids, row_counts, attrs):
+    def __init__(self, output, bucket_ids, row_counts, word_hashes, attrs):
         self.output = output
         self.bucket_ids = bucket_ids
         self.row_counts = row_counts
+        self.word_hashes = word_hashes
         self._attrs = attrs
 
     def arrays(self):
         return {"output": self.output, "bucket_ids": self.bucket_ids,
-                "row_counts": self.row_counts}
+                "row_counts": self.row_counts, "word_hashes": self.word_hashes}
 
     def attrs(self):
         return self._attrs
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        return cls(arrays["output"], arrays["bucket_ids"], arrays["row_counts"], attrs)
+        return cls(arrays["output"], arrays["bucket_ids"], arrays["row_counts"],
+                   arrays["word_hashes"], attrs)
 
 
 def _load_classifier(stored):
@@ -226,7 +228,9 @@ def _load_classifier(stored):
     model = TextClassifier(dim=a["dim"], ngrams=a["ngrams"], n_buckets=a["n_buckets"],
                            loss=a["loss"], tokenizer=Tokenizer.from_dict(a["tokenizer"]),
                            **a.get("params", {}))
-    model.vocab_ = build_component(stored, "vocab")
+    hashed = a.get("hashed_words", False)
+    model.vocab_ = None if hashed else build_component(stored, "vocab")
+    model.word_hashes_ = head.word_hashes if hashed else None
     model.labels_ = build_component(stored, "labels")
     model.table_ = build_component(stored, "table")
     model.output_ = head.output
@@ -235,7 +239,7 @@ def _load_classifier(stored):
     model.missing_ngrams_ = a["missing_ngrams"]
     model.train_info_ = a.get("train_info", {})
     model.meta = stored.meta
-    n_rows = len(model.vocab_) + model.bucket_ids_.shape[0]
+    n_rows = model.n_words + model.bucket_ids_.shape[0]
     if model.table_.n_rows != n_rows or model.output_.shape != (len(model.labels_), model.dim):
         from ..exceptions import FormatError
 
@@ -276,13 +280,17 @@ class TextClassifier:
 
     Attributes
     ----------
-    vocab_ : Vocab
-        Words with a row (rows ``0 .. len(vocab_) - 1``).
+    vocab_ : Vocab or None
+        Words with a row (rows ``0 .. n_words - 1``); None when the words are stored as hashes.
+    word_hashes_ : ndarray of shape (n_words,) or None
+        Sorted CRC-32 of each word with a row, instead of ``vocab_``, in models compressed with
+        ``hash_words=True`` (4 bytes a word instead of its text, 8-byte offset and count; an
+        unseen word is taken for a kept one only on a 32-bit hash collision).
     labels_ : Vocab
         Labels, most frequent first; ``classes_`` lists them.
     bucket_ids_ : ndarray of shape (n_kept_buckets,)
-        Sorted n-gram buckets with a row (row ``len(vocab_) + i`` is bucket ``bucket_ids_[i]``).
-    table_ : EmbeddingTable of shape (len(vocab_) + n_kept_buckets, dim)
+        Sorted n-gram buckets with a row (row ``n_words + i`` is bucket ``bucket_ids_[i]``).
+    table_ : EmbeddingTable of shape (n_words + n_kept_buckets, dim)
     output_ : ndarray of shape (n_labels, dim), float32
     row_counts_ : ndarray of shape (n_rows,) or None
         Occurrences of each row in the training data (for ``compress(score="usage")``);
@@ -353,7 +361,11 @@ class TextClassifier:
 
     @property
     def n_rows(self) -> int:
-        return len(self.vocab_) + int(self.bucket_ids_.shape[0])
+        return self.n_words + int(self.bucket_ids_.shape[0])
+
+    @property
+    def n_words(self) -> int:
+        return len(self.vocab_) if self.vocab_ is not None else int(self.word_hashes_.shape[0])
 
     # -- encoding -------------------------------------------------------------------------------
     def _tokens(self, texts) -> tuple[list[str], np.ndarray]:
@@ -387,13 +399,22 @@ class TextClassifier:
         from ._classifier_kernels import count_ngrams, hash_ngrams
 
         n = lens.shape[0]
-        wid = np.fromiter(map(self.vocab_.index.get, flat, itertools.repeat(-1)),
-                          dtype=np.int64, count=len(flat))
-        known = wid >= 0
-        hashes = np.empty(len(flat), dtype=np.uint64)
-        hashes[known] = self._word_hashes()[wid[known]]
-        for p in np.flatnonzero(~known):
-            hashes[p] = zlib.crc32(flat[p].encode("utf-8"))
+        if self.vocab_ is None:  # words stored as hashes: look the token hashes up
+            table = {t: zlib.crc32(t.encode("utf-8")) for t in set(flat)}
+            hashes = np.fromiter(map(table.__getitem__, flat), dtype=np.uint64, count=len(flat))
+            wid = np.searchsorted(self.word_hashes_, hashes).astype(np.int64)
+            ok = wid < self.word_hashes_.shape[0]
+            ok[ok] = self.word_hashes_[wid[ok]] == hashes[ok]
+            wid[~ok] = -1
+            known = ok
+        else:
+            wid = np.fromiter(map(self.vocab_.index.get, flat, itertools.repeat(-1)),
+                              dtype=np.int64, count=len(flat))
+            known = wid >= 0
+            hashes = np.empty(len(flat), dtype=np.uint64)
+            hashes[known] = self._word_hashes()[wid[known]]
+            for p in np.flatnonzero(~known):
+                hashes[p] = zlib.crc32(flat[p].encode("utf-8"))
         ends = np.cumsum(lens)
         starts = ends - lens
         example = np.repeat(np.arange(n, dtype=np.int64), lens)
@@ -411,7 +432,7 @@ class TextClassifier:
                 found = pos < self.bucket_ids_.shape[0]
                 found[found] = self.bucket_ids_[pos[found]] == buckets[found]
             g_example = np.repeat(np.arange(n, dtype=np.int64), g_counts)
-            rows = np.concatenate([wid[known], len(self.vocab_) + pos[found]])
+            rows = np.concatenate([wid[known], self.n_words + pos[found]])
             owner = np.concatenate([example[known], g_example[found]])
             order = np.argsort(owner, kind="stable")
             ids = rows[order]
@@ -452,6 +473,7 @@ class TextClassifier:
         self.labels_ = Vocab.from_counts(label_counts)
         flat, lens = self._tokens(texts)
         self.vocab_ = Vocab.from_counts(Counter(flat), min_count=self.min_count)
+        self.word_hashes_ = None
         self.bucket_ids_ = np.empty(0, dtype=np.int64)
         self.missing_ngrams_ = "zero"
         if self.ngrams > 1:  # every bucket first, then keep those that occur
@@ -597,7 +619,8 @@ class TextClassifier:
     def compress(self, method: str = "int8", *, cutoff: int | None = None,
                  retrain: bool = False, texts: Sequence[str] | None = None,
                  labels: Sequence | None = None, retrain_epochs: int | None = None,
-                 score: str | None = None, **table_options) -> TextClassifier:
+                 score: str | None = None, hash_words: bool = False,
+                 **table_options) -> TextClassifier:
         """A smaller copy: keep the ``cutoff`` largest-norm rows, then store them as ``method``.
 
         Parameters
@@ -620,6 +643,9 @@ class TextClassifier:
             square root of the row's occurrences in the training data (keeps the rows that
             move many predictions; needs ``row_counts_``, which pruned models no longer have).
             Default: "usage" when ``row_counts_`` is there, else "norm".
+        hash_words : bool, default False
+            Store the kept words as sorted 32-bit hashes (``word_hashes_``) instead of their
+            text: 4 bytes a word instead of about 24. The words can no longer be listed.
         """
         self._check_fitted()
         if retrain and (texts is None or labels is None):
@@ -628,7 +654,7 @@ class TextClassifier:
             raise InputError(f"cutoff must be a positive integer, got {cutoff!r}")
         if score is None:
             score = "norm" if self.row_counts_ is None else "usage"
-        n_words = len(self.vocab_)
+        n_words = self.n_words
         keep = np.arange(self.n_rows, dtype=np.int64)
         if cutoff is not None and cutoff < self.n_rows:
             norms = self.table_.row_norms().astype(np.float64)
@@ -639,25 +665,40 @@ class TextClassifier:
                 norms *= np.sqrt(self.row_counts_.astype(np.float64))
             elif score != "norm":
                 raise InputError(f"score must be 'norm' or 'usage', got {score!r}")
-            eos = self.vocab_.index.get(EOS)
-            if eos is not None:
+            eos = self._word_row(EOS)
+            if eos >= 0:
                 norms[eos] = np.inf
             keep = np.sort(np.argsort(-norms, kind="stable")[:cutoff])
         words = keep[keep < n_words]
         small = TextClassifier(**self.get_params())
         small.meta = dict(self.meta)
-        keys = self.vocab_.keys
-        small.vocab_ = Vocab([keys[i] for i in words], self.vocab_.counts[words])
+        if hash_words or self.vocab_ is None:
+            hashes = (self._word_hashes()[words] if self.vocab_ is not None
+                      else self.word_hashes_[words].astype(np.uint64))
+            # sorted by hash; of two words with one hash the more frequent (earlier) stays
+            order = np.lexsort((words, hashes))
+            first = np.ones(order.shape[0], dtype=bool)
+            first[1:] = hashes[order][1:] != hashes[order][:-1]
+            words = words[order[first]]
+            keep = np.concatenate([words, keep[keep >= n_words]])
+            small.vocab_ = None
+            small.word_hashes_ = hashes[order[first]].astype(np.uint32)
+        else:
+            keys = self.vocab_.keys
+            small.vocab_ = Vocab([keys[i] for i in words], self.vocab_.counts[words])
+            small.word_hashes_ = None
         small.labels_ = self.labels_
         small.bucket_ids_ = np.ascontiguousarray(self.bucket_ids_[keep[keep >= n_words]
                                                                   - n_words])
         pruned = keep.shape[0] < self.n_rows
         small.missing_ngrams_ = "drop" if pruned else self.missing_ngrams_
-        small.row_counts_ = None if pruned or self.row_counts_ is None else self.row_counts_
+        small.row_counts_ = None if pruned or self.row_counts_ is None \
+            else np.ascontiguousarray(self.row_counts_[keep])
         small.output_ = self.output_.copy()
         rows = self.table_.lookup(keep)
         small.train_info_ = dict(getattr(self, "train_info_", {}))
         small.train_info_["compression"] = {"method": method, "cutoff": cutoff, "score": score,
+                                            "hash_words": small.vocab_ is None,
                                             "retrain": bool(retrain), "rows": int(keep.size)}
         if retrain:
             label_lists = _as_label_lists(labels, len(_as_texts(texts)))
@@ -669,6 +710,14 @@ class TextClassifier:
             small._retrain(texts, label_lists, retrain_epochs or self.epochs,
                            update_input=False)
         return small
+
+    def _word_row(self, word: str) -> int:
+        """Row of ``word``, or -1."""
+        if self.vocab_ is not None:
+            return self.vocab_.index.get(word, -1)
+        h = zlib.crc32(word.encode("utf-8"))
+        i = int(np.searchsorted(self.word_hashes_, h))
+        return i if i < self.word_hashes_.shape[0] and self.word_hashes_[i] == h else -1
 
     def _retrain(self, texts, label_lists, epochs, *, update_input) -> None:
         texts = _as_texts(texts)
@@ -702,12 +751,17 @@ class TextClassifier:
                  "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
         if self.row_counts_ is not None:
             parts["row_counts"] = int(self.row_counts_.nbytes)
+        if self.word_hashes_ is not None:
+            parts["word_hashes"] = int(self.word_hashes_.nbytes)
         if stored_only:
-            parts.update({f"vocab.{k}": int(v.nbytes) for k, v in self.vocab_.arrays().items()})
+            if self.vocab_ is not None:
+                parts.update({f"vocab.{k}": int(v.nbytes)
+                              for k, v in self.vocab_.arrays().items()})
             parts.update({f"labels.{k}": int(v.nbytes)
                           for k, v in self.labels_.arrays().items()})
         else:
-            parts.update(self.vocab_.memory_parts("vocab"))
+            if self.vocab_ is not None:
+                parts.update(self.vocab_.memory_parts("vocab"))
             parts.update(self.labels_.memory_parts("labels"))
         return parts
 
@@ -715,7 +769,7 @@ class TextClassifier:
         """Bytes of fastText's float32 input matrix for this model: (n_words + n_buckets) x dim
         (what fastText allocates and saves; here unseen buckets take no space)."""
         self._check_fitted()
-        return (len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
+        return (self.n_words + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
 
     def memory_comparison(self) -> dict:
         """One-hot (bag of words and n-gram buckets) input against the embedding, by arithmetic;
@@ -723,7 +777,7 @@ class TextClassifier:
         from ..memory import onehot_vs_embedding
 
         self._check_fitted()
-        n = len(self.vocab_) + (self.n_buckets if self.ngrams > 1 else 0)
+        n = self.n_words + (self.n_buckets if self.ngrams > 1 else 0)
         out = onehot_vs_embedding(n, self.dim)
         out["fasttext_form_float32_bytes"] = self.fasttext_form_nbytes()
         out["input_table_bytes"] = int(self.table_.nbytes)
@@ -741,12 +795,15 @@ class TextClassifier:
         attrs = {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
                  "loss": self.loss, "tokenizer": self._tok().to_dict(),
                  "missing_ngrams": self.missing_ngrams_, "params": params,
+                 "hashed_words": self.vocab_ is None,
                  "train_info": getattr(self, "train_info_", {})}
         counts = self.row_counts_ if self.row_counts_ is not None else np.empty(0, np.int32)
-        head = _ClassifierHead(self.output_, self.bucket_ids_, counts, attrs)
-        save_components(path, "classifier", {"vocab": self.vocab_, "labels": self.labels_,
-                                             "table": self.table_, "head": head},
-                        meta=meta if meta is not None else self.meta)
+        hashes = self.word_hashes_ if self.vocab_ is None else np.empty(0, np.uint32)
+        head = _ClassifierHead(self.output_, self.bucket_ids_, counts, hashes, attrs)
+        parts = {"labels": self.labels_, "table": self.table_, "head": head}
+        if self.vocab_ is not None:
+            parts["vocab"] = self.vocab_
+        save_components(path, "classifier", parts, meta=meta if meta is not None else self.meta)
 
     @classmethod
     def load(cls, path, *, mmap: bool = False) -> TextClassifier:
@@ -763,13 +820,16 @@ class TextClassifier:
         from ..keyed import KeyedVectors
 
         self._check_fitted()
+        if self.vocab_ is None:
+            raise InputError("this classifier stores its words as hashes (hash_words=True); "
+                             "it has no word list to give vectors for")
         n = len(self.vocab_)
         return KeyedVectors(self.vocab_, DenseTable(self.table_.rows(0, n)), self.meta)
 
     def __repr__(self) -> str:
         if not hasattr(self, "output_"):
             return f"TextClassifier(dim={self.dim}, ngrams={self.ngrams}, unfitted)"
-        return (f"TextClassifier({len(self.vocab_)} words + {self.bucket_ids_.shape[0]} n-gram "
+        return (f"TextClassifier({self.n_words} words + {self.bucket_ids_.shape[0]} n-gram "
                 f"rows x {self.dim}, {len(self.labels_)} labels, {self.table_.kind}, "
                 f"{self.nbytes:,} bytes)")
 
