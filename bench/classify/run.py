@@ -41,9 +41,13 @@ OURS_SMALL = [
     ("norm cutoff 10k + int8 + retrain (FastText.zip-like)", "int8", 10000, "norm", True, {}),
     ("norm cutoff 5k + int4 + retrain", "int4", 5000, "norm", True, {}),
     ("usage cutoff 20k + int4 + retrain", "int4", 20000, "usage", True, {}),
-    ("usage cutoff 10k + int4 + retrain", "int4", 10000, "usage", True, {}),
     ("usage cutoff 5k + int4 + retrain", "int4", 5000, "usage", True, {}),
-    ("usage cutoff 9k + PQ M=25 + retrain", "pq", 9000, "usage", True, {"n_subvectors": 25}),
+    ("usage cutoff 20k + int4 + hashed words + retrain", "int4", 20000, "usage", True,
+     {"hash_words": True}),
+    ("usage cutoff 20k + PQ M=10 + hashed words + retrain", "pq", 20000, "usage", True,
+     {"n_subvectors": 10, "hash_words": True}),
+    ("usage cutoff 24k + PQ M=10 K=64 + hashed words + retrain", "pq", 24000, "usage", True,
+     {"n_subvectors": 10, "n_centroids": 64, "hash_words": True}),
 ]
 FASTTEXT_CUTOFFS = [10000, 5000]
 
