@@ -108,10 +108,10 @@ def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed:
     q = _matmul(a, rng.standard_normal((m, ell), dtype=np.float32))
     bar = progress(total=n_iter + 1, desc=desc, unit="pass")
     try:
-        q, _ = np.linalg.qr(q)
+        q = _orthonormalize(q)
         for _ in range(n_iter):
-            z, _ = np.linalg.qr(_matmul(at, q))
-            q, _ = np.linalg.qr(_matmul(a, z))
+            z = _orthonormalize(_matmul(at, q))
+            q = _orthonormalize(_matmul(a, z))
             bar.update(1)
         b = _matmul(at, q).T  # (ell, m) = q^T a
         ub, s, vt = np.linalg.svd(b, full_matrices=False)
@@ -124,6 +124,26 @@ def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed:
     signs[signs == 0] = 1
     return (u * signs).astype(np.float32), s.astype(np.float32), \
         (vt * signs[:, None]).astype(np.float32)
+
+
+def _orthonormalize(x: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the columns of a tall x: Cholesky-QR twice (CholeskyQR2).
+
+    Two Gram matrices and two matrix products (BLAS-3) instead of Householder QR, which is 5x
+    slower here for 43,000 x 320; the Gram is formed in float64. Falls back to Householder QR
+    when the columns are (numerically) dependent.
+    """
+    import scipy.linalg as sla
+
+    q = x.astype(np.float64)
+    try:
+        for _ in range(2):
+            chol = np.linalg.cholesky(q.T @ q)
+            inv_t = sla.solve_triangular(chol, np.eye(chol.shape[0]), lower=True).T
+            q = q @ inv_t
+    except np.linalg.LinAlgError:
+        q, _ = np.linalg.qr(x.astype(np.float64))
+    return q.astype(np.float32)
 
 
 def _matmul(a, x: np.ndarray) -> np.ndarray:
