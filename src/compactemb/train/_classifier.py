@@ -216,8 +216,9 @@ class _ClassifierHead:
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        return cls(arrays["output"], arrays["bucket_ids"], arrays["row_counts"],
-                   arrays["word_hashes"], attrs)
+        empty = np.empty(0, np.uint32)  # optional arrays
+        return cls(arrays["output"], arrays["bucket_ids"], arrays.get("row_counts", empty),
+                   arrays.get("word_hashes", empty), attrs)
 
 
 def _load_classifier(stored):
