@@ -126,3 +126,18 @@ def test_trainable_errors_and_storage(tmp_path):
         mm.apply_gradients([1], np.zeros((1, 4)), 0.1)
     back = load(path)
     back.apply_gradients([1], np.ones((1, 4)), 0.1)  # a normal load trains
+
+
+def test_mixed_full_width_block_is_exact_and_trains():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((30, 5)).astype(np.float32)
+    t = MixedDimTable.from_dense(x, block_sizes=[10, 20], block_dims=[5, 2])
+    np.testing.assert_array_equal(t.lookup(np.arange(10)), x[:10])  # identity projection
+    u, s, vt = np.linalg.svd(x[10:].astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(t.lookup(np.arange(10, 30)), (u[:, :2] * s[:2]) @ vt[:2],
+                               atol=1e-4)
+    ids = np.array([0, 3, 12])
+    t.apply_gradients(ids, rng.standard_normal((3, 5)).astype(np.float32), 0.1)
+    # the projection moved off the identity: lookups follow it
+    np.testing.assert_allclose(t.lookup(ids), t.lookup_reference(ids), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(t.lookup([1]), x[1])

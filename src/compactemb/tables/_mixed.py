@@ -132,6 +132,11 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         cls._check_blocks(n, dim, block_sizes, block_dims)
         embs, projs, s = [], [], 0
         for size, d in zip(block_sizes, block_dims):
+            if d == dim:  # a full-width block is stored as is (identity projection: exact)
+                embs.append(x[s:s + size].astype(np.float32).ravel())
+                projs.append(np.eye(dim, dtype=np.float32).ravel())
+                s += size
+                continue
             xb = x[s:s + size].astype(np.float64)
             _, vecs = np.linalg.eigh(xb.T @ xb)
             v = vecs[:, ::-1][:, :d]
@@ -141,17 +146,29 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         starts = np.concatenate([[0], np.cumsum(block_sizes)[:-1]])
         return cls(np.concatenate(embs), np.concatenate(projs), starts, block_dims, n, dim)
 
+    def _identity_blocks(self) -> list[bool]:
+        """Blocks whose projection is the identity (decoded by a plain row copy); cached until
+        training changes the projections."""
+        if getattr(self, "_identity", None) is None:
+            eye = np.eye(self.dim, dtype=np.float32)
+            self._identity = [int(self.block_dims[b]) == self.dim
+                              and np.array_equal(self.block(b)[1], eye)
+                              for b in range(self.n_blocks)]
+        return self._identity
+
     def lookup(self, ids) -> np.ndarray:
         idx = check_ids(ids, self.n_rows)
         flat = idx.ravel()
         out = np.empty((flat.size, self.dim), np.float32)
         # group ids by block: one BLAS matmul per block (a full-width row costs dim^2 MACs,
-        # far faster batched than row by row)
+        # far faster batched than row by row); identity blocks are a plain gather
         block = np.searchsorted(self.block_starts, flat, side="right") - 1
+        identity = self._identity_blocks()
         for b in np.unique(block):
             sel = np.flatnonzero(block == b)
             e, p = self.block(int(b))
-            out[sel] = e[flat[sel] - self.block_starts[b]] @ p
+            rows = e[flat[sel] - self.block_starts[b]]
+            out[sel] = rows if identity[b] else rows @ p
         return out.reshape(idx.shape + (self.dim,))
 
     def lookup_kernel(self, ids) -> np.ndarray:
@@ -196,7 +213,7 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
 
         idx, g = self._check_grads(ids, grads)
         mixed_scatter(*self.kernel_args(), idx, g, np.float32(lr))
-        self._norms = None
+        self._norms = self._identity = None
 
     def apply_gradients_reference(self, ids, grads, lr: float) -> None:
         lr = np.float32(lr)
@@ -208,7 +225,7 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
             ge = p @ g
             p -= lr * np.outer(e[r], g)
             e[r] -= lr * ge
-        self._norms = None
+        self._norms = self._identity = None
 
     def arrays(self):
         return {"emb": self.emb, "proj": self.proj, "block_starts": self.block_starts,
