@@ -76,12 +76,14 @@ def main() -> None:
         runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(json.dumps(runs[-1], indent=1))
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "svd.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2) + "\n")
     lines = ["# PPMI-SVD on gutenberg-en-16m", "",
              f"{meta['machine']}, {meta['date']}. Window {args.window}, eig {args.eig}, "
-             "min_count 5, cds 0.75.", "",
+             "min_count 5, cds 0.75. Load average at the end (1/5/15 min): "
+             f"{meta['load_average_at_end']} (other jobs on the machine slow the times).", "",
              "| dim | tokens | vocab | train s | peak RSS MB | analogy acc (3CosAdd) | coverage "
              "| 3CosMul | WS-353 ρ | WS-353 cov | MTurk-771 ρ | SimVerb ρ |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
