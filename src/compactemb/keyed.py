@@ -132,7 +132,7 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
     is ``prod_p cos'(d, p) / prod_n (cos'(d, n) + 1e-3)`` with ``cos' = (cos + 1) / 2``; the
     query rows themselves (or ``exclude``) are never returned.
     """
-    from .search import _merge_topk
+    from .search import _mask_excluded, _merge_topk, flatten_exclusions
 
     pos = np.atleast_2d(np.asarray(positives, dtype=np.int64))
     neg = np.asarray(negatives, dtype=np.int64).reshape(pos.shape[0], -1)
@@ -147,7 +147,8 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
         nq = p.shape[0]
         qp = [table.lookup(p[:, j]) * inv[p[:, j], None] for j in range(p.shape[1])]
         qn = [table.lookup(m[:, j]) * inv[m[:, j], None] for j in range(m.shape[1])]
-        ex = np.concatenate([p, m], axis=1) if exclude is None else exclude[q0:q0 + batch]
+        ex_rows, ex_cols = flatten_exclusions(
+            np.concatenate([pos, neg], axis=1) if exclude is None else exclude, q0, q0 + nq)
         best_s = np.full((nq, 0), -np.inf, dtype=np.float32)
         best_i = np.empty((nq, 0), dtype=np.int64)
         for start, blk in table.iter_blocks(block_rows):
@@ -159,10 +160,7 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
             for q in qn:
                 s /= (q @ bt + 1) * 0.5 + 1e-3
             s[:, norms[start:stop] == 0] = -np.inf
-            for r in range(nq):
-                e = np.asarray(ex[r], dtype=np.int64)
-                e = e[(e >= start) & (e < stop)]
-                s[r, e - start] = -np.inf
+            _mask_excluded(s, ex_rows, ex_cols, start)
             best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
         order = np.argsort(-best_s, axis=1, kind="stable")
         best_s = np.take_along_axis(best_s, order, axis=1)

@@ -36,6 +36,26 @@ def _merge_topk(best_s, best_i, s, offset, k):
     return cand_s, cand_i
 
 
+def flatten_exclusions(exclude, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, table row) pairs of ``exclude[q0:q1]`` (a list of id arrays, or a 2-D array
+    padded with -1), rows relative to ``q0``."""
+    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
+        part = exclude[q0:q1]
+        rows = np.repeat(np.arange(part.shape[0]), part.shape[1])
+        cols = part.reshape(-1).astype(np.int64)
+    else:
+        lists = [np.asarray(exclude[r], dtype=np.int64).ravel() for r in range(q0, q1)]
+        rows = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+        cols = np.concatenate(lists) if lists else np.empty(0, np.int64)
+    keep = cols >= 0
+    return rows[keep], cols[keep]
+
+
+def _mask_excluded(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, start: int) -> None:
+    inside = (cols >= start) & (cols < start + scores.shape[1])
+    scores[rows[inside], cols[inside] - start] = -np.inf
+
+
 def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=None,
            block_rows: int = 16384, query_batch: int = 1024) -> SearchResult:
     """Exact top-k rows of ``table`` for each query vector.
@@ -64,6 +84,9 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     out_s = np.full((n, k), -np.inf, dtype=np.float32)
     for q0 in range(0, n, query_batch):
         qb = q[q0:q0 + query_batch]
+        ex_rows = ex_cols = None
+        if exclude is not None:
+            ex_rows, ex_cols = flatten_exclusions(exclude, q0, q0 + qb.shape[0])
         best_s = np.full((qb.shape[0], 0), -np.inf, dtype=np.float32)
         best_i = np.empty((qb.shape[0], 0), dtype=np.int64)
         for start, blk in table.iter_blocks(block_rows):
@@ -71,12 +94,8 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
             if metric == "cosine":
                 s *= inv[start:start + blk.shape[0]]
                 s[:, norms[start:start + blk.shape[0]] == 0] = -np.inf
-            if exclude is not None:
-                stop = start + blk.shape[0]
-                for r in range(qb.shape[0]):
-                    ex = np.asarray(exclude[q0 + r], dtype=np.int64)
-                    ex = ex[(ex >= start) & (ex < stop)]
-                    s[r, ex - start] = -np.inf
+            if ex_rows is not None:
+                _mask_excluded(s, ex_rows, ex_cols, start)
             best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
         order = np.argsort(-best_s, axis=1, kind="stable")
         best_s = np.take_along_axis(best_s, order, axis=1)
