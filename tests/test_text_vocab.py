@@ -145,3 +145,16 @@ def test_encode_corpus_drops_unknown_and_marks_sentences():
     vocab = Vocab(["a", "b"])
     chunks = list(vocab.encode_corpus(["a x b", "x x", "b"]))
     assert np.concatenate(chunks).tolist() == [0, 1, -1, 1, -1]
+
+
+def test_integer_array_encode_equals_dict_path():
+    rng = np.random.default_rng(7)
+    v = Vocab.from_ids(rng.integers(-50, 10_000, 5000))
+    q = rng.integers(-60, 10_050, 3000)
+    known = np.array([x in v.index for x in q.tolist()])
+    ref = np.array([v.index.get(x, -1) for x in q.tolist()])
+    np.testing.assert_array_equal(v.encode(q, on_unknown="fill"), ref)
+    np.testing.assert_array_equal(v.encode(q, on_unknown="skip"), ref[known])
+    np.testing.assert_array_equal(v.encode(q[known]), ref[known])
+    with pytest.raises(UnknownKeyError):
+        v.encode(q)

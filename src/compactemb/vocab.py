@@ -72,6 +72,7 @@ class Vocab:
         self.build_info = dict(build_info or {})
         self._index: dict | None = None
         self._blob: tuple[np.ndarray, np.ndarray] | None = None
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -203,6 +204,11 @@ class Vocab:
             ``raise``: :class:`UnknownKeyError` naming the missing keys; ``skip``: drop them
             (the result is shorter); ``fill``: put ``fill_value`` in their place.
         """
+        if on_unknown not in ("raise", "skip", "fill"):
+            raise InputError(f"on_unknown must be 'raise', 'skip' or 'fill', got {on_unknown!r}")
+        if (self.key_type == "int" and isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"
+                and keys.ndim == 1):
+            return self._encode_int_array(keys, on_unknown, fill_value)
         index = self.index
         keys = [self._coerce(k) for k in keys]
         if on_unknown == "skip":
@@ -213,10 +219,25 @@ class Vocab:
             if on_unknown == "raise":
                 raise UnknownKeyError(self._unknown_message(
                     [k for k, m in zip(keys, missing) if m]))
-            if on_unknown != "fill":
-                raise InputError(f"on_unknown must be 'raise', 'skip' or 'fill', "
-                                 f"got {on_unknown!r}")
             out[missing] = fill_value
+        return out
+
+    def _encode_int_array(self, keys: np.ndarray, on_unknown: str, fill_value: int) -> np.ndarray:
+        """Vectorised encode of integer IDs: binary search in the sorted keys."""
+        if getattr(self, "_sorted", None) is None:
+            order = np.argsort(self._int_keys, kind="stable")
+            self._sorted = (self._int_keys[order], order)
+        skeys, order = self._sorted
+        k = keys.astype(np.int64, copy=False)
+        pos = np.minimum(np.searchsorted(skeys, k), max(len(skeys) - 1, 0))
+        found = (skeys[pos] == k) if len(skeys) else np.zeros(k.shape, bool)
+        out = np.where(found, order[pos] if len(skeys) else 0, -1).astype(np.int64)
+        if not found.all():
+            if on_unknown == "raise":
+                raise UnknownKeyError(self._unknown_message(k[~found].tolist()))
+            if on_unknown == "skip":
+                return out[found]
+            out[~found] = fill_value
         return out
 
     def decode(self, ids) -> list:
@@ -284,7 +305,7 @@ class Vocab:
         v.counts = arrays["counts"]
         if v.counts.shape != (attrs["size"],):
             raise ValueError("vocabulary counts do not match its size")
-        v.build_info, v._index = info, None
+        v.build_info, v._index, v._sorted = info, None, None
         return v
 
     @property
