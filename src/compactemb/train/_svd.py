@@ -9,6 +9,8 @@ weighting ``eig = 0.5``. Items reuse the SVD on the user x item matrix (PureSVD,
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -219,21 +221,30 @@ class PPMISVD:
         """Count, weight and factorise; ``corpus`` is a path or an iterable of lines/token lists."""
         if not isinstance(self.dim, (int, np.integer)) or self.dim <= 0:
             raise InputError(f"dim must be a positive integer, got {self.dim!r}")
+        from ._word2vec import tokenize_to_cache
+
         t0 = time.perf_counter()
-        if vocab is None:
-            vocab = Vocab.from_corpus(corpus, tokenizer=self.tokenizer, min_count=self.min_count,
-                                      max_size=self.max_size)
-        if self.dim >= len(vocab):
-            raise InputError(f"dim={self.dim} must be smaller than the vocabulary size "
-                             f"{len(vocab)} of {describe(corpus)}")
-        t1 = time.perf_counter()
-        keep = None
-        if self.subsample:
-            freq = vocab.counts / vocab.counts.sum()
-            keep = np.minimum(1.0, np.sqrt(self.subsample / freq)).astype(np.float64)
-        chunks = vocab.encode_corpus(corpus, tokenizer=self.tokenizer)
-        counts = cooccurrence(chunks, len(vocab), window=self.window, weighting=self.weighting,
-                              keep_prob=keep, seed=self.random_state)
+        with tempfile.TemporaryDirectory(prefix="compactemb-svd-") as tmp:
+            # one pass: count and encode at once into an int32 file, read back in chunks that
+            # end at sentence ends (bounded memory, no second tokenisation)
+            cache = os.path.join(tmp, "tokens.i32")
+            vocab, stats = tokenize_to_cache(corpus, cache, tokenizer=self.tokenizer,
+                                             vocab=vocab, min_count=self.min_count,
+                                             max_size=self.max_size, job_tokens=1 << 21)
+            if self.dim >= len(vocab):
+                raise InputError(f"dim={self.dim} must be smaller than the vocabulary size "
+                                 f"{len(vocab)} of {describe(corpus)}")
+            t1 = time.perf_counter()
+            keep = None
+            if self.subsample:
+                freq = vocab.counts / vocab.counts.sum()
+                keep = np.minimum(1.0, np.sqrt(self.subsample / freq)).astype(np.float64)
+            bounds = stats["bounds"]
+            chunks = (np.fromfile(cache, dtype=np.int32, count=int(b - a), offset=int(a) * 4)
+                      for a, b in zip(bounds[:-1], bounds[1:]))
+            counts = cooccurrence(chunks, len(vocab), window=self.window,
+                                  weighting=self.weighting, keep_prob=keep,
+                                  seed=self.random_state)
         if counts.nnz == 0:
             raise InputError(f"{describe(corpus)}: no word pairs within the window "
                              "(are all sentences one word long?)")
@@ -251,7 +262,8 @@ class PPMISVD:
             "corpus": describe(corpus),
             "vocab_size": len(vocab), "cooccurrence_nnz": int(counts.nnz),
             "ppmi_nnz": int(m.nnz),
-            "timings_s": {"vocab": round(t1 - t0, 3), "count": round(t2 - t1, 3),
+            "corpus_tokens": stats["corpus_tokens"], "token_cache_bytes": stats["cache_bytes"],
+            "timings_s": {"tokenize": round(t1 - t0, 3), "count": round(t2 - t1, 3),
                           "ppmi": round(t3 - t2, 3), "svd": round(t4 - t3, 3),
                           "total": round(t4 - t0, 3)},
         }
