@@ -94,3 +94,8 @@ def test_float16_range_and_to_dense(table):
     d = h.to_dense()
     assert d.dtype == "float32"
     np.testing.assert_allclose(d.weights, table.weights, rtol=1e-3, atol=1e-3)
+
+
+def test_no_bags(table):
+    assert table.bag([], []).shape == (0, 8)
+    assert table.astype("float16").bag(np.array([], np.int64), []).shape == (0, 8)

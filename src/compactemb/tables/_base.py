@@ -64,6 +64,8 @@ def check_bag_inputs(ids, offsets, n_rows: int, *, include_last_offset: bool = F
             if offs[-1] != ids_arr.size:
                 raise InputError(f"last offset {int(offs[-1])} must equal len(ids)={ids_arr.size}")
             starts, ends = offs[:-1], offs[1:]
+        elif offs.size == 0:  # no bags
+            starts = ends = offs
         else:
             starts = offs
             ends = np.append(offs[1:], ids_arr.size)
