@@ -99,3 +99,12 @@ def test_float16_range_and_to_dense(table):
 def test_no_bags(table):
     assert table.bag([], []).shape == (0, 8)
     assert table.astype("float16").bag(np.array([], np.int64), []).shape == (0, 8)
+
+
+def test_float16_lookup_equals_numpy_cast_for_every_bit_pattern():
+    bits = np.arange(65536, dtype=np.uint32).astype(np.uint16).reshape(-1, 16)
+    t = DenseTable(bits.view(np.float16))
+    ids = np.random.default_rng(0).permutation(t.n_rows)
+    got = t.lookup(ids.reshape(64, -1))
+    ref = bits.view(np.float16)[ids].astype(np.float32).reshape(64, -1, 16)
+    np.testing.assert_array_equal(got, ref)  # NaNs compare equal here

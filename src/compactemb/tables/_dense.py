@@ -8,6 +8,15 @@ from ..exceptions import InputError
 from ._base import EmbeddingTable, check_bag_inputs, check_ids, register_table
 
 _DTYPES = {"float32": np.float32, "float16": np.float16}
+_HALF_LUT: list = []
+
+
+def _half_lut() -> np.ndarray:
+    """float32 value of each of the 65,536 float16 bit patterns (256 KiB, built once)."""
+    if not _HALF_LUT:
+        bits = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+        _HALF_LUT.append(bits.view(np.float16).astype(np.float32))
+    return _HALF_LUT[0]
 
 
 @register_table
@@ -44,7 +53,14 @@ class DenseTable(EmbeddingTable):
 
     def lookup(self, ids) -> np.ndarray:
         idx = check_ids(ids, self.n_rows)
-        return np.take(self.weights, idx, axis=0).astype(np.float32, copy=False)
+        if self.dtype == "float32":
+            return np.take(self.weights, idx, axis=0)
+        from ._kernels import half_gather
+
+        flat = idx.reshape(-1)
+        out = np.empty((flat.size, self.dim), dtype=np.float32)
+        half_gather(self.weights.view(np.uint16), flat, _half_lut(), out)
+        return out.reshape(idx.shape + (self.dim,))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         return self.weights[start:stop].astype(np.float32, copy=False)

