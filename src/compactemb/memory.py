@@ -234,7 +234,7 @@ def growth_curves(dim: int = 300, vocab_sizes=None, *, kinds: dict | None = None
         kinds = {"dense float32": ("dense", {"dtype": "float32"}),
                  "dense float16": ("dense", {"dtype": "float16"})}
         for name, cls in table_kinds().items():
-            if name != "dense" and getattr(cls, "plot_params", None):
+            if name != "dense" and getattr(cls, "plot_params", None) is not None:
                 kinds[getattr(cls, "plot_label", name)] = (name, cls.plot_params)
     registry = table_kinds()
     for label, (kind, params) in kinds.items():
