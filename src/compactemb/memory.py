@@ -263,8 +263,13 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
     fig, ax = plt.subplots(figsize=(7.5, 5))
     styles = {"one-hot dense": dict(lw=2.5, color="tab:red"),
               "one-hot sparse (CSR)": dict(lw=2, color="tab:gray", ls="--")}
+    # table kinds take colours other than the one-hot curves' red and grey
+    palette = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (6, 7, 14, 15)]
+    kinds = [k for k in curves["bytes"] if k not in styles]
+    for i, k in enumerate(kinds):
+        styles[k] = {"lw": 1.8, "color": palette[(2 * i) % len(palette) + (i * 2 >= len(palette))]}
     for label, ys in curves["bytes"].items():
-        ax.loglog(curves["vocab_sizes"], ys, label=label, **styles.get(label, {"lw": 2}))
+        ax.loglog(curves["vocab_sizes"], ys, label=label, **styles[label])
     for label, (n, b) in (marks or {}).items():
         ax.loglog([n], [b], "k*", ms=12)
         ax.annotate(label, (n, b), textcoords="offset points", xytext=(6, -12), fontsize=8)
