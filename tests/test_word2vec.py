@@ -214,6 +214,16 @@ def test_fit_result_and_metadata(tmp_path, small_corpus):
     np.testing.assert_array_equal(back.table.to_dense().weights, kv.table.weights)
 
 
+def test_initial_vectors_use_gensims_range():
+    vocab = Vocab([f"w{i}" for i in range(400)], np.arange(400, 0, -1))
+    state = Word2Vec(50, random_state=3)._init_state(vocab)
+    syn0 = state["syn0"]
+    assert syn0.dtype == np.float32 and syn0.shape == (400, 50)
+    assert syn0.min() >= -1 / 50 and syn0.max() < 1 / 50  # gensim 4: uniform [-1/dim, 1/dim)
+    assert syn0.min() < -0.9 / 50 and syn0.max() > 0.9 / 50
+    assert not state["syn1neg"].any()
+
+
 def test_iterable_corpus_of_token_lists():
     sents = [["a", "b", "c", "a", "b"], ["c", "a", "d"]] * 50
     model = Word2Vec(5, min_count=2, epochs=1, n_threads=1).fit(sents)

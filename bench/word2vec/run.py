@@ -15,7 +15,10 @@ accuracy over answered questions, with coverage) and Spearman (with coverage) on
 and the sets in wordsim-extra. "Same quality" means: ours is no worse than the mean of the two
 gensim seeds by more than their spread |seed 1 - seed 2|.
 
-Writes bench/results/word2vec.json and bench/results/word2vec.md.
+Writes bench/results/word2vec.json and bench/results/word2vec.md (``--name`` changes the
+name). Companions: ``memory.py`` (peak RSS split into runtime and training state) and
+``gensim_paths.py`` (gensim's iterable input path, whose learning-rate schedule differs from
+its corpus_file path).
 """
 
 from __future__ import annotations
@@ -243,6 +246,7 @@ def main() -> None:
     ap.add_argument("--exact", action="store_true",
                     help="also run ours with shared_negatives=False (gensim's sampling) for sg")
     ap.add_argument("--max-words", type=int, help="cut the corpus (a quick smoke run)")
+    ap.add_argument("--name", default="word2vec", help="results file name (without suffix)")
     ap.add_argument("--child")
     args = ap.parse_args()
     if args.child:
@@ -290,9 +294,9 @@ def _write(args, words, configs) -> None:
                  "Word2Vec.fit on the same file."),
         "configs": configs,
     }
-    suffix = "" if args.max_words is None else "_smoke"
-    write_json(RESULTS / f"word2vec{suffix}.json", report)
-    with atomic_write(RESULTS / f"word2vec{suffix}.md", "w", encoding="utf-8") as f:
+    name = args.name + ("" if args.max_words is None else "_smoke")
+    write_json(RESULTS / f"{name}.json", report)
+    with atomic_write(RESULTS / f"{name}.md", "w", encoding="utf-8") as f:
         f.write(markdown(report))
 
 

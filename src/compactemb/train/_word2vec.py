@@ -203,7 +203,8 @@ class Word2Vec:
     def _init_state(self, vocab: Vocab) -> dict:
         n, dim = len(vocab), int(self.dim)
         rng = np.random.default_rng(self.random_state)
-        syn0 = ((rng.random((n, dim), dtype=np.float32) - np.float32(0.5))
+        # uniform in [-1/dim, 1/dim), as gensim 4 (word2vec.c uses half that range)
+        syn0 = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
                 / np.float32(dim))
         return {"syn0": syn0, "syn1neg": np.zeros((n, dim), dtype=np.float32),
                 "keep_thresholds": keep_thresholds(vocab.counts, self.sample),
