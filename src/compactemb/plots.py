@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -42,9 +43,11 @@ def project_2d(x, *, method: str = "pca", random_state: int = 0) -> np.ndarray:
     if method == "umap":
         umap = require("umap", "umap")
         x = np.asarray(x, dtype=np.float32)
-        reducer = umap.UMAP(n_components=2, random_state=random_state,
+        reducer = umap.UMAP(n_components=2, random_state=random_state, n_jobs=1,
                             n_neighbors=min(15, max(2, x.shape[0] - 1)))
-        return np.asarray(reducer.fit_transform(x), dtype=np.float64)
+        with warnings.catch_warnings():  # a seeded UMAP runs on one thread; it says so anyway
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return np.asarray(reducer.fit_transform(x), dtype=np.float64)
     raise InputError(f"projection method must be one of {METHODS}, got {method!r}")
 
 
