@@ -189,6 +189,9 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, **option
         return KeyedVectors(obj.vocab, table, meta)
     if isinstance(obj, (EmbeddingTable, np.ndarray)):
         return compress_table(obj, method, **options)
+    if type(obj).__name__ == "TextClassifier":  # pruning + retraining needs its training data
+        raise InputError("a classifier is compressed with 'compactemb quantize' (Python: "
+                         "TextClassifier.compress), which can prune rows and retrain")
     raise InputError(f"cannot compress a {type(obj).__name__}: give a table, keyed vectors or "
                      "a factor model")
 

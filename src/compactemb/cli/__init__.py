@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("compactemb: error: out of memory (try a smaller --dim or a higher --min-count)",
               file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into head & co: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
         print("compactemb: interrupted (no output file was written)", file=sys.stderr)
