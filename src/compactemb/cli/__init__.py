@@ -70,6 +70,15 @@ def emit(args, obj, text: str | None = None) -> None:
         print(text)
 
 
+def emit_ranked(args, queries, results, field: str = "key") -> None:
+    """Print ranked (name, score) lists per query: JSON ``{query: [{field, score}]}`` or text."""
+    out = {str(q): [{field: n, "score": round(s, 6)} for n, s in r]
+           for q, r in zip(queries, results)}
+    text = "\n".join(f"{q}: " + ", ".join(f"{n} ({s:.3f})" for n, s in r)
+                     for q, r in zip(queries, results))
+    emit(args, out, text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 user error, 2 usage error)."""
     parser = build_parser()

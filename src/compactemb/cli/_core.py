@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..exceptions import InputError
-from . import common, emit
+from . import common, emit, emit_ranked
 
 
 def register(commands, families) -> None:
@@ -154,12 +154,7 @@ def load_vectors(path):
 def cmd_neighbors(args) -> int:
     check_positive("k", args.k)
     kv = load_vectors(args.file)
-    res = kv.neighbors(args.keys, k=args.k)
-    out = {str(key): [{"key": n, "score": round(s, 6)} for n, s in r]
-           for key, r in zip(args.keys, res)}
-    text = "\n".join(f"{key}: " + ", ".join(f"{n} ({s:.3f})" for n, s in r)
-                     for key, r in zip(args.keys, res))
-    emit(args, out, text)
+    emit_ranked(args, args.keys, kv.neighbors(args.keys, k=args.k))
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import common, emit
+from . import common, emit, emit_ranked
 from ._core import check_positive
 
 # --method -> trainer function(args, interactions) -> FactorModel; others add themselves
@@ -200,11 +200,7 @@ def cmd_recommend(args) -> int:
     model = _load_model(args.file)
     res = model.recommend(args.users, k=args.k, exclude_seen=not args.include_seen,
                           cold_start=args.cold_start)
-    out = {str(u): [{"item": i, "score": round(s, 6)} for i, s in r]
-           for u, r in zip(args.users, res)}
-    text = "\n".join(f"{u}: " + ", ".join(f"{i} ({s:.3f})" for i, s in r)
-                     for u, r in zip(args.users, res))
-    emit(args, out, text)
+    emit_ranked(args, args.users, res, field="item")
     return 0
 
 
