@@ -7,7 +7,7 @@ import sys
 
 from ..exceptions import InputError
 from . import common, emit
-from ._core import check_positive
+from ._core import check_positive, load_vectors
 
 _SMALL_METHODS = ["float32", "float16", "int8", "int4", "pq"]
 
@@ -257,29 +257,6 @@ def cmd_quantize(args) -> int:
     return 0
 
 
-def _keyed_from_file(path):
-    """Keyed vectors of any file with vectors: words, items, a classifier's words, a table."""
-    import numpy as np
-
-    from ..keyed import KeyedVectors
-    from ..recommend import FactorModel
-    from ..storage import load
-    from ..tables import EmbeddingTable
-    from ..train._classifier import TextClassifier
-    from ..vocab import Vocab
-
-    obj = load(path, mmap=True)
-    if isinstance(obj, KeyedVectors):
-        return obj
-    if isinstance(obj, FactorModel):
-        return KeyedVectors(obj.item_vocab, obj.item_table, obj.meta)
-    if isinstance(obj, TextClassifier):
-        return obj.word_vectors()
-    if isinstance(obj, EmbeddingTable):
-        return KeyedVectors(Vocab(np.arange(obj.n_rows, dtype=np.int64)), obj)
-    raise InputError(f"{path}: holds a {type(obj).__name__}, which has no vectors to cluster")
-
-
 def _read_label_file(path) -> dict:
     from ..text import iter_lines
 
@@ -312,7 +289,7 @@ def cmd_cluster(args) -> int:
 
     for name in ("k", "max_keys", "top", "restarts"):
         check_positive(name.replace("_", "-"), getattr(args, name))
-    kv = _keyed_from_file(args.file)
+    kv = load_vectors(args.file)
     keys = _select_keys(kv, args.keys) if args.keys else None
     labels = _read_label_file(args.labels) if args.labels else None
     n = len(keys) if keys is not None else min(args.max_keys, len(kv.vocab))
@@ -339,7 +316,7 @@ def cmd_plot(args) -> int:
     check_positive("k", args.k)
     if args.k is not None and args.labels:
         raise InputError("give --k (colour by clusters) or --labels, not both")
-    kv = _keyed_from_file(args.file)
+    kv = load_vectors(args.file)
     keys = _select_keys(kv, args.keys) if args.keys else None
     labels = _read_label_file(args.labels) if args.labels else None
     info = plot_keyed(kv, args.out, keys=keys, max_keys=args.max_keys, k=args.k, labels=labels,

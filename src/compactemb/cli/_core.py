@@ -138,16 +138,25 @@ def cmd_info(args) -> int:
 
 
 def load_vectors(path):
-    """Keyed vectors from a file (a factor model gives its item vectors)."""
+    """Keyed vectors of any file with vectors: word vectors, a factor model's items, a
+    classifier's words, or a bare table (keyed by row number)."""
+    import numpy as np
+
     from ..keyed import KeyedVectors
     from ..recommend import FactorModel
     from ..storage import load
+    from ..tables import EmbeddingTable
+    from ..vocab import Vocab
 
     obj = load(path, mmap=True)
     if isinstance(obj, KeyedVectors):
         return obj
     if isinstance(obj, FactorModel):
         return KeyedVectors(obj.item_vocab, obj.item_table, obj.meta)
+    if hasattr(obj, "word_vectors"):  # a classifier
+        return obj.word_vectors()
+    if isinstance(obj, EmbeddingTable):
+        return KeyedVectors(Vocab(np.arange(obj.n_rows, dtype=np.int64)), obj)
     raise InputError(f"{path}: holds a {type(obj).__name__}, which has no keyed vectors")
 
 
