@@ -70,6 +70,17 @@ def emit(args, obj, text: str | None = None) -> None:
         print(text)
 
 
+def load_object(path, cls: type, what: str, hint: str):
+    """Load ``path`` memory-mapped and check it holds a ``cls``, else a one-line error."""
+    from ..exceptions import InputError
+    from ..storage import load
+
+    obj = load(path, mmap=True)
+    if not isinstance(obj, cls):
+        raise InputError(f"{path}: holds a {type(obj).__name__}, not a {what} ({hint})")
+    return obj
+
+
 def emit_ranked(args, queries, results, field: str = "key") -> None:
     """Print ranked (name, score) lists per query: JSON ``{query: [{field, score}]}`` or text."""
     out = {str(q): [{field: n, "score": round(s, 6)} for n, s in r]

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..exceptions import InputError
-from . import common, emit
+from . import common, emit, load_object
 from ._core import check_positive, load_vectors
 
 _SMALL_METHODS = ["float32", "float16", "int8", "int4", "pq"]
@@ -132,14 +132,10 @@ def register(commands, families) -> None:
 
 
 def _load_classifier(path):
-    from ..storage import load
     from ..train._classifier import TextClassifier
 
-    obj = load(path, mmap=True)
-    if not isinstance(obj, TextClassifier):
-        raise InputError(f"{path}: holds a {type(obj).__name__}, not a classifier "
-                         "(train one with 'compactemb train classifier')")
-    return obj
+    return load_object(path, TextClassifier, "classifier",
+                       "train one with 'compactemb train classifier'")
 
 
 def _pq_options(args, dim):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import common, emit, emit_ranked
+from . import common, emit, emit_ranked, load_object
 from ._core import check_positive
 
 # --method -> trainer function(args, interactions) -> FactorModel; others add themselves
@@ -163,15 +163,10 @@ def cmd_train_items(args) -> int:
 
 
 def _load_model(path):
-    from ..exceptions import InputError
     from ..recommend import FactorModel
-    from ..storage import load
 
-    model = load(path, mmap=True)
-    if not isinstance(model, FactorModel):
-        raise InputError(f"{path}: holds a {type(model).__name__}, not a recommender "
-                         "(train one with 'compactemb train items')")
-    return model
+    return load_object(path, FactorModel, "recommender",
+                       "train one with 'compactemb train items'")
 
 
 def cmd_eval_items(args) -> int:
