@@ -60,6 +60,58 @@ def common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+class _DeprecatedOption(argparse.Action):
+    """A hidden old spelling of an option: stores into the new option's ``dest`` and notes it."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"compactemb: note: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+
+
+def deprecated_alias(parser, old: str, new: str) -> None:
+    """Accept ``old`` as a hidden spelling of the already added option ``new``.
+
+    The alias takes the new option's destination, type, choices and arity, does not show in
+    ``--help``, and prints one line ``compactemb: note: OLD is deprecated, use NEW`` to stderr
+    when used. Scripts written against the old spelling keep working.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser or argument group
+        Where ``new`` was added (the alias is added there too).
+    old : str
+        The old option string, e.g. ``"--lr"``.
+    new : str
+        The option string that replaces it, e.g. ``"--learning-rate"``.
+
+    Raises
+    ------
+    KeyError
+        If ``new`` was not added to ``parser`` first (a programming error).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("--learning-rate", type=float, default=0.1)
+    >>> deprecated_alias(p, "--lr", "--learning-rate")
+    >>> p.parse_args(["--lr", "0.5"]).learning_rate  # doctest: +SKIP
+    0.5
+    """
+    target = parser._option_string_actions[new]
+    kwargs = dict(dest=target.dest, nargs=target.nargs, default=argparse.SUPPRESS,
+                  help=argparse.SUPPRESS, new=new)
+    if target.nargs == 0:  # a flag such as store_true
+        kwargs["const"] = target.const
+    else:
+        kwargs.update(type=target.type, choices=target.choices, metavar=target.metavar)
+    parser.add_argument(old, action=_DeprecatedOption, **kwargs)
+
+
 def emit(args, obj, text: str | None = None) -> None:
     """Print ``obj`` as JSON with --json, else ``text`` (or the JSON, indented)."""
     from ..storage import jsonable
