@@ -8,6 +8,7 @@ import numpy as np
 
 from .exceptions import InputError, UnknownKeyError
 from .search import SearchResult, search
+from .storage import register_file_kind
 from .tables import EmbeddingTable
 from .vocab import Vocab
 
@@ -182,5 +183,7 @@ def _load_keyed_vectors(stored):
 
         raise FormatError(f"{stored.path}: {exc}") from None
 
+
+register_file_kind("keyed_vectors", _load_keyed_vectors)
 
 __all__ = ["KeyedVectors", "cosmul", "UnknownKeyError"]

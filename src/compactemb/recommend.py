@@ -8,10 +8,12 @@ import scipy.sparse as sp
 from .exceptions import FormatError, InputError, UnknownKeyError
 from .memory import interaction_memory
 from .search import SearchResult, _merge_topk, search
+from .storage import register_component, register_file_kind
 from .tables import EmbeddingTable
 from .vocab import Vocab
 
 
+@register_component
 class _Seen:
     """The training interactions (CSR pattern) kept to exclude seen items; stored as arrays."""
 
@@ -268,3 +270,6 @@ def _load_factor_model(stored):
         return FactorModel(**parts, seen=seen, meta=stored.meta)
     except InputError as exc:
         raise FormatError(f"{stored.path}: {exc}") from None
+
+
+register_file_kind("factors", _load_factor_model)

@@ -304,56 +304,145 @@ def build_component(stored: StoredFile, name: str):
                           f"{exc}") from None
 
 
-# Registries. Built-in entries are "module:attribute" strings imported on first use, so that
-# reading a file loads only the code it needs; later kinds register themselves the same way.
-_COMPONENT_TYPES: dict[str, str | type] = {
-    "vocab": "compactemb.vocab:Vocab",
-    "dense": "compactemb.tables:DenseTable",
-    "int8": "compactemb.tables:Int8Table",
-    "int4": "compactemb.tables:Int4Table",
-    "pq": "compactemb.tables:PQTable",
-    "lowrank": "compactemb.tables:LowRankTable",
-    "pruned": "compactemb.tables:PrunedTable",
-    "hashed": "compactemb.tables:HashedTable",
-    "qr": "compactemb.tables:QRTable",
-    "mixed": "compactemb.tables:MixedDimTable",
-    "seen": "compactemb.recommend:_Seen",
-    "classifier_head": "compactemb.train._classifier:_ClassifierHead",
-}
-_FILE_KINDS: dict[str, str | Callable] = {
-    "vocab": "compactemb.storage:_load_vocab",
-    "table": "compactemb.tables:_load_table_file",
-    "keyed_vectors": "compactemb.keyed:_load_keyed_vectors",
-    "factors": "compactemb.recommend:_load_factor_model",
-    "classifier": "compactemb.train._classifier:_load_classifier",
-}
+# -- the registry of stored kinds -------------------------------------------------------------
+#
+# Every class a file can hold (a component type: vocabulary, table kinds, a factor model's seen
+# items, a classifier's head ...) and every loader of a top-level file kind registers itself here
+# when its module is imported (``@register_component``, ``register_file_kind``). Storage names no
+# higher layer: which module defines a kind is declared in ``_stored_kinds.py``, a plain table of
+# module names that ``component_class`` and ``load`` import on first need, so that reading a
+# table file does not import the trainers.
+_COMPONENT_TYPES: dict[str, type] = {}
+_FILE_KINDS: dict[str, Callable] = {}
 
 
-def register_component(type_name: str, target: str | type) -> None:
-    """Register a component type (a table kind, ...) as a class or ``"module:attr"``."""
-    _COMPONENT_TYPES[type_name] = target
+def register_component(cls=None, target: type | None = None):
+    """Register a stored component class under its ``component_type``.
+
+    Parameters
+    ----------
+    cls : type or str
+        A class with ``component_type``, ``attrs()``, ``arrays()`` and ``from_state(attrs,
+        arrays)``; or a type name, then ``target`` is the class (the older spelling).
+    target : type, optional
+        The class, when ``cls`` is a type name.
+
+    Returns
+    -------
+    type
+        The class, so that this works as a class decorator.
+
+    Raises
+    ------
+    InputError
+        When the class has no ``component_type`` or the name is taken by another class.
+
+    Examples
+    --------
+    >>> @register_component
+    ... class Counts:
+    ...     component_type = "doctest_counts"
+    """
+    if isinstance(cls, str):
+        name, klass = cls, target
+    else:
+        klass = cls
+        name = getattr(klass, "component_type", "")
+    if not name or not isinstance(klass, type):
+        raise InputError(f"register_component needs a class with a component_type, got {cls!r}")
+    old = _COMPONENT_TYPES.get(name)
+    if old is not None and old is not klass and old.__qualname__ != klass.__qualname__:
+        raise InputError(f"component type {name!r} is already registered to {old.__qualname__}")
+    _COMPONENT_TYPES[name] = klass
+    return klass
 
 
-def register_file_kind(kind: str, target: str | Callable) -> None:
-    """Register the loader of a top-level file kind: ``loader(stored: StoredFile)``."""
-    _FILE_KINDS[kind] = target
+def register_file_kind(kind: str, loader: Callable) -> Callable:
+    """Register the loader of a top-level file kind: ``loader(stored: StoredFile) -> object``.
+
+    Parameters
+    ----------
+    kind : str
+        The header's ``kind``.
+    loader : callable
+        Builds the object from a :class:`StoredFile` (usually through :func:`build_component`).
+
+    Returns
+    -------
+    callable
+        ``loader``.
+
+    Raises
+    ------
+    InputError
+        When ``loader`` is not callable.
+
+    Examples
+    --------
+    >>> _ = register_file_kind("doctest_kind", lambda stored: stored.meta)
+    """
+    if not callable(loader):
+        raise InputError(f"the loader of file kind {kind!r} must be callable, got {loader!r}")
+    _FILE_KINDS[kind] = loader
+    return loader
 
 
-def _resolve(target):
-    if isinstance(target, str):
+def _import_definition(table_name: str, name: str) -> None:
+    """Import the module that defines kind ``name`` (it registers itself), if one is declared."""
+    import importlib
+
+    from . import _stored_kinds
+
+    module = getattr(_stored_kinds, table_name).get(name)
+    if module is not None:
+        importlib.import_module(module)
+
+
+def component_class(type_name: str) -> type:
+    """The class registered for a component type, importing its module on first use.
+
+    Raises
+    ------
+    FormatError
+        When no class is known for the type (a file written by a newer compactemb).
+    """
+    if type_name not in _COMPONENT_TYPES:
+        _import_definition("COMPONENT_TYPES", type_name)
+    if type_name not in _COMPONENT_TYPES:
+        from . import _stored_kinds
+
+        known = sorted(set(_COMPONENT_TYPES) | set(_stored_kinds.COMPONENT_TYPES))
+        raise FormatError(f"unknown component type {type_name!r}; known: "
+                          f"{', '.join(known)} (a newer compactemb may read it)")
+    return _COMPONENT_TYPES[type_name]
+
+
+def registered_kinds(*, import_all: bool = True) -> dict[str, dict]:
+    """The registered component types and file kinds.
+
+    Parameters
+    ----------
+    import_all : bool, default True
+        Import every module declared in ``_stored_kinds`` first, so the answer is complete.
+
+    Returns
+    -------
+    dict
+        ``{"components": {type name: class}, "files": {kind: loader}}``.
+
+    Examples
+    --------
+    >>> "dense" in registered_kinds()["components"]
+    True
+    """
+    if import_all:
         import importlib
 
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
-    return target
+        from . import _stored_kinds
 
-
-def component_class(type_name: str):
-    if type_name not in _COMPONENT_TYPES:
-        raise FormatError(f"unknown component type {type_name!r}; known: "
-                          f"{', '.join(sorted(_COMPONENT_TYPES))} (a newer compactemb may "
-                          "read it)")
-    return _resolve(_COMPONENT_TYPES[type_name])
+        for module in {*_stored_kinds.COMPONENT_TYPES.values(), *_stored_kinds.FILE_KINDS.values()}:
+            importlib.import_module(module)
+    return {"components": dict(_COMPONENT_TYPES), "files": dict(_FILE_KINDS)}
 
 
 def load(path: str | os.PathLike, *, mmap: bool = False, verify: bool = True):
@@ -368,9 +457,7 @@ def load(path: str | os.PathLike, *, mmap: bool = False, verify: bool = True):
     """
     stored = read_file(path, mmap_mode=mmap, verify=verify)
     if stored.kind not in _FILE_KINDS:
+        _import_definition("FILE_KINDS", stored.kind)
+    if stored.kind not in _FILE_KINDS:
         raise FormatError(f"{stored.path}: unknown file kind {stored.kind!r}")
-    return _resolve(_FILE_KINDS[stored.kind])(stored)
-
-
-def _load_vocab(stored: StoredFile):
-    return build_component(stored, "vocab")
+    return _FILE_KINDS[stored.kind](stored)

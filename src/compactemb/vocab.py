@@ -20,11 +20,13 @@ import numpy as np
 
 from ._progress import progress
 from .exceptions import InputError, UnknownKeyError
+from .storage import build_component, register_component, register_file_kind
 from .text import Tokenizer, describe, iter_sentences
 
 OnUnknown = Literal["raise", "skip", "fill"]
 
 
+@register_component
 class Vocab:
     """An ordered set of keys with counts.
 
@@ -379,3 +381,10 @@ def read_vocab_file(path: str | os.PathLike) -> list[str]:
     if not keys:
         raise InputError(f"{os.fspath(path)}: no keys in the file")
     return keys
+
+
+def _load_vocab_file(stored) -> Vocab:
+    return build_component(stored, "vocab")
+
+
+register_file_kind("vocab", _load_vocab_file)

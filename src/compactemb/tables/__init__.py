@@ -21,9 +21,10 @@ __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs",
 
 def table_kinds() -> dict[str, type]:
     """The registered table kinds, by name."""
-    from ._base import _TABLE_KINDS
+    from ..storage import registered_kinds
 
-    return dict(_TABLE_KINDS)
+    return {name: cls for name, cls in registered_kinds(import_all=False)["components"].items()
+            if issubclass(cls, EmbeddingTable)}
 
 
 def _load_table_file(stored):
@@ -32,3 +33,12 @@ def _load_table_file(stored):
     table = build_component(stored, "table")
     table.meta = stored.meta
     return table
+
+
+def _register_file_kind():
+    from ..storage import register_file_kind
+
+    register_file_kind("table", _load_table_file)
+
+
+_register_file_kind()

@@ -10,17 +10,18 @@ import numpy as np
 from ..exceptions import InputError
 
 BagMode = Literal["sum", "mean"]
-_TABLE_KINDS: dict[str, type] = {}
 _CHUNK_ROWS = 16384
 
 
 def register_table(cls):
-    """Class decorator: make a table kind known to storage, ``load`` and the memory report."""
+    """Class decorator: make a table kind known to storage, ``load`` and the memory report.
+
+    The kind goes into storage's one registry (:func:`compactemb.storage.register_component`);
+    :func:`compactemb.tables.table_kinds` lists the registered classes that are tables.
+    """
     from ..storage import register_component
 
-    _TABLE_KINDS[cls.kind] = cls
-    register_component(cls.kind, cls)
-    return cls
+    return register_component(cls)
 
 
 def check_ids(ids, n_rows: int, what: str = "id") -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 
 from .._progress import progress
 from ..exceptions import InputError, NotFittedError
+from ..storage import register_component, register_file_kind
 from ..tables import DenseTable, EmbeddingTable
 from ..text import Tokenizer, iter_lines
 from ..vocab import Vocab
@@ -195,6 +196,7 @@ def _read_delimited(path, fmt, text_column, label_column, label_sep, unlabelled)
 
 # -- the stored head: output layer and n-gram buckets -----------------------------------------
 
+@register_component
 class _ClassifierHead:
     """Everything of a classifier except its vocabularies and input table (a storage component)."""
 
@@ -248,6 +250,9 @@ def _load_classifier(stored):
                           f"{model.table_.n_rows} rows for {n_rows}; output "
                           f"{model.output_.shape})")
     return model
+
+
+register_file_kind("classifier", _load_classifier)
 
 
 # -- the classifier ---------------------------------------------------------------------------
