@@ -1,4 +1,4 @@
-"""A fastText-style supervised text classifier, and its compression (FastText.zip).
+"""A fastText-style supervised text classifier (its compression: ``_classifier_compress``).
 
 Model (Joulin et al. 2016, "Bag of Tricks for Efficient Text Classification")::
 
@@ -40,7 +40,7 @@ import numpy as np
 from .._progress import progress
 from ..exceptions import InputError, NotFittedError
 from ..storage import register_component, register_file_kind
-from ..tables import DenseTable, EmbeddingTable
+from ..tables import DenseTable
 from ..text import Tokenizer, iter_lines
 from ..vocab import Vocab
 
@@ -627,95 +627,54 @@ class TextClassifier:
                  labels: Sequence | None = None, retrain_epochs: int | None = None,
                  score: str | None = None, hash_words: bool = False,
                  **table_options) -> TextClassifier:
-        """A smaller copy: keep the ``cutoff`` largest-norm rows, then store them as ``method``.
+        """A smaller copy: keep the ``cutoff`` best rows, then store them as ``method``.
+
+        The same as ``compactemb.compress.compress(self, "pruned+" + method, keep=cutoff,
+        ...)``; see :func:`compactemb.train._classifier_compress.compress_classifier` for
+        every parameter (``score``, ``retrain``, ``hash_words``, table options).
 
         Parameters
         ----------
         method : str, default "int8"
-            ``"float32"``, ``"float16"``, or any registered table kind with a ``from_dense``
-            constructor (``"int8"``, ``"int4"``, ``"pq"`` ...). ``table_options`` go to it
-            (e.g. ``n_subvectors=50`` for ``"pq"``, 2 dimensions per byte as fastText's
-            ``-dsub 2``).
+            ``"float32"``, ``"float16"``, ``"int8"``, ``"int4"``, ``"pq"`` ...
         cutoff : int, optional
-            Rows to keep, by decreasing L2 norm (``"</s>"`` always kept), as fastText's
-            ``-cutoff``. Words and n-grams whose rows are dropped are then ignored in the mean.
+            Rows to keep (fastText's ``-cutoff``).
         retrain : bool, default False
-            With training data (``texts``, ``labels``): fine-tune the pruned float32 model
-            (its kept rows and output layer) for ``retrain_epochs`` (default ``epochs``) as
-            fastText's ``-retrain``, and, after quantising, refit the output layer on the
-            quantised rows. Retraining always visits the examples in shuffled order.
+            Fine-tune after pruning and refit the output layer after quantising (needs
+            ``texts`` and ``labels``).
+        texts, labels : sequences, optional
+            Training data for ``retrain``.
+        retrain_epochs : int, optional
+            Epochs of fine-tuning (default: ``epochs``).
         score : {"norm", "usage"}, optional
-            How rows are ranked for ``cutoff``: by L2 norm (fastText), or by norm times the
-            square root of the row's occurrences in the training data (keeps the rows that
-            move many predictions; needs ``row_counts_``, which pruned models no longer have).
-            Default: "usage" when ``row_counts_`` is there, else "norm".
+            How rows are ranked for ``cutoff``.
         hash_words : bool, default False
-            Store the kept words as sorted 32-bit hashes (``word_hashes_``) instead of their
-            text: 4 bytes a word instead of about 24. The words can no longer be listed.
+            Store the kept words as 32-bit hashes.
+        **table_options
+            Options of the table kind (e.g. ``n_subvectors=50`` for ``"pq"``).
+
+        Returns
+        -------
+        TextClassifier
+            The compressed copy.
+
+        Raises
+        ------
+        InputError
+            On an unknown method, a bad option, or ``retrain`` without training data.
+
+        Examples
+        --------
+        >>> clf = TextClassifier(dim=8, n_buckets=100, epochs=5, n_threads=1).fit(
+        ...     ["good film", "bad film", "good", "bad"], ["pos", "neg", "pos", "neg"])
+        >>> clf.compress("int4", cutoff=4).table_.kind
+        'int4'
         """
-        self._check_fitted()
-        if retrain and (texts is None or labels is None):
-            raise InputError("retrain=True needs the training texts and labels")
-        if cutoff is not None and (not isinstance(cutoff, (int, np.integer)) or cutoff < 1):
-            raise InputError(f"cutoff must be a positive integer, got {cutoff!r}")
-        if score is None:
-            score = "norm" if self.row_counts_ is None else "usage"
-        n_words = self.n_words
-        keep = np.arange(self.n_rows, dtype=np.int64)
-        if cutoff is not None and cutoff < self.n_rows:
-            norms = self.table_.row_norms().astype(np.float64)
-            if score == "usage":
-                if self.row_counts_ is None:
-                    raise InputError("score='usage' needs the row counts of a model straight "
-                                     "from training; this one is pruned (use score='norm')")
-                norms *= np.sqrt(self.row_counts_.astype(np.float64))
-            elif score != "norm":
-                raise InputError(f"score must be 'norm' or 'usage', got {score!r}")
-            eos = self._word_row(EOS)
-            if eos >= 0:
-                norms[eos] = np.inf
-            keep = np.sort(np.argsort(-norms, kind="stable")[:cutoff])
-        words = keep[keep < n_words]
-        small = TextClassifier(**self.get_params())
-        small.meta = dict(self.meta)
-        if hash_words or self.vocab_ is None:
-            hashes = (self._word_hashes()[words] if self.vocab_ is not None
-                      else self.word_hashes_[words].astype(np.uint64))
-            # sorted by hash; of two words with one hash the more frequent (earlier) stays
-            order = np.lexsort((words, hashes))
-            first = np.ones(order.shape[0], dtype=bool)
-            first[1:] = hashes[order][1:] != hashes[order][:-1]
-            words = words[order[first]]
-            keep = np.concatenate([words, keep[keep >= n_words]])
-            small.vocab_ = None
-            small.word_hashes_ = hashes[order[first]].astype(np.uint32)
-        else:
-            keys = self.vocab_.keys
-            small.vocab_ = Vocab([keys[i] for i in words], self.vocab_.counts[words])
-            small.word_hashes_ = None
-        small.labels_ = self.labels_
-        small.bucket_ids_ = np.ascontiguousarray(self.bucket_ids_[keep[keep >= n_words]
-                                                                  - n_words])
-        pruned = keep.shape[0] < self.n_rows
-        small.missing_ngrams_ = "drop" if pruned else self.missing_ngrams_
-        small.row_counts_ = None if pruned or self.row_counts_ is None \
-            else np.ascontiguousarray(self.row_counts_[keep])
-        small.output_ = self.output_.copy()
-        rows = self.table_.lookup(keep)
-        small.train_info_ = dict(getattr(self, "train_info_", {}))
-        small.train_info_["compression"] = {"method": method, "cutoff": cutoff, "score": score,
-                                            "hash_words": small.vocab_ is None,
-                                            "retrain": bool(retrain), "rows": int(keep.size)}
-        if retrain:
-            label_lists = _as_label_lists(labels, len(_as_texts(texts)))
-            rows = np.ascontiguousarray(rows, dtype=np.float32)
-            small.table_ = DenseTable(rows)
-            small._retrain(texts, label_lists, retrain_epochs or self.epochs, update_input=True)
-        small.table_ = _make_table(rows, method, table_options)
-        if retrain and method != "float32":
-            small._retrain(texts, label_lists, retrain_epochs or self.epochs,
-                           update_input=False)
-        return small
+        from ._classifier_compress import compress_classifier
+
+        return compress_classifier(self, method, cutoff=cutoff, retrain=retrain, texts=texts,
+                                   labels=labels, retrain_epochs=retrain_epochs, score=score,
+                                   hash_words=hash_words, **table_options)
 
     def _word_row(self, word: str) -> int:
         """Row of ``word``, or -1."""
@@ -838,25 +797,6 @@ class TextClassifier:
         return (f"TextClassifier({self.n_words} words + {self.bucket_ids_.shape[0]} n-gram "
                 f"rows x {self.dim}, {len(self.labels_)} labels, {self.table_.kind}, "
                 f"{self.nbytes:,} bytes)")
-
-
-def _make_table(rows: np.ndarray, method: str, options: dict) -> EmbeddingTable:
-    if method in ("float32", "float16"):
-        if options:
-            raise InputError(f"method {method!r} takes no options, got {sorted(options)}")
-        return DenseTable(rows, dtype=method)
-    from ..tables import table_kinds
-
-    kinds = table_kinds()
-    cls = kinds.get(method)
-    if cls is None or not hasattr(cls, "from_dense"):
-        usable = sorted(k for k, c in kinds.items() if hasattr(c, "from_dense"))
-        raise InputError(f"unknown compression method {method!r}; use float32, float16"
-                         + "".join(f", {k}" for k in usable))
-    try:
-        return cls.from_dense(DenseTable(rows), **options)
-    except TypeError as exc:
-        raise InputError(f"bad options for method {method!r}: {exc}") from None
 
 
 def _as_texts(texts) -> list[str]:
