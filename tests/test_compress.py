@@ -46,7 +46,11 @@ def test_methods_and_combinations(kv):
 
 @pytest.mark.parametrize("method, options, match", [
     ("zip", {}, "unknown compression method 'zip'"),
-    ("pq+prune", {}, "only 'prune\\+<method>' combinations"),
+    ("pq+prune", {}, "only 'pruned\\+<method>' combinations"),
+    ("int8+pq", {}, "only 'pruned\\+<method>' combinations"),
+    ("int8", {"keep": 3}, "needs pruned first, e.g. pruned\\+int8"),
+    ("int8", {"retrain": True}, "retrain apply to classifiers only"),
+    ("pq", {"seed": 1, "random_state": 2}, "'seed' and 'random_state' disagree"),
     ("int8", {"rank": 3}, "option\\(s\\) rank do not apply to method 'int8'"),
     ("pq", {"n_subvectors": 5}, "'n_subvectors'=5 must divide the dimension dim=16"),
     ("pq", {"bits": 9}, "'bits' must be an integer in \\[1, 8\\]"),
@@ -64,7 +68,8 @@ def test_prune_needs_frequency_order(kv):
     shuffled = KeyedVectors(Vocab(kv.vocab.keys, counts=np.arange(1, 601)), kv.table)
     with pytest.raises(InputError, match="not in decreasing frequency order"):
         compress(shuffled, "prune")
-    assert parse_method("PRUNE + int4") == ["prune", "int4"]
+    assert parse_method("PRUNE + int4") == ["pruned", "int4"]
+    assert parse_method("prune+fp16") == ["pruned", "float16"] == parse_method("pruned+float16")
 
 
 def test_factor_model_compression_keeps_seen_items():

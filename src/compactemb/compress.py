@@ -1,29 +1,46 @@
-"""Post-training compression of any table, keyed vectors or factor model.
+"""Post-training compression of any table, keyed vectors, factor model or classifier.
 
 ``compress(obj, method, **options)`` returns an object of the same kind (a table, a
-:class:`~compactemb.keyed.KeyedVectors`, a :class:`~compactemb.recommend.FactorModel`) whose
-tables are compressed; the input is never modified. Methods:
+:class:`~compactemb.keyed.KeyedVectors`, a :class:`~compactemb.recommend.FactorModel`, a
+:class:`~compactemb.train.TextClassifier`) whose tables are compressed; the input is never
+modified. Method names are the names of the table kinds they make (old names in brackets keep
+working):
 
-============  ==================================================  ===============================
-method        what                                                options (defaults)
-============  ==================================================  ===============================
-``fp16``      float16 values                                      -
-``int8``      row-wise int8, fp32 scale + bias (FBGEMM fused)     -
-``int4``      row-wise int4, fp16 scale + bias (FBGEMM fused)     -
-``pq``        product quantisation, 1 byte per sub-vector         n_subvectors (see below),
-                                                                  n_centroids=256 (or bits=8),
-                                                                  n_iter=20, sample=65536,
-                                                                  rotation=False,
-                                                                  normalize=False, seed=0
-``svd``       low rank ``U @ V``                                  rank (dim // 4)
-``mixed``     mixed dimension by frequency blocks                 n_blocks=4, shrink=4.0
-``prune``     keep the most frequent rows, fallback for the rest  keep (0.25), fallback="hash",
-                                                                  n_fallback
-============  ==================================================  ===============================
+=====================  ==========================================  ===============================
+method                 what                                        options (defaults)
+=====================  ==========================================  ===============================
+``float32`` (dense)    float32 values (decodes a compressed table) -
+``float16`` (fp16)     float16 values                              -
+``int8``               row-wise int8, fp32 scale + bias (FBGEMM)   -
+``int4``               row-wise int4, fp16 scale + bias (FBGEMM)   -
+``pq``                 product quantisation, 1 byte a sub-vector   n_subvectors (see below),
+                                                                   n_centroids=256 (or bits=8),
+                                                                   n_iter=20, sample=65536,
+                                                                   rotation=False,
+                                                                   normalize=False,
+                                                                   random_state=0 (or seed)
+``lowrank`` (svd)      low rank ``U @ V``                          rank (dim // 4)
+``mixed``              mixed dimension by frequency blocks         n_blocks=4, shrink=4.0
+``pruned`` (prune)     keep the first (most frequent) rows,        keep (0.25), fallback="hash",
+                       a fallback for the rest                     n_fallback
+=====================  ==========================================  ===============================
 
-Methods combine with ``+``: ``"prune+pq"`` prunes, then product-quantises the kept and fallback
-rows (``prune`` must come first; one value method may follow it). The default ``n_subvectors``
+Methods combine with ``+``: ``"pruned+pq"`` prunes, then product-quantises the kept and fallback
+rows (``pruned`` must come first; one value method may follow it). The default ``n_subvectors``
 is the largest divisor of dim that is at most dim / 4 (e.g. 75 at dim = 300, 4 values per code).
+
+``keep`` is a row count (>= 1) or a fraction in (0, 1]; a count above the row count is capped to
+it (the compression metadata then holds ``keep_capped_from``, and the command line prints a
+note).
+
+Factor models: ``user_method`` / ``item_method`` override ``method`` for one side, and
+``side="user"`` or ``"item"`` compresses one side only (the other table is kept as it is).
+
+Classifiers (FastText.zip): ``pruned`` keeps the ``keep`` rows of highest score instead of the
+first ones and drops the others from the input (no fallback); the classifier-only options are
+``retrain``, ``texts``, ``labels``, ``retrain_epochs``, ``score`` and ``hash_words`` (see
+:func:`compactemb.train._classifier_compress.compress_classifier`), and ``pq`` defaults to
+``n_subvectors = dim // 2`` (fastText's ``-dsub 2``).
 """
 
 from __future__ import annotations
@@ -42,36 +59,106 @@ from .tables import (
     PrunedTable,
 )
 
-METHODS = ("fp16", "int8", "int4", "pq", "svd", "mixed", "prune")
+METHODS = ("float32", "float16", "int8", "int4", "pq", "lowrank", "mixed", "pruned")
+# old method names -> the table kind names above
+ALIASES = {"dense": "float32", "fp32": "float32", "fp16": "float16", "svd": "lowrank",
+           "prune": "pruned"}
+_PQ_OPTIONS = {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotation",
+               "normalize", "random_state", "seed"}
 _OPTIONS = {
-    "fp16": set(), "int8": set(), "int4": set(),
-    "pq": {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotation", "normalize",
-           "seed"},
-    "svd": {"rank"}, "mixed": {"n_blocks", "shrink"},
-    "prune": {"keep", "fallback", "n_fallback"},
+    "float32": set(), "float16": set(), "int8": set(), "int4": set(), "pq": _PQ_OPTIONS,
+    "lowrank": {"rank"}, "mixed": {"n_blocks", "shrink"},
+    "pruned": {"keep", "fallback", "n_fallback"},
 }
+CLASSIFIER_OPTIONS = ("retrain", "texts", "labels", "retrain_epochs", "score", "hash_words")
+SIDES = ("both", "user", "item")
+
+
+def canonical_method(name: str) -> str:
+    """The table kind name of one method step (``"fp16"`` -> ``"float16"``).
+
+    Parameters
+    ----------
+    name : str
+        A method name or an old synonym (case and surrounding spaces ignored).
+
+    Returns
+    -------
+    str
+        One of :data:`METHODS`.
+
+    Raises
+    ------
+    InputError
+        If ``name`` is no method.
+
+    Examples
+    --------
+    >>> canonical_method("SVD"), canonical_method("int4")
+    ('lowrank', 'int4')
+    """
+    step = name.strip().lower()
+    step = ALIASES.get(step, step)
+    if step not in METHODS:
+        raise InputError(f"unknown compression method {name.strip()!r}; choose from "
+                         f"{', '.join(METHODS)} (combine with '+', e.g. pruned+pq; old names "
+                         f"{', '.join(f'{a}={c}' for a, c in ALIASES.items())})")
+    return step
 
 
 def parse_method(method) -> list[str]:
-    """``"prune+pq"`` or ["prune", "pq"] -> a validated list of steps."""
-    steps = method.split("+") if isinstance(method, str) else list(method)
-    steps = [s.strip().lower() for s in steps]
-    for s in steps:
-        if s not in METHODS:
-            raise InputError(f"unknown compression method {s!r}; choose from "
-                             f"{', '.join(METHODS)} (combine with '+', e.g. prune+pq)")
-    if not steps:
+    """``"pruned+pq"``, ``"prune+pq"`` or ["pruned", "pq"] -> a validated list of steps.
+
+    Parameters
+    ----------
+    method : str or list of str
+        One method or ``pruned+<method>``; old names are accepted.
+
+    Returns
+    -------
+    list of str
+        The steps, spelled as in :data:`METHODS`.
+
+    Raises
+    ------
+    InputError
+        On an unknown method or a combination other than ``pruned+<method>``.
+
+    Examples
+    --------
+    >>> parse_method("PRUNE + fp16")
+    ['pruned', 'float16']
+    """
+    raw = method.split("+") if isinstance(method, str) else list(method)
+    if not [s for s in raw if str(s).strip()]:
         raise InputError("no compression method given")
-    if "prune" in steps[1:] or len(steps) > 2 or (len(steps) == 2 and steps[0] != "prune"):
-        raise InputError(f"method {'+'.join(steps)!r}: only 'prune+<method>' combinations are "
-                         "supported (prune first, then one of fp16/int8/int4/pq/svd)")
-    if len(steps) == 2 and steps[1] in ("prune", "mixed"):
-        raise InputError("'mixed' needs the frequency order of all rows; it cannot follow prune")
+    steps = [canonical_method(str(s)) for s in raw]
+    if "pruned" in steps[1:] or len(steps) > 2 or (len(steps) == 2 and steps[0] != "pruned"):
+        raise InputError(f"method {'+'.join(steps)!r}: only 'pruned+<method>' combinations are "
+                         "supported (pruned first, then one of float16/int8/int4/pq/lowrank)")
+    if len(steps) == 2 and steps[1] == "mixed":
+        raise InputError("'mixed' needs the frequency order of all rows; it cannot follow pruned")
     return steps
 
 
 def default_subvectors(dim: int) -> int:
-    """Largest divisor of ``dim`` that is at most dim / 4 (1 when dim < 4)."""
+    """Largest divisor of ``dim`` that is at most dim / 4 (1 when dim < 4).
+
+    Parameters
+    ----------
+    dim : int
+        Embedding dimension.
+
+    Returns
+    -------
+    int
+        The default ``n_subvectors`` of ``pq`` for tables, keyed vectors and factor models.
+
+    Examples
+    --------
+    >>> default_subvectors(300), default_subvectors(3)
+    (75, 1)
+    """
     best = 1
     for m in range(1, dim // 4 + 1):
         if dim % m == 0:
@@ -79,21 +166,57 @@ def default_subvectors(dim: int) -> int:
     return best
 
 
-def _check_options(steps: list[str], options: dict) -> dict:
+def _check_options(steps: list[str], options: dict, *, classifier: bool = False) -> dict:
     allowed = set().union(*(_OPTIONS[s] for s in steps))
+    if classifier:
+        allowed = (allowed - {"fallback", "n_fallback"}) | set(CLASSIFIER_OPTIONS)
     unknown = sorted(set(options) - allowed)
     if unknown:
+        only = [k for k in unknown if k in CLASSIFIER_OPTIONS]
+        if only and not classifier:
+            raise InputError(f"option(s) {', '.join(only)} apply to classifiers only")
+        hint = (" ('keep' needs pruned first, e.g. pruned+" + steps[-1] + ")"
+                if "keep" in unknown and "pruned" not in steps else "")
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to method "
-                         f"{'+'.join(steps)!r} (it takes: {', '.join(sorted(allowed)) or 'none'})")
+                         f"{'+'.join(steps)!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
+                         + hint)
+    if "seed" in options:
+        if "random_state" in options and options["random_state"] != options["seed"]:
+            raise InputError("options 'seed' and 'random_state' disagree; give random_state")
+        options = {**options, "random_state": options["seed"]}
+        del options["seed"]
     return options
+
+
+def _cap_keep(keep, n_rows: int):
+    """``keep`` as given, or ``n_rows`` when it is a count above ``n_rows``; and whether capped."""
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool) and keep > n_rows:
+        return int(n_rows), True
+    return keep, False
+
+
+def _pq_kwargs(opts: dict, dim: int) -> dict:
+    from .train._classifier_compress import _seed_spelling
+
+    kw = {k: opts[k] for k in _PQ_OPTIONS - {"bits", "seed"} if k in opts}
+    if "bits" in opts:
+        bits = opts["bits"]
+        if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
+            raise InputError(f"pq option 'bits' must be an integer in [1, 8] (one byte "
+                             f"per code), got {bits!r}")
+        if "n_centroids" in opts and opts["n_centroids"] != 2 ** bits:
+            raise InputError("pq options 'bits' and 'n_centroids' disagree; give one")
+        kw["n_centroids"] = 2 ** bits
+    kw.setdefault("n_subvectors", default_subvectors(dim))
+    return _seed_spelling(PQTable.from_dense, kw)
 
 
 def _value_step(step: str, opts: dict):
     """A function matrix-or-table -> compressed table, for one value method."""
-    if step == "fp16":
+    if step in ("float32", "float16"):
         def f(x):
             x = x.to_dense().weights if isinstance(x, EmbeddingTable) else x
-            return DenseTable(x, dtype="float16")
+            return DenseTable(x, dtype=step)
         return f
     if step == "int8":
         return Int8Table.from_dense
@@ -102,19 +225,9 @@ def _value_step(step: str, opts: dict):
     if step == "pq":
         def f(x):
             dim = x.dim if isinstance(x, EmbeddingTable) else np.shape(x)[1]
-            kw = {k: opts[k] for k in _OPTIONS["pq"] - {"bits"} if k in opts}
-            if "bits" in opts:
-                bits = opts["bits"]
-                if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
-                    raise InputError(f"pq option 'bits' must be an integer in [1, 8] (one byte "
-                                     f"per code), got {bits!r}")
-                if "n_centroids" in opts and opts["n_centroids"] != 2 ** bits:
-                    raise InputError("pq options 'bits' and 'n_centroids' disagree; give one")
-                kw["n_centroids"] = 2 ** bits
-            kw.setdefault("n_subvectors", default_subvectors(dim))
-            return PQTable.from_dense(x, **kw)
+            return PQTable.from_dense(x, **_pq_kwargs(opts, dim))
         return f
-    if step == "svd":
+    if step == "lowrank":
         def f(x):
             dim = x.dim if isinstance(x, EmbeddingTable) else np.shape(x)[1]
             return LowRankTable.from_dense(x, rank=opts.get("rank", max(1, dim // 4)))
@@ -128,76 +241,221 @@ def _value_step(step: str, opts: dict):
 
 
 def compress_table(table: EmbeddingTable, method="int8", **options) -> EmbeddingTable:
-    """Compress one table (see the module docstring for methods and options)."""
+    """Compress one table (see the module docstring for methods and options).
+
+    Parameters
+    ----------
+    table : EmbeddingTable or ndarray
+        The table (a matrix is taken as a float32 dense table).
+    method : str, default "int8"
+        A method of :data:`METHODS` or ``pruned+<method>``.
+    **options
+        Options of the method (``keep``, ``n_subvectors``, ``rank``, ``random_state`` ...).
+
+    Returns
+    -------
+    EmbeddingTable
+        The compressed table; ``meta["compression"]`` records how.
+
+    Raises
+    ------
+    InputError
+        On an unknown method or an option the method does not take.
+
+    Examples
+    --------
+    >>> t = DenseTable(np.ones((10, 4), np.float32))
+    >>> compress_table(t, "pruned+int8", keep=3).n_keep
+    3
+    """
     if not isinstance(table, EmbeddingTable):
         table = DenseTable(table)
     steps = parse_method(method)
-    opts = _check_options(steps, options)
-    if steps[0] == "prune":
+    opts = _check_options(steps, dict(options))
+    capped_from = None
+    if steps[0] == "pruned":
         inner = _value_step(steps[1], opts) if len(steps) > 1 else None
         kw = {k: opts[k] for k in ("fallback", "n_fallback") if k in opts}
-        out = PrunedTable.from_dense(table, keep=opts.get("keep", 0.25), inner=inner, **kw)
+        keep, capped = _cap_keep(opts.get("keep", 0.25), table.n_rows)
+        if capped:
+            capped_from = opts["keep"]
+        out = PrunedTable.from_dense(table, keep=keep, inner=inner, **kw)
     else:
         out = _value_step(steps[0], opts)(table)
-    out.meta = {**(getattr(table, "meta", None) or {}),
-                "compression": {"method": "+".join(steps), "options": dict(opts),
-                                "source_kind": table.kind, "source_nbytes": table.nbytes}}
+    given = method if isinstance(method, str) else "+".join(method)
+    info = {"method": "+".join(s.strip().lower() for s in given.split("+")),
+            "options": dict(opts), "source_kind": table.kind, "source_nbytes": table.nbytes}
+    if info["method"] != "+".join(steps):
+        info["table_method"] = "+".join(steps)
+    if capped_from is not None:
+        info["keep_capped_from"] = capped_from
+    out.meta = {**(getattr(table, "meta", None) or {}), "compression": info}
     return out
 
 
-def compress(obj, method="int8", *, user_method=None, item_method=None, **options):
-    """Compress a table, keyed vectors or factor model; returns a new object of the same kind.
+def compress(obj, method="int8", *, user_method=None, item_method=None, side="both",
+             **options):
+    """Compress a table, keyed vectors, factor model or classifier; returns a new object.
 
-    For a factor model, ``user_method`` / ``item_method`` override ``method`` for one of its
-    two tables (e.g. int4 users and ``prune+int4`` items: rarely seen items share fallback
-    vectors, every user keeps its own); each table gets the options that apply to its method.
+    Parameters
+    ----------
+    obj : EmbeddingTable, ndarray, KeyedVectors, FactorModel or TextClassifier
+        What to compress; it is not modified.
+    method : str, default "int8"
+        A method of :data:`METHODS` (``float32``, ``float16``, ``int8``, ``int4``, ``pq``,
+        ``lowrank``, ``mixed``, ``pruned``) or ``pruned+<method>``; old names (``fp16``,
+        ``svd``, ``prune``) are accepted.
+    user_method, item_method : str, optional
+        Factor models: the method of one side's table (default: ``method``).
+    side : {"both", "user", "item"}, default "both"
+        Factor models: compress one side only; the other table is kept as it is.
+    **options
+        ``keep`` (rows kept by ``pruned``: a count or a fraction; counts above the row count
+        are capped), ``n_subvectors``, ``n_centroids``, ``bits``, ``n_iter``, ``sample``,
+        ``rotation``, ``normalize``, ``random_state`` (pq), ``rank`` (lowrank), ``n_blocks``,
+        ``shrink`` (mixed), ``fallback``, ``n_fallback`` (pruned, not classifiers), and for
+        classifiers ``retrain``, ``texts``, ``labels``, ``retrain_epochs``, ``score``,
+        ``hash_words``. Each factor-model table gets the options that apply to its method.
+
+    Returns
+    -------
+    object of the type of ``obj``
+        The compressed copy; its metadata records the compression.
+
+    Raises
+    ------
+    InputError
+        On an unknown method, an option that does not apply, or an object of another type.
 
     Examples
     --------
     >>> import numpy as np
     >>> from compactemb.tables import DenseTable
     >>> t = DenseTable(np.random.default_rng(0).standard_normal((300, 8)))
-    >>> compress(t, "int8").kind, compress(t, "prune+int4", keep=100).kind
+    >>> compress(t, "int8").kind, compress(t, "pruned+int4", keep=100).kind
     ('int8', 'pruned')
     """
     from .keyed import KeyedVectors
     from .recommend import FactorModel
 
+    if side not in SIDES:
+        raise InputError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
     if isinstance(obj, FactorModel):
-        methods = {"user": user_method or method, "item": item_method or method}
-        steps = {k: parse_method(m) for k, m in methods.items()}
-        _check_options(steps["user"] + steps["item"], options)
-        tables = {}
-        for side, vocab, table in (("user", obj.user_vocab, obj.user_table),
-                                   ("item", obj.item_vocab, obj.item_table)):
-            if {"prune", "mixed"} & set(steps[side]):
-                _check_frequency_order(vocab)
-            allowed = set().union(*(_OPTIONS[s] for s in steps[side]))
-            tables[side] = compress_table(table, methods[side],
-                                          **{k: v for k, v in options.items() if k in allowed})
-        meta = {**obj.meta, "compression": {"user": tables["user"].meta["compression"],
-                                            "item": tables["item"].meta["compression"]}}
-        return FactorModel(obj.user_vocab, obj.item_vocab, tables["user"], tables["item"],
-                           seen=obj._seen, meta=meta)
-    if user_method is not None or item_method is not None:
-        raise InputError("user_method / item_method apply to factor models only")
+        return _compress_factors(obj, method, user_method, item_method, side, options)
+    if user_method is not None or item_method is not None or side != "both":
+        raise InputError("user_method / item_method / side apply to factor models only")
     if isinstance(obj, KeyedVectors):
-        if {"prune", "mixed"} & set(parse_method(method)):
+        if {"pruned", "mixed"} & set(parse_method(method)):
             _check_frequency_order(obj.vocab)
         table = compress_table(obj.table, method, **options)
         meta = {**obj.meta, "compression": table.meta["compression"]}
         return KeyedVectors(obj.vocab, table, meta)
     if isinstance(obj, (EmbeddingTable, np.ndarray)):
         return compress_table(obj, method, **options)
-    if type(obj).__name__ == "TextClassifier":  # pruning + retraining needs its training data
-        raise InputError("a classifier is compressed with 'compactemb quantize' (Python: "
-                         "TextClassifier.compress), which can prune rows and retrain")
-    raise InputError(f"cannot compress a {type(obj).__name__}: give a table, keyed vectors or "
-                     "a factor model")
+    if type(obj).__name__ == "TextClassifier":
+        return _compress_classifier(obj, method, options)
+    raise InputError(f"cannot compress a {type(obj).__name__}: give a table, keyed vectors, "
+                     "a factor model or a classifier")
+
+
+def _compress_factors(obj, method, user_method, item_method, side, options):
+    from .recommend import FactorModel
+
+    methods = {"user": user_method or method, "item": item_method or method}
+    if side != "both":
+        methods[{"user": "item", "item": "user"}[side]] = None
+    steps = {k: parse_method(m) for k, m in methods.items() if m is not None}
+    _check_options([s for v in steps.values() for s in v], dict(options))
+    tables, infos = {}, {}
+    for name, vocab, table in (("user", obj.user_vocab, obj.user_table),
+                               ("item", obj.item_vocab, obj.item_table)):
+        if name not in steps:
+            tables[name] = table
+            infos[name] = None
+            continue
+        if {"pruned", "mixed"} & set(steps[name]):
+            _check_frequency_order(vocab)
+        allowed = set().union(*(_OPTIONS[s] for s in steps[name]))
+        tables[name] = compress_table(table, methods[name],
+                                      **{k: v for k, v in options.items() if k in allowed})
+        infos[name] = tables[name].meta["compression"]
+    meta = {**obj.meta, "compression": infos}
+    return FactorModel(obj.user_vocab, obj.item_vocab, tables["user"], tables["item"],
+                       seen=obj._seen, meta=meta)
+
+
+def _compress_classifier(clf, method, options):
+    from .train._classifier_compress import compress_classifier
+
+    steps = parse_method(method)
+    opts = _check_options(steps, dict(options), classifier=True)
+    clf._check_fitted()
+    cutoff, capped_from = None, None
+    if steps[0] == "pruned":
+        keep = opts.pop("keep", 0.25)
+        n_rows = clf.n_rows
+        if isinstance(keep, float) and not isinstance(keep, bool):
+            if not 0 < keep <= 1:
+                raise InputError(f"pruned option 'keep' as a fraction must be in (0, 1], "
+                                 f"got {keep}")
+            keep = max(1, int(round(keep * n_rows)))
+        cutoff, capped = _cap_keep(keep, n_rows)
+        if capped:
+            capped_from = keep
+        steps = steps[1:] or ["float32"]
+    classifier_kw = {k: opts.pop(k) for k in CLASSIFIER_OPTIONS if k in opts}
+    if steps[0] == "pq":
+        from .train._classifier_compress import default_classifier_subvectors
+
+        opts = _pq_kwargs({"n_subvectors": default_classifier_subvectors(clf.dim), **opts},
+                          clf.dim)
+    elif steps[0] == "lowrank":
+        opts.setdefault("rank", max(1, clf.dim // 4))
+    small = compress_classifier(clf, steps[0], cutoff=cutoff, **classifier_kw, **opts)
+    if capped_from is not None:
+        small.train_info_["compression"]["keep_capped_from"] = capped_from
+    return small
+
+
+def keep_capped(obj) -> list[tuple[str, int, int]]:
+    """Where a compressed object's ``keep`` was capped: (table, requested, rows kept) triples.
+
+    Parameters
+    ----------
+    obj : object
+        A result of :func:`compress`.
+
+    Returns
+    -------
+    list of tuple
+        ``("user"/"item"/"table", keep as requested, rows of the table)``; empty when nothing
+        was capped.
+
+    Examples
+    --------
+    >>> t = DenseTable(np.ones((10, 4), np.float32))
+    >>> keep_capped(compress(t, "pruned", keep=50))
+    [('table', 50, 10)]
+    """
+    def entry(info, where, rows):
+        if info and "keep_capped_from" in info:
+            return [(where, info["keep_capped_from"], rows)]
+        return []
+
+    if hasattr(obj, "user_table"):
+        comp = obj.meta.get("compression") or {}
+        return (entry(comp.get("user"), "user", obj.user_table.n_rows)
+                + entry(comp.get("item"), "item", obj.item_table.n_rows))
+    if hasattr(obj, "train_info_"):
+        info = obj.train_info_.get("compression") or {}
+        return entry(info, "table", info.get("rows", 0))
+    if hasattr(obj, "table"):
+        return entry(obj.meta.get("compression"), "table", obj.table.n_rows)
+    return entry((getattr(obj, "meta", None) or {}).get("compression"), "table", obj.n_rows)
 
 
 def _check_frequency_order(vocab) -> None:
     counts = np.asarray(vocab.counts)
     if counts.size > 1 and np.any(np.diff(counts) > 0):
-        raise InputError("prune and mixed keep the first (most frequent) rows, but this "
+        raise InputError("pruned and mixed keep the first (most frequent) rows, but this "
                          "vocabulary is not in decreasing frequency order")
