@@ -221,7 +221,7 @@ def test_cli_split_train_eval_recommend(tmp_path, capsys, method):
     split = json.loads(capsys.readouterr().out)
     assert split["train_interactions"] + split["test_interactions"] == 600
     extra = ["--alpha", "2", "--weighting", "log"] if method == "als" else \
-        ["--learning-rate", "0.05", "--iterations", "80", "--negatives", "uniform"]
+        ["--learning-rate", "0.05", "--epochs", "80", "--negatives", "uniform"]
     assert main(["train", "items", str(tr), "--method", method, "--dim", "4", "--threads", "1",
                  "--regularization", "0.05", "-o", str(out), "-q", "--json", *extra]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -74,11 +74,11 @@ def test_randomized_svd_matches_lapack():
     v, _ = np.linalg.qr(rng.standard_normal((200, 200)))
     s = 1.0 / np.arange(1, 201) ** 1.0
     a = ((u[:, :200] * s) @ v.T).astype(np.float32)
-    uu, ss, vt = randomized_svd(a, 10, n_iter=6, seed=1)
+    uu, ss, vt = randomized_svd(a, 10, n_iter=6, random_state=1)
     np.testing.assert_allclose(ss, s[:10], rtol=1e-3)
     ref = (u[:, :10] * s[:10]) @ v[:, :10].T
     np.testing.assert_allclose((uu * ss) @ vt, ref, atol=2e-4)
-    uu2, _, _ = randomized_svd(a, 10, n_iter=6, seed=1)
+    uu2, _, _ = randomized_svd(a, 10, n_iter=6, random_state=1)
     np.testing.assert_array_equal(uu, uu2)  # deterministic for a seed
 
 
@@ -104,7 +104,7 @@ def test_ppmisvd_learns_structure_on_austen(austen_path):
 
 
 def test_ppmisvd_bad_inputs(small_corpus, tmp_path):
-    with pytest.raises(InputError, match="dim must be a positive"):
+    with pytest.raises(InputError, match="PPMISVD: dim must be an integer >= 1, got 0"):
         PPMISVD(dim=0).fit(small_corpus)
     with pytest.raises(InputError, match="smaller than the vocabulary size"):
         PPMISVD(dim=500, min_count=1).fit(small_corpus)

@@ -232,9 +232,13 @@ def test_iterable_corpus_of_token_lists():
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"dim": 0}, "'dim' parameter"), ({"window": 0}, "'window'"), ({"negative": 0}, "negative"),
-    ({"epochs": 1.5}, "'epochs'"), ({"alpha": 0.0}, "alpha"), ({"sample": -1.0}, "sample"),
-    ({"min_alpha": 0.5}, "min_alpha"), ({"n_threads": 0}, "n_threads"),
+    ({"dim": 0}, "^Word2Vec: dim must be an integer >= 1, got 0$"),
+    ({"window": 0}, "Word2Vec: window must be an integer >= 1"),
+    ({"negative": 0}, "Word2Vec: negative must"), ({"epochs": 1.5}, "Word2Vec: epochs must"),
+    ({"learning_rate": 0.0}, r"Word2Vec: learning_rate must be a number > 0, got 0\.0"),
+    ({"sample": -1.0}, "Word2Vec: sample must be a number >= 0"),
+    ({"min_learning_rate": 0.5}, "Word2Vec: min_learning_rate must be <= learning_rate=0.025"),
+    ({"n_threads": 0}, "Word2Vec: n_threads must be an integer >= 1 or None, got 0"),
 ])
 def test_bad_parameters(small_corpus, params, match):
     with pytest.raises(InputError, match=match):
@@ -282,13 +286,13 @@ def test_cli_train_words_sgns_and_cbow(tmp_path, small_corpus, capsys):
         out = tmp_path / f"{method}.cemb"
         rc = main(["train", "words", str(small_corpus), "--method", method, "--dim", "10",
                    "--epochs", "2", "--threads", "1", "--min-count", "1", "--negative", "3",
-                   "--sample", "0", "--alpha", "0.03", "-o", str(out), "--json", "--quiet"])
+                   "--sample", "0", "--learning-rate", "0.03", "-o", str(out), "--json", "--quiet"])
         assert rc == 0
         kv = load(out)
         assert kv.dim == 10
         params = kv.meta["params"]
         assert params["method"] == method and params["window"] == 5
-        assert params["negative"] == 3 and params["alpha"] == 0.03 and params["sample"] == 0
+        assert params["negative"] == 3 and params["learning_rate"] == 0.03 and params["sample"] == 0
         assert len(kv.meta["training_log"]) == 2
     capsys.readouterr()
     rc = main(["neighbors", str(tmp_path / "sgns.cemb"), "cat", "-k", "3"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import common, emit, emit_ranked, load_object
+from . import common, deprecated_alias, emit, emit_ranked, load_object
 from ._core import check_positive
 
 # --method -> trainer function(args, interactions) -> FactorModel; others add themselves
@@ -58,11 +58,13 @@ def register(commands, families) -> None:
     p.add_argument("-o", "--out", required=True, help="output file (.cemb)")
     p.add_argument("--method", default="svd", choices=sorted(ITEM_METHODS) or ["svd"],
                    help=_METHOD_HELP)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dim", type=int, default=64,
+                   help="factors per user and item (bpr stores one more column: the item bias)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (random_state)")
     p.add_argument("--binary", action="store_true", help="ignore weights (svd)")
-    p.add_argument("--iterations", type=int,
+    p.add_argument("--epochs", type=int,
                    help="ALS iterations (default 15) or BPR epochs (default 100)")
+    deprecated_alias(p, "--iterations", "--epochs")
     p.add_argument("--regularization", type=float, default=0.01, help="als, bpr")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="confidence scale (als): c = 1 + alpha * w, see --weighting")
@@ -128,8 +130,8 @@ def _train_als(args, interactions):
     from ..train import ALS
 
     return ALS(args.dim, regularization=args.regularization, alpha=args.alpha,
-               weighting=args.weighting, iterations=15 if args.iterations is None
-               else args.iterations, solver=args.solver, cg_steps=args.cg_steps,
+               weighting=args.weighting, epochs=15 if args.epochs is None
+               else args.epochs, solver=args.solver, cg_steps=args.cg_steps,
                n_threads=args.threads, random_state=args.seed).fit(interactions).model_
 
 
@@ -137,7 +139,7 @@ def _train_bpr(args, interactions):
     from ..train import BPR
 
     return BPR(args.dim, learning_rate=args.learning_rate, regularization=args.regularization,
-               iterations=100 if args.iterations is None else args.iterations,
+               epochs=100 if args.epochs is None else args.epochs,
                negatives=args.negatives, n_threads=args.threads,
                random_state=args.seed).fit(interactions).model_
 
@@ -157,8 +159,10 @@ def cmd_train_items(args) -> int:
            "items": len(model.item_vocab), "interactions": inter.nnz, "dim": model.dim,
            "file_bytes": os.path.getsize(args.out),
            "timings_s": model.meta.get("timings_s")}
+    bias = " (the last column is the item bias; users hold 1 there)" \
+        if model.meta.get("bias_column") is not None else ""
     emit(args, out, f"{out['users']:,} users, {out['items']:,} items x {model.dim} "
-         f"({args.method}) -> {args.out}")
+         f"({args.method}) -> {args.out}{bias}")
     return 0
 
 

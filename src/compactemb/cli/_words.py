@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import common, emit
+from . import common, deprecated_alias, emit
 from ._core import add_tokenizer_options, check_positive, load_vectors, tokenizer_from
 
 # --method -> trainer function(args) -> KeyedVectors; other trainers add themselves here
@@ -23,7 +23,9 @@ def register(commands, families) -> None:
                    "(default 2 for svd, 5 for sgns/cbow)")
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--max-size", type=int, help="keep at most this many words")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab", metavar="FILE", help="use this vocabulary (a file written by "
+                   "'compactemb vocab'; --min-count and --max-size then do not apply)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (random_state)")
     p.add_argument("--cds", type=float, default=0.75, help="context smoothing (svd)")
     p.add_argument("--eig", type=float, default=0.5, help="eigenvalue weighting (svd)")
     p.add_argument("--weighting", default="linear", choices=["linear", "harmonic", "uniform"],
@@ -35,8 +37,11 @@ def register(commands, families) -> None:
                    help="training threads (default: all cores; 1 is reproducible)")
     g.add_argument("--sample", type=float, default=1e-3,
                    help="subsampling threshold of frequent words (0: off)")
-    g.add_argument("--alpha", type=float, default=0.025, help="initial learning rate")
-    g.add_argument("--min-alpha", type=float, default=0.0001, help="final learning rate")
+    g.add_argument("--learning-rate", type=float, default=0.025, help="initial learning rate")
+    g.add_argument("--min-learning-rate", type=float, default=0.0001,
+                   help="final learning rate (linear decay)")
+    deprecated_alias(g, "--alpha", "--learning-rate")
+    deprecated_alias(g, "--min-alpha", "--min-learning-rate")
     g.add_argument("--cbow-sum", action="store_true",
                    help="cbow: sum the context vectors instead of averaging them")
     add_tokenizer_options(p)
@@ -56,13 +61,23 @@ def register(commands, families) -> None:
     p.set_defaults(func=cmd_eval_words)
 
 
+def _vocab_from(args):
+    """The ``--vocab`` file as a Vocab, or None."""
+    if not args.vocab:
+        return None
+    from ..vocab import Vocab
+    from . import load_object
+
+    return load_object(args.vocab, Vocab, "vocabulary", "write one with 'compactemb vocab'")
+
+
 def _train_svd(args):
     from ..train import PPMISVD
 
     model = PPMISVD(dim=args.dim, window=args.window or 2, weighting=args.weighting,
                     min_count=args.min_count, max_size=args.max_size, cds=args.cds,
                     eig=args.eig, tokenizer=tokenizer_from(args), random_state=args.seed)
-    return model.fit(args.corpus).keyed_vectors()
+    return model.fit(args.corpus, vocab=_vocab_from(args)).model_
 
 
 WORD_METHODS["svd"] = _train_svd
@@ -79,11 +94,11 @@ def _train_word2vec(args):
         check_positive(name, getattr(args, name))
     model = Word2Vec(dim=args.dim, sg=args.method == "sgns", window=args.window or 5,
                      negative=args.negative, min_count=args.min_count, max_size=args.max_size,
-                     sample=args.sample, epochs=args.epochs, alpha=args.alpha,
-                     min_alpha=args.min_alpha, cbow_mean=not args.cbow_sum,
+                     sample=args.sample, epochs=args.epochs, learning_rate=args.learning_rate,
+                     min_learning_rate=args.min_learning_rate, cbow_mean=not args.cbow_sum,
                      n_threads=args.threads, tokenizer=tokenizer_from(args),
                      random_state=args.seed)
-    return model.fit(args.corpus).keyed_vectors()
+    return model.fit(args.corpus, vocab=_vocab_from(args)).model_
 
 
 WORD_METHODS["sgns"] = _train_word2vec

@@ -26,7 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._progress import progress
+from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError
+from ._base import Trainer, _Renamed, epoch_callback
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -65,36 +67,11 @@ class _Threads:
         numba.set_num_threads(self.prev)
 
 
-def _check_params(owner: str, **params) -> None:
-    for name, (value, lo, integer) in params.items():
-        ok = isinstance(value, (int, np.integer)) if integer else \
-            isinstance(value, (int, float, np.integer, np.floating))
-        if not ok or isinstance(value, bool) or not np.isfinite(value) or value < lo:
-            kind = "an integer" if integer else "a number"
-            raise InputError(f"The {name!r} parameter of {owner} must be {kind} >= {lo}. "
-                             f"Got {value!r} instead.")
-
-
-def _as_matrix(data):
+def _as_matrix(data, owner: str = "trainer"):
     """(csr float32 with sorted indices, Interactions or None) from Interactions or a matrix."""
-    from ..interactions import Interactions
+    from .._validation import interaction_matrix
 
-    if isinstance(data, Interactions):
-        m, inter = data.matrix, data
-    elif sp.issparse(data):
-        m, inter = data, None
-    else:
-        raise InputError(f"expected Interactions or a scipy sparse matrix, got "
-                         f"{type(data).__name__}")
-    m = sp.csr_matrix(m, dtype=np.float32)
-    if not m.has_canonical_format:
-        m = m.copy()
-        m.sum_duplicates()
-    if m.nnz == 0:
-        raise InputError("no interactions to train on")
-    if not np.isfinite(m.data).all():
-        raise InputError("interaction weights must be finite")
-    return m, inter
+    return interaction_matrix(data, owner)
 
 
 def _factor_model(inter, m, user_factors, item_factors, meta):
@@ -230,7 +207,7 @@ def bpr_epoch_reference(userids, indices, indptr, X, Y, lr, reg, verify, uniform
 # -- estimators ---------------------------------------------------------------------------------
 
 
-class ALS:
+class ALS(Trainer):
     """Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008).
 
     Parameters
@@ -243,8 +220,8 @@ class ALS:
         :func:`~compactemb.interactions.confidence`.
     weighting : {"linear", "log", "binary", "none"}, default "linear"
         How weights become confidences; ``"none"`` takes the matrix as confidences.
-    iterations : int, default 15
-        Each iteration updates all users, then all items.
+    epochs : int, default 15
+        Iterations; each updates all users, then all items (old spelling: ``iterations``).
     solver : {"cg", "cholesky"}, default "cg"
         ``cg``: ``cg_steps`` warm-started conjugate-gradient steps per row (inexact, fast);
         ``cholesky``: the exact solve (O(k^3) per row).
@@ -269,52 +246,62 @@ class ALS:
     Examples
     --------
     >>> from compactemb.interactions import read_interactions      # doctest: +SKIP
-    >>> model = ALS(dim=64, iterations=15).fit(read_interactions("u.data")).model_  # +SKIP
+    >>> model = ALS(dim=64, epochs=15).fit(read_interactions("u.data")).model_  # +SKIP
     >>> model.recommend([196], k=10)                                # doctest: +SKIP
     """
 
+    _renames = {"iterations": "epochs"}
+    _param_spec = {"dim": Integer(low=1), "regularization": Real(low=0), "alpha": Real(low=0),
+                   "weighting": Options(("linear", "log", "binary", "none")),
+                   "epochs": Integer(low=0), "solver": Options(("cg", "cholesky")),
+                   "cg_steps": Integer(low=1), "compute_loss": Boolean(),
+                   "n_threads": N_THREADS, "random_state": RANDOM_STATE}
+    iterations = _Renamed("epochs")
+
     def __init__(self, dim: int = 64, *, regularization: float = 0.01, alpha: float = 1.0,
-                 weighting: str = "linear", iterations: int = 15, solver: str = "cg",
+                 weighting: str = "linear", epochs: int = 15, solver: str = "cg",
                  cg_steps: int = 3, compute_loss: bool = False, n_threads: int | None = None,
-                 random_state: int = 0):
+                 random_state: int = 0, **deprecated):
         self.dim = dim
         self.regularization = regularization
         self.alpha = alpha
         self.weighting = weighting
-        self.iterations = iterations
+        self.epochs = epochs
         self.solver = solver
         self.cg_steps = cg_steps
         self.compute_loss = compute_loss
         self.n_threads = n_threads
         self.random_state = random_state
-
-    def get_params(self) -> dict:
-        return {"method": "als", "dim": self.dim, "regularization": self.regularization,
-                "alpha": self.alpha, "weighting": self.weighting,
-                "iterations": self.iterations, "solver": self.solver,
-                "cg_steps": self.cg_steps, "random_state": self.random_state}
-
-    def _validate(self):
-        _check_params("ALS", dim=(self.dim, 1, True), regularization=(self.regularization, 0,
-                      False), alpha=(self.alpha, 0, False), iterations=(self.iterations, 0, True),
-                      cg_steps=(self.cg_steps, 1, True))
-        if self.solver not in ("cg", "cholesky"):
-            raise InputError(f"The 'solver' parameter of ALS must be 'cg' or 'cholesky'. "
-                             f"Got {self.solver!r} instead.")
-        if self.n_threads is not None:
-            _check_params("ALS", n_threads=(self.n_threads, 1, True))
+        self._set_renamed(deprecated)
 
     def fit(self, interactions, *, callback=None) -> ALS:
         """Factorise ``interactions`` (an :class:`Interactions` or a users x items matrix).
 
-        ``callback(iteration, seconds, loss_or_None)`` is called after each iteration.
+        Parameters
+        ----------
+        interactions : Interactions, scipy.sparse matrix or 2-D array
+            Users x items weights.
+        callback : callable, optional
+            ``callback(epoch, info)`` after each iteration; ``info`` has ``seconds`` and
+            ``loss`` (None unless ``compute_loss``). Returning False stops training.
+
+        Returns
+        -------
+        ALS
+            ``self``, with ``model_`` (a FactorModel).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, empty or non-finite data, or a diverged or singular solve.
         """
         from ..interactions import confidence
         from ._mf_kernels import als_cg_half, als_cholesky_half, als_loss_terms
 
         self._validate()
+        notify = epoch_callback(callback, "ALS")
         t0 = time.perf_counter()
-        m, inter = _as_matrix(interactions)
+        m, inter = _as_matrix(interactions, "ALS")
         cui = confidence(m, weighting=self.weighting, alpha=self.alpha)
         ciu = cui.T.tocsr()
         ciu.sort_indices()
@@ -325,7 +312,7 @@ class ALS:
         reg = np.float32(self.regularization)
         eye = reg * np.eye(self.dim, dtype=np.float32)
         self.iteration_seconds_, self.loss_ = [], []
-        bar = progress(total=self.iterations, desc="als", unit="iter")
+        bar = progress(total=self.epochs, desc="als", unit="iter")
         with _Threads(self.n_threads) as n_threads:
             n_chunks = 8 * n_threads
             sides = []
@@ -334,7 +321,7 @@ class ALS:
                               c.data.astype(np.float32),
                               balanced_bounds(c.indptr, self.dim / 2, n_chunks)))
             try:
-                for it in range(self.iterations):
+                for it in range(self.epochs):
                     ts = time.perf_counter()
                     for (indptr, indices, data, bounds), A, B in ((sides[0], X, Y),
                                                                   (sides[1], Y, X)):
@@ -357,15 +344,16 @@ class ALS:
                         self.loss_.append(loss)
                         bar.set_postfix(loss=f"{loss:.5f}")
                     bar.update(1)
-                    if callback is not None:
-                        callback(it, seconds, loss)
+                    if notify(it, {"seconds": seconds, "loss": loss}):
+                        break
             finally:
                 bar.close()
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise InputError("ALS diverged (NaN or inf factors); increase the regularization "
                              "or lower alpha")
         self.user_factors_, self.item_factors_ = X, Y
-        meta = {"trainer": "als", "params": self.get_params(), "n_interactions": int(m.nnz),
+        meta = {"trainer": "als", "params": self._meta_params("als"),
+                "n_interactions": int(m.nnz),
                 "timings_s": {"total": round(time.perf_counter() - t0, 3),
                               "per_iteration": [round(s, 4) for s in self.iteration_seconds_]}}
         if self.loss_:
@@ -384,7 +372,7 @@ class ALS:
         return float(loss / (out[:, 1].sum() + n_users * n_items - cui.nnz))
 
 
-class BPR:
+class BPR(Trainer):
     """Bayesian personalised ranking by lock-free SGD (Rendle et al. 2009).
 
     Parameters
@@ -394,8 +382,8 @@ class BPR:
         (users hold 1 there), so ``user . item`` is the full score.
     learning_rate : float, default 0.01
     regularization : float, default 0.01
-    iterations : int, default 100
-        Epochs; each draws as many samples as there are interactions.
+    epochs : int, default 100
+        Each draws as many samples as there are interactions (old spelling: ``iterations``).
     verify_negatives : bool, default True
         Reject a sampled negative the user has seen (the step is skipped).
     negatives : {"popularity", "uniform"}, default "popularity"
@@ -417,42 +405,55 @@ class BPR:
         Per epoch, the fraction of sampled pairs ranked correctly before their update.
     """
 
+    _renames = {"iterations": "epochs"}
+    _param_spec = {"dim": Integer(low=1), "learning_rate": Real(low=0),
+                   "regularization": Real(low=0), "epochs": Integer(low=0),
+                   "verify_negatives": Boolean(), "negatives": Options(("popularity", "uniform")),
+                   "n_threads": N_THREADS, "random_state": RANDOM_STATE}
+    iterations = _Renamed("epochs")
+
     def __init__(self, dim: int = 64, *, learning_rate: float = 0.01,
-                 regularization: float = 0.01, iterations: int = 100,
+                 regularization: float = 0.01, epochs: int = 100,
                  verify_negatives: bool = True, negatives: str = "popularity",
-                 n_threads: int | None = None, random_state: int = 0):
+                 n_threads: int | None = None, random_state: int = 0, **deprecated):
         self.dim = dim
-        self.negatives = negatives
         self.learning_rate = learning_rate
         self.regularization = regularization
-        self.iterations = iterations
+        self.epochs = epochs
         self.verify_negatives = verify_negatives
+        self.negatives = negatives
         self.n_threads = n_threads
         self.random_state = random_state
-
-    def get_params(self) -> dict:
-        return {"method": "bpr", "dim": self.dim, "learning_rate": self.learning_rate,
-                "regularization": self.regularization, "iterations": self.iterations,
-                "verify_negatives": self.verify_negatives, "negatives": self.negatives,
-                "random_state": self.random_state}
+        self._set_renamed(deprecated)
 
     def fit(self, interactions, *, callback=None) -> BPR:
         """Train on ``interactions`` (weights are ignored: every stored pair is a positive).
 
-        ``callback(epoch, seconds, train_auc)`` is called after each epoch.
+        Parameters
+        ----------
+        interactions : Interactions, scipy.sparse matrix or 2-D array
+            Users x items; every stored pair is a positive.
+        callback : callable, optional
+            ``callback(epoch, info)`` after each epoch; ``info`` has ``seconds`` and
+            ``train_auc``. Returning False stops training.
+
+        Returns
+        -------
+        BPR
+            ``self``, with ``model_`` (a FactorModel of ``dim + 1`` columns: the last holds
+            the item bias, users hold 1 there).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, empty or non-finite data, or diverged training.
         """
         from ._mf_kernels import bpr_epoch
 
-        _check_params("BPR", dim=(self.dim, 1, True), learning_rate=(self.learning_rate, 0,
-                      False), regularization=(self.regularization, 0, False),
-                      iterations=(self.iterations, 0, True))
-        if self.n_threads is not None:
-            _check_params("BPR", n_threads=(self.n_threads, 1, True))
-        if self.negatives not in ("popularity", "uniform"):
-            raise InputError(f"The 'negatives' parameter of BPR must be 'popularity' or "
-                             f"'uniform'. Got {self.negatives!r} instead.")
+        self._validate()
+        notify = epoch_callback(callback, "BPR")
         t0 = time.perf_counter()
-        m, inter = _as_matrix(interactions)
+        m, inter = _as_matrix(interactions, "BPR")
         m.sort_indices()
         n_users, n_items = m.shape
         if m.nnz >= 2**32:
@@ -470,12 +471,12 @@ class BPR:
         userids = np.repeat(np.arange(n_users, dtype=np.int32), counts_u)
         lr, reg = np.float32(self.learning_rate), np.float32(self.regularization)
         self.iteration_seconds_, self.train_auc_ = [], []
-        bar = progress(total=self.iterations, desc="bpr", unit="epoch")
+        bar = progress(total=self.epochs, desc="bpr", unit="epoch")
         with _Threads(self.n_threads) as n_threads:
             states = rng.integers(1, 2**63 - 1, size=n_threads, dtype=np.int64).astype(np.uint64)
             stats = np.zeros((n_threads, 2), dtype=np.int64)
             try:
-                for epoch in range(self.iterations):
+                for epoch in range(self.epochs):
                     ts = time.perf_counter()
                     bpr_epoch(userids, indices, indptr, X, Y, lr, reg,
                               bool(self.verify_negatives), self.negatives == "uniform", states,
@@ -489,14 +490,15 @@ class BPR:
                     bar.set_postfix(train_auc=f"{auc:.4f}",
                                     skipped=f"{skipped / m.nnz:.2%}")
                     bar.update(1)
-                    if callback is not None:
-                        callback(epoch, seconds, auc)
+                    if notify(epoch, {"seconds": seconds, "train_auc": auc}):
+                        break
             finally:
                 bar.close()
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise InputError("BPR diverged (NaN or inf factors); lower the learning rate")
         self.user_factors_, self.item_factors_ = X, Y
-        meta = {"trainer": "bpr", "params": self.get_params(), "n_interactions": int(m.nnz),
+        meta = {"trainer": "bpr", "params": self._meta_params("bpr"),
+                "n_interactions": int(m.nnz),
                 "bias_column": self.dim,
                 "timings_s": {"total": round(time.perf_counter() - t0, 3),
                               "per_iteration": [round(s, 4) for s in self.iteration_seconds_]},

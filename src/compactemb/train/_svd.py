@@ -17,23 +17,30 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._progress import progress
+from .._validation import RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
 from ..tables import DenseTable
 from ..text import Tokenizer, describe
 from ..vocab import Vocab
+from ._base import Trainer, epoch_callback, renamed_params
 
 WEIGHTINGS = {"uniform": 0, "harmonic": 1, "linear": 2}
 
 
 def cooccurrence(chunks, n_rows: int, *, window: int = 2, weighting: str = "linear",
-                 keep_prob: np.ndarray | None = None, seed: int = 0) -> sp.csr_matrix:
+                 keep_prob: np.ndarray | None = None, random_state: int = 0,
+                 **deprecated) -> sp.csr_matrix:
     """Symmetric co-occurrence counts (float64 CSR, n_rows x n_rows) from int32 token chunks.
 
     Each chunk holds row ids with -1 between sentences (``Vocab.encode_corpus``). With
-    ``keep_prob``, tokens are first subsampled (kept with that probability), as word2vec does.
+    ``keep_prob``, tokens are first subsampled (kept with that probability), as word2vec does,
+    drawn from ``random_state`` (old spelling: ``seed``).
     """
     from ._cooc_kernels import count_pairs, subsample_mask
+
+    seed = renamed_params("cooccurrence", deprecated, {"seed": "random_state"}).get(
+        "random_state", random_state)
 
     if weighting not in WEIGHTINGS:
         raise InputError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")
@@ -88,13 +95,15 @@ def ppmi(counts: sp.spmatrix, *, cds: float = 0.75, shift: float = 1.0) -> sp.cs
     return m.astype(np.float32)
 
 
-def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5, seed: int = 0,
-                   desc: str = "svd"):
+def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5,
+                   random_state: int = 0, desc: str = "svd", **deprecated):
     """Truncated SVD by randomized subspace iteration (Halko, Martinsson & Tropp 2011).
 
-    Deterministic for a seed; signs are fixed so that each left vector's largest entry is
-    positive. Returns (U, S, Vt) with k components.
+    Deterministic for a ``random_state`` (old spelling: ``seed``); signs are fixed so that each
+    left vector's largest entry is positive. Returns (U, S, Vt) with k components.
     """
+    seed = renamed_params("randomized_svd", deprecated, {"seed": "random_state"}).get(
+        "random_state", random_state)
     n, m = a.shape
     if not 0 < k < min(n, m):
         raise InputError(f"dim must be between 1 and {min(n, m) - 1} for a {n} x {m} matrix, "
@@ -160,7 +169,7 @@ def _matmul(a, x: np.ndarray) -> np.ndarray:
     return out
 
 
-class PPMISVD:
+class PPMISVD(Trainer):
     """Word embeddings from PPMI + truncated SVD (count-based, deterministic for a seed).
 
     Parameters
@@ -182,15 +191,30 @@ class PPMISVD:
         word2vec-style subsampling threshold of frequent words applied before counting.
     n_iter : int, default 5
         Power iterations of the randomized SVD.
+    tokenizer : Tokenizer, optional
+        How lines of a text corpus become tokens (default: lowercase runs of letters).
     random_state : int, default 0
 
     Attributes
     ----------
+    model_ : KeyedVectors
+        The trained vectors (the same as ``keyed_vectors()``).
     vocab_ : Vocab
     table_ : DenseTable of shape (len(vocab_), dim)
     singular_values_ : ndarray of shape (dim,)
     meta_ : dict (parameters, timings, matrix sizes)
+
+    Examples
+    --------
+    >>> from compactemb.demo import demo_corpus_path
+    >>> kv = PPMISVD(dim=20).fit(demo_corpus_path()).model_
     """
+
+    _param_spec = {"dim": Integer(low=1), "window": Integer(low=1),
+                   "weighting": Options(tuple(WEIGHTINGS)), "min_count": Integer(low=1),
+                   "max_size": Integer(low=1, allow_none=True), "cds": Real(low=0, low_open=True),
+                   "shift": Real(low=1), "eig": Real(), "subsample": Real(low=0, allow_none=True),
+                   "n_iter": Integer(low=0), "random_state": RANDOM_STATE}
 
     def __init__(self, dim: int = 100, *, window: int = 2, weighting: str = "linear",
                  min_count: int = 5, max_size: int | None = None, cds: float = 0.75,
@@ -209,19 +233,33 @@ class PPMISVD:
         self.tokenizer = tokenizer
         self.random_state = random_state
 
-    def get_params(self) -> dict:
-        return {"method": "svd", "dim": self.dim, "window": self.window,
-                "weighting": self.weighting, "min_count": self.min_count,
-                "max_size": self.max_size, "cds": self.cds, "shift": self.shift, "eig": self.eig,
-                "subsample": self.subsample, "n_iter": self.n_iter,
-                "tokenizer": (self.tokenizer or Tokenizer()).to_dict(),
-                "random_state": self.random_state}
+    def fit(self, corpus, *, vocab: Vocab | None = None, callback=None) -> PPMISVD:
+        """Count, weight and factorise.
 
-    def fit(self, corpus, *, vocab: Vocab | None = None) -> PPMISVD:
-        """Count, weight and factorise; ``corpus`` is a path or an iterable of lines/token lists."""
-        if not isinstance(self.dim, (int, np.integer)) or self.dim <= 0:
-            raise InputError(f"dim must be a positive integer, got {self.dim!r}")
+        Parameters
+        ----------
+        corpus : path, iterable of str or iterable of list of str
+            A text file (plain/.gz/.xz/.bz2), lines of text, or token lists.
+        vocab : Vocab, optional
+            Use this vocabulary as is (e.g. ``Vocab.load`` of a ``compactemb vocab`` file).
+        callback : callable, optional
+            ``callback(0, info)`` once, when done (the SVD is a single pass); ``info`` has
+            ``seconds``.
+
+        Returns
+        -------
+        PPMISVD
+            ``self``, with ``model_`` (KeyedVectors).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, an empty corpus, or ``dim`` not below the vocabulary size.
+        """
         from ._word2vec import tokenize_to_cache
+
+        self._validate()
+        notify = epoch_callback(callback, "PPMISVD")
 
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="compactemb-svd-") as tmp:
@@ -244,21 +282,21 @@ class PPMISVD:
                       for a, b in zip(bounds[:-1], bounds[1:]))
             counts = cooccurrence(chunks, len(vocab), window=self.window,
                                   weighting=self.weighting, keep_prob=keep,
-                                  seed=self.random_state)
+                                  random_state=self.random_state)
         if counts.nnz == 0:
             raise InputError(f"{describe(corpus)}: no word pairs within the window "
                              "(are all sentences one word long?)")
         t2 = time.perf_counter()
         m = ppmi(counts, cds=self.cds, shift=self.shift)
         t3 = time.perf_counter()
-        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter, seed=self.random_state,
-                                 desc="ppmi svd")
+        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter,
+                                 random_state=self.random_state, desc="ppmi svd")
         t4 = time.perf_counter()
         self.vocab_ = vocab
         self.table_ = DenseTable(u * s[None, :] ** self.eig)
         self.singular_values_ = s
         self.meta_ = {
-            "trainer": "ppmi_svd", "params": self.get_params(),
+            "trainer": "ppmi_svd", "params": self._meta_params("svd"),
             "corpus": describe(corpus),
             "vocab_size": len(vocab), "cooccurrence_nnz": int(counts.nnz),
             "ppmi_nnz": int(m.nnz),
@@ -267,18 +305,27 @@ class PPMISVD:
                           "ppmi": round(t3 - t2, 3), "svd": round(t4 - t3, 3),
                           "total": round(t4 - t0, 3)},
         }
+        self.model_ = KeyedVectors(self.vocab_, self.table_, self.meta_)
+        notify(0, {"seconds": t4 - t0})
         return self
 
     def keyed_vectors(self) -> KeyedVectors:
-        """The trained vectors as :class:`KeyedVectors` (metadata included)."""
-        if not hasattr(self, "table_"):
-            from ..exceptions import NotFittedError
+        """The trained vectors as :class:`KeyedVectors` (``model_``, metadata included).
 
-            raise NotFittedError("PPMISVD is not fitted; call fit(corpus) first")
-        return KeyedVectors(self.vocab_, self.table_, self.meta_)
+        Returns
+        -------
+        KeyedVectors
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self._check_fitted()
+        return self.model_
 
 
-class PureSVD:
+class PureSVD(Trainer):
     """User and item embeddings from a truncated SVD of the user x item matrix (PureSVD).
 
     Parameters
@@ -288,7 +335,26 @@ class PureSVD:
         Users get ``U S^eig``, items ``V S^(1-eig)``.
     binary : bool, default False
         Use 1 for every observed pair instead of the weights.
+    n_iter : int, default 5
+        Power iterations of the randomized SVD.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    model_ : FactorModel
+    singular_values_ : ndarray of shape (dim,)
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> m = sp.random(30, 20, density=0.3, format="csr", random_state=0)
+    >>> PureSVD(dim=4).fit(m).model_.dim
+    4
     """
+
+    _param_spec = {"dim": Integer(low=1), "eig": Real(), "binary": Boolean(),
+                   "n_iter": Integer(low=0),
+                   "random_state": RANDOM_STATE}
 
     def __init__(self, dim: int = 64, *, eig: float = 0.5, binary: bool = False,
                  n_iter: int = 5, random_state: int = 0):
@@ -298,29 +364,49 @@ class PureSVD:
         self.n_iter = n_iter
         self.random_state = random_state
 
-    def get_params(self) -> dict:
-        return {"method": "svd", "dim": self.dim, "eig": self.eig, "binary": self.binary,
-                "n_iter": self.n_iter, "random_state": self.random_state}
+    def fit(self, interactions, *, callback=None) -> PureSVD:
+        """Factorise the users x items matrix.
 
-    def fit(self, interactions):
-        """``interactions``: an :class:`~compactemb.interactions.Interactions`."""
-        from ..recommend import FactorModel
+        Parameters
+        ----------
+        interactions : Interactions, scipy.sparse matrix or 2-D array
+            Users x items weights.
+        callback : callable, optional
+            ``callback(0, info)`` once, when done (a single pass); ``info`` has ``seconds``.
 
-        if not isinstance(self.dim, (int, np.integer)) or self.dim <= 0:
-            raise InputError(f"dim must be a positive integer, got {self.dim!r}")
+        Returns
+        -------
+        PureSVD
+            ``self``, with ``model_`` (a FactorModel).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, empty data, or ``dim`` not below both matrix sides.
+        """
+        from ._mf import _factor_model
+
+        self._validate()
+        notify = epoch_callback(callback, "PureSVD")
         t0 = time.perf_counter()
-        x = interactions.matrix.astype(np.float32)
+        m, inter = _as_interaction_matrix(interactions)
+        x = m
         if self.binary:
-            x = x.copy()
+            x = m.copy()
             x.data[:] = 1
-        u, s, vt = randomized_svd(x, self.dim, n_iter=self.n_iter, seed=self.random_state,
-                                  desc="pure svd")
-        meta = {"trainer": "pure_svd", "params": self.get_params(),
-                "n_interactions": int(x.nnz), "timings_s": {"total": round(
-                    time.perf_counter() - t0, 3)}}
-        self.model_ = FactorModel(interactions.user_vocab, interactions.item_vocab,
-                                  DenseTable(u * s ** self.eig),
-                                  DenseTable(vt.T * s ** (1 - self.eig)),
-                                  seen=interactions.matrix, meta=meta)
+        u, s, vt = randomized_svd(x, self.dim, n_iter=self.n_iter,
+                                  random_state=self.random_state, desc="pure svd")
+        seconds = time.perf_counter() - t0
+        meta = {"trainer": "pure_svd", "params": self._meta_params("svd"),
+                "n_interactions": int(x.nnz), "timings_s": {"total": round(seconds, 3)}}
+        self.model_ = _factor_model(inter, m, u * s ** self.eig, vt.T * s ** (1 - self.eig),
+                                    meta)
         self.singular_values_ = s
+        notify(0, {"seconds": seconds})
         return self
+
+
+def _as_interaction_matrix(data):
+    from .._validation import interaction_matrix
+
+    return interaction_matrix(data, "PureSVD")

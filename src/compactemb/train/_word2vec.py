@@ -10,7 +10,8 @@ result is bit-identical run to run; with several it is not (the order of updates
 Everything else follows gensim's ``word2vec_inner.pyx``: subsampling with word2vec's formula
 (``sample = 1e-3``), a reduced window drawn per word, negatives from the unigram^0.75
 distribution, a 1000-entry sigmoid table over [-6, 6], a learning rate decaying linearly from
-``alpha`` to ``min_alpha`` over all epochs, and the same 48-bit LCG. Two changes, for speed:
+``learning_rate`` to ``min_learning_rate`` (gensim's ``alpha``, ``min_alpha``) over all epochs,
+and the same 48-bit LCG. Two changes, for speed:
 negatives are drawn in O(1) with Walker's alias method (gensim bisects a cumulative table; the
 distribution is the same), and skip-gram shares one draw of negatives across a centre word's
 window unless ``shared_negatives=False``.
@@ -33,17 +34,19 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 import numpy as np
 
 from .._progress import progress
-from ..exceptions import InputError, NotFittedError
+from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
+from ..exceptions import InputError
 from ..keyed import KeyedVectors
 from ..tables import DenseTable
 from ..text import Tokenizer, describe, iter_sentences
 from ..vocab import Vocab
+from ._base import Trainer, _Renamed, epoch_callback
 
 _LCG_MASK = (1 << 48) - 1
 _CHUNK = 1 << 16  # tokens per write while tokenising (a Python list: keep it small)
 
 
-class Word2Vec:
+class Word2Vec(Trainer):
     """Skip-gram or CBOW word vectors trained with negative sampling.
 
     Parameters
@@ -60,8 +63,9 @@ class Word2Vec:
     sample : float, default 1e-3
         Subsampling threshold of frequent words (0 disables it).
     epochs : int, default 5
-    alpha, min_alpha : float, default 0.025 and 0.0001
-        Learning rate at the start and at the end of training (linear decay).
+    learning_rate, min_learning_rate : float, default 0.025 and 0.0001
+        Learning rate at the start and at the end of training (linear decay); gensim's
+        ``alpha`` and ``min_alpha`` (old spellings here too, deprecated).
     cbow_mean : bool, default True
         CBOW averages the context vectors (True) or sums them.
     ns_exponent : float, default 0.75
@@ -82,6 +86,8 @@ class Word2Vec:
 
     Attributes
     ----------
+    model_ : KeyedVectors
+        The trained input vectors (the same as ``keyed_vectors()``).
     vocab_ : Vocab
     table_ : DenseTable of shape (len(vocab_), dim)
         The input vectors (gensim's ``wv.vectors``).
@@ -95,16 +101,29 @@ class Word2Vec:
     Examples
     --------
     >>> from compactemb.demo import demo_corpus_path
-    >>> kv = Word2Vec(50, epochs=1, n_threads=1).fit(demo_corpus_path()).keyed_vectors()
+    >>> kv = Word2Vec(50, epochs=1, n_threads=1).fit(demo_corpus_path()).model_
     """
+
+    _renames = {"alpha": "learning_rate", "min_alpha": "min_learning_rate"}
+    _param_spec = {"dim": Integer(low=1), "sg": Boolean(), "window": Integer(low=1),
+                   "negative": Integer(low=1), "min_count": Integer(low=1),
+                   "max_size": Integer(low=1, allow_none=True), "sample": Real(low=0),
+                   "epochs": Integer(low=1), "learning_rate": Real(low=0, low_open=True),
+                   "min_learning_rate": Real(low=0), "cbow_mean": Boolean(),
+                   "ns_exponent": Real(low=0), "shared_negatives": Boolean(),
+                   "n_threads": N_THREADS, "job_tokens": Integer(low=1000),
+                   "random_state": RANDOM_STATE}
+    alpha = _Renamed("learning_rate")
+    min_alpha = _Renamed("min_learning_rate")
 
     def __init__(self, dim: int = 100, *, sg: bool = True, window: int = 5, negative: int = 5,
                  min_count: int = 5, max_size: int | None = None, sample: float = 1e-3,
-                 epochs: int = 5, alpha: float = 0.025, min_alpha: float = 0.0001,
-                 cbow_mean: bool = True, ns_exponent: float = 0.75,
-                 shared_negatives: bool = True, n_threads: int | None = None,
-                 job_tokens: int = 100_000,
-                 tokenizer: Tokenizer | None = None, cache_dir=None, random_state: int = 0):
+                 epochs: int = 5, learning_rate: float = 0.025,
+                 min_learning_rate: float = 0.0001, cbow_mean: bool = True,
+                 ns_exponent: float = 0.75, shared_negatives: bool = True,
+                 n_threads: int | None = None, job_tokens: int = 100_000,
+                 tokenizer: Tokenizer | None = None, cache_dir=None, random_state: int = 0,
+                 **deprecated):
         self.dim = dim
         self.sg = sg
         self.window = window
@@ -113,8 +132,8 @@ class Word2Vec:
         self.max_size = max_size
         self.sample = sample
         self.epochs = epochs
-        self.alpha = alpha
-        self.min_alpha = min_alpha
+        self.learning_rate = learning_rate
+        self.min_learning_rate = min_learning_rate
         self.cbow_mean = cbow_mean
         self.ns_exponent = ns_exponent
         self.shared_negatives = shared_negatives
@@ -123,47 +142,42 @@ class Word2Vec:
         self.tokenizer = tokenizer
         self.cache_dir = cache_dir
         self.random_state = random_state
-
-    def get_params(self) -> dict:
-        return {"method": "sgns" if self.sg else "cbow", "dim": self.dim, "sg": self.sg,
-                "window": self.window, "negative": self.negative, "min_count": self.min_count,
-                "max_size": self.max_size, "sample": self.sample, "epochs": self.epochs,
-                "alpha": self.alpha, "min_alpha": self.min_alpha, "cbow_mean": self.cbow_mean,
-                "ns_exponent": self.ns_exponent,
-                "shared_negatives": self.shared_negatives, "n_threads": self.n_threads,
-                "job_tokens": self.job_tokens,
-                "tokenizer": (self.tokenizer or Tokenizer()).to_dict(),
-                "random_state": self.random_state}
+        self._set_renamed(deprecated)
 
     def _validate(self) -> None:
-        def integer(name, low):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise InputError(f"the {name!r} parameter of Word2Vec must be an integer >= "
-                                 f"{low}; got {v!r}")
-
-        for name, low in (("dim", 1), ("window", 1), ("negative", 1), ("min_count", 1),
-                          ("epochs", 1), ("job_tokens", 1000)):
-            integer(name, low)
-        if self.max_size is not None:
-            integer("max_size", 1)
-        if self.n_threads is not None:
-            integer("n_threads", 1)
-        for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-                raise InputError(f"the {name!r} parameter of Word2Vec must be a number >= 0; "
-                                 f"got {v!r}")
-        if self.alpha <= 0:
-            raise InputError(f"the 'alpha' parameter of Word2Vec must be > 0; got {self.alpha}")
-        if self.min_alpha > self.alpha:
-            raise InputError(f"min_alpha={self.min_alpha} must not exceed alpha={self.alpha}")
+        super()._validate()
+        if self.min_learning_rate > self.learning_rate:
+            fail("Word2Vec", "min_learning_rate", f"<= learning_rate={self.learning_rate}",
+                 self.min_learning_rate)
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, corpus, *, vocab: Vocab | None = None) -> Word2Vec:
-        """Train on ``corpus``: a text file path (plain/.gz/.xz/.bz2), or an iterable of lines
-        or of token lists. With ``vocab``, that vocabulary is used as is (no counting pass)."""
+    def fit(self, corpus, *, vocab: Vocab | None = None, callback=None) -> Word2Vec:
+        """Train on a corpus.
+
+        Parameters
+        ----------
+        corpus : path, iterable of str or iterable of list of str
+            A text file (plain/.gz/.xz/.bz2), lines of text, or token lists.
+        vocab : Vocab, optional
+            Use this vocabulary as is, no counting pass (e.g. ``Vocab.load`` of a file
+            written by ``compactemb vocab``).
+        callback : callable, optional
+            ``callback(epoch, info)`` after each epoch, in epoch order; ``info`` has
+            ``seconds``, ``loss`` and ``words``. Returning False stops training: at once with
+            ``n_threads=1``; with more threads, the jobs already running finish first.
+
+        Returns
+        -------
+        Word2Vec
+            ``self``, with ``model_`` (KeyedVectors).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, an empty corpus, or no word reaching ``min_count``.
+        """
         self._validate()
+        self._notify = epoch_callback(callback, "Word2Vec")
         threads = self.n_threads or len(os.sched_getaffinity(0))
         t0 = time.perf_counter()
         tmpdir = tempfile.mkdtemp(prefix="compactemb-w2v-", dir=self.cache_dir)
@@ -179,15 +193,17 @@ class Word2Vec:
             t2 = time.perf_counter()
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+            del self._notify
         self.vocab_ = vocab
         self.table_ = DenseTable(state["syn0"])
         self.output_weights_ = state["syn1neg"]
         self.loss_ = [e["loss"] for e in log]
         self._tables = {k: state[k] for k in ("keep_thresholds", "alias_prob", "alias_index")}
         train_s = t2 - t1
-        words = stats["corpus_tokens"] * self.epochs
+        words = stats["corpus_tokens"] * len(log)  # epochs run (fewer if a callback stopped)
         self.meta_ = {
-            "trainer": "word2vec", "params": self.get_params(), "corpus": describe(corpus),
+            "trainer": "word2vec", "params": self._meta_params("sgns" if self.sg else "cbow"),
+            "corpus": describe(corpus),
             "vocab_size": len(vocab), "n_threads_used": threads,
             "corpus_tokens": stats["corpus_tokens"], "trained_tokens": stats["tokens"],
             "sentences": stats["sentences"], "token_cache_bytes": stats["cache_bytes"],
@@ -198,6 +214,7 @@ class Word2Vec:
                           "total": round(t2 - t0, 3)},
             "reproducible": threads == 1,
         }
+        self.model_ = KeyedVectors(self.vocab_, self.table_, self.meta_)
         return self
 
     def _init_state(self, vocab: Vocab) -> dict:
@@ -225,7 +242,7 @@ class Word2Vec:
         first_start = [None] * epochs
         lock = threading.Lock()
         stop = threading.Event()
-        counter = {"next": 0, "tokens": 0}
+        counter = {"next": 0, "tokens": 0, "reported": 0}
         args = (state["syn0"], state["syn1neg"], state["keep_thresholds"], state["alias_prob"],
                 state["alias_index"], exp_table, log_table, bool(self.sg), bool(self.cbow_mean),
                 bool(self.shared_negatives), int(self.window), int(self.negative))
@@ -249,8 +266,9 @@ class Word2Vec:
                     tokens = np.frombuffer(raw, dtype=np.int32)
                     p0 = (epoch * total + lo) / span
                     p1 = (epoch * total + hi) / span
-                    a0 = self.alpha - (self.alpha - self.min_alpha) * p0
-                    a1 = self.alpha - (self.alpha - self.min_alpha) * p1
+                    lr, min_lr = self.learning_rate, self.min_learning_rate
+                    a0 = lr - (lr - min_lr) * p0
+                    a1 = lr - (lr - min_lr) * p1
                     loss, terms, kept = train_job(tokens, *args, a0, a1,
                                                   job_seed(seed, epoch, j))
                     with lock:
@@ -260,6 +278,17 @@ class Word2Vec:
                         e["words"] += kept
                         e["seconds"] = time.perf_counter() - first_start[epoch]
                         counter["tokens"] += hi - lo
+                        e["jobs_done"] = e.get("jobs_done", 0) + 1
+                        # report finished epochs in order; the callback may stop training
+                        while (counter["reported"] < epochs
+                               and log[counter["reported"]].get("jobs_done") == n_jobs):
+                            r = log[counter["reported"]]
+                            counter["reported"] += 1
+                            info = {"seconds": r["seconds"], "words": r["words"],
+                                    "loss": r["loss_sum"] / r["examples"] if r["examples"]
+                                    else None}
+                            if self._notify(r["epoch"] - 1, info):
+                                stop.set()
             finally:
                 os.close(fd)
 
@@ -289,20 +318,27 @@ class Word2Vec:
         finally:
             pool.shutdown(wait=True)
             bar.close()
+        log = [e for e in log if e.pop("jobs_done", 0)]  # epochs run (all, unless stopped)
         for e in log:
             e["loss"] = e["loss_sum"] / e["examples"] if e["examples"] else None
             e["seconds"] = round(e["seconds"], 3)
         return log
 
     # -- results -------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "table_"):
-            raise NotFittedError("Word2Vec is not fitted; call fit(corpus) first")
-
     def keyed_vectors(self) -> KeyedVectors:
-        """The trained input vectors as :class:`KeyedVectors` (metadata and loss log included)."""
+        """The trained input vectors as :class:`KeyedVectors` (``model_``; metadata included).
+
+        Returns
+        -------
+        KeyedVectors
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         self._check_fitted()
-        return KeyedVectors(self.vocab_, self.table_, self.meta_)
+        return self.model_
 
     def memory_parts(self) -> dict[str, int]:
         """Measured bytes of the trained state, and of the token cache used while training."""
