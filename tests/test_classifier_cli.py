@@ -97,3 +97,49 @@ def test_cluster_and_plot(tmp_path, capsys):
     png = tmp_path / "p.png"
     info = run_json(capsys, ["plot", str(path), "-o", str(png), "--k", "3"])
     assert info["groups"] == 3 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compress_takes_a_classifier_and_quantize_is_its_alias(tmp_path, capsys):
+    train = write_data(tmp_path / "train.txt", 300, 0)
+    test = write_data(tmp_path / "test.txt", 100, 1)
+    model = tmp_path / "m.cemb"
+    run_json(capsys, ["train", "classifier", str(train), "-o", str(model), "--dim", "8",
+                      "--buckets", "1000", "--epochs", "10", "--threads", "1"])
+    new, old, direct = tmp_path / "new.cemb", tmp_path / "old.cemb", tmp_path / "direct.cemb"
+    c = run_json(capsys, ["compress", str(model), "-o", str(new), "--method", "pruned+int8",
+                          "--keep", "30", "--retrain", "--train", str(train), "--hash-words",
+                          "--test", str(test)])
+    assert c["kind"] == "classifier" and c["accuracy_after"] == 1.0
+    q = run_json(capsys, ["quantize", str(model), "-o", str(old), "--method", "int8",
+                          "--keep", "30", "--retrain", "--train", str(train), "--hash-words"])
+    assert q["cutoff"] == 30 and c["table_bytes_after"] == q["bytes_after"]
+    assert new.read_bytes() == old.read_bytes()
+    # the reference: the Python method on the loaded model, saved
+    from compactemb import load
+    from compactemb.train._classifier import read_labelled
+
+    texts, labels = read_labelled(train)
+    load(model).compress("int8", cutoff=30, retrain=True, texts=texts, labels=labels,
+                         hash_words=True).save(direct)
+    assert direct.read_bytes() == new.read_bytes()
+    # the old spelling --cutoff still works, with a note
+    assert main(["quantize", str(model), "-o", str(old), "--method", "int8", "--cutoff", "30",
+                 "--retrain", "--train", str(train), "--hash-words", "-q"]) == 0
+    assert "--cutoff is deprecated, use --keep" in capsys.readouterr().err
+    assert old.read_bytes() == new.read_bytes()
+    # --keep above the row count: every row kept, one note
+    big = run_json(capsys, ["compress", str(model), "-o", str(new), "--method", "pruned+int4",
+                            "--keep", "1000000"])
+    assert big["keep_capped"] == [{"table": "table", "requested": 1000000,
+                                   "rows": load(model).n_rows}]
+    assert main(["compress", str(model), "-o", str(new), "--method", "pruned+int4", "--keep",
+                 "1000000", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --keep 1000000 is more than the" in err and len(err.strip().splitlines()) == 1
+    # classifier options on other files: a clear error
+    vec = tmp_path / "v.cemb"
+    KeyedVectors(Vocab(["a", "b"]), DenseTable(np.eye(2, dtype=np.float32))).save(vec)
+    assert main(["compress", str(vec), "-o", str(new), "--method", "int8", "--retrain"]) == 1
+    assert "--retrain apply to classifiers; " in capsys.readouterr().err
+    assert main(["compress", str(model), "-o", str(new), "--method", "int8", "--retrain"]) == 1
+    assert "--retrain needs --train" in capsys.readouterr().err

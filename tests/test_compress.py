@@ -185,3 +185,101 @@ def test_cli_frontier_words_and_items(kv, tmp_path, capsys):
     assert os.path.exists(res["files"]["png"])
     assert main(["frontier", str(model), "--out", str(out)]) == 1
     assert "give --test" in capsys.readouterr().err
+
+
+# -- one grammar: table kind names, aliases, every object kind -------------------------------------
+
+def test_method_names_are_the_table_kinds_and_old_names_are_aliases():
+    from compactemb.compress import ALIASES, METHODS
+    from compactemb.tables import LowRankTable, table_kinds
+
+    compressors = {k for k, c in table_kinds().items() if hasattr(c, "from_dense")}
+    assert compressors == set(METHODS) - {"float32", "float16"}
+    t = DenseTable(np.random.default_rng(3).standard_normal((200, 16)).astype(np.float32))
+    ref = LowRankTable.from_dense(t, rank=4)
+    for name in ("lowrank", "svd", " SVD "):
+        np.testing.assert_array_equal(compress(t, name, rank=4).to_dense().weights,
+                                      ref.to_dense().weights)
+    for old, new in ALIASES.items():
+        a, b = compress(t, old), compress(t, new)
+        assert a.kind == b.kind
+        np.testing.assert_array_equal(a.to_dense().weights, b.to_dense().weights)
+    assert compress(t, "float16").to_dense().weights.tolist() == \
+        t.weights.astype(np.float16).astype(np.float32).tolist()
+    seeded = compress(t, "pq", n_subvectors=4, n_centroids=16, seed=3)
+    np.testing.assert_array_equal(
+        seeded.codes, compress(t, "pq", n_subvectors=4, n_centroids=16, random_state=3).codes)
+
+
+def test_keep_above_the_row_count_is_capped(kv):
+    from compactemb.compress import keep_capped
+
+    big = compress(kv, "pruned+int8", keep=10_000)
+    assert big.table.n_keep == 600 and keep_capped(big) == [("table", 10_000, 600)]
+    np.testing.assert_array_equal(big.table.to_dense().weights,
+                                  Int8Table.from_dense(kv.table).to_dense().weights)
+    assert keep_capped(compress(kv, "pruned+int8", keep=100)) == []
+
+
+def test_factor_model_one_side():
+    rng = np.random.default_rng(4)
+    m = FactorModel(Vocab(np.arange(20)), Vocab(np.arange(40)),
+                    DenseTable(rng.standard_normal((20, 8))),
+                    DenseTable(rng.standard_normal((40, 8))))
+    c = compress(m, "int8", side="item")
+    assert c.user_table is m.user_table and c.item_table.kind == "int8"
+    np.testing.assert_array_equal(c.item_table.data, Int8Table.from_dense(m.item_table).data)
+    assert c.meta["compression"]["user"] is None
+    with pytest.raises(InputError, match="side must be one of"):
+        compress(m, "int8", side="items")
+    with pytest.raises(InputError, match="apply to factor models only"):
+        compress(m.user_table, "int8", side="user")
+
+
+def _toy_classifier():
+    from compactemb.train import TextClassifier
+
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for _ in range(200):
+        lab = "pos" if rng.random() < 0.5 else "neg"
+        word = rng.choice(["superb", "lovely"] if lab == "pos" else ["dull", "awful"])
+        texts.append(" ".join([*rng.choice(["the", "film", "was", "plot"], 4), word]))
+        labels.append(lab)
+    clf = TextClassifier(dim=8, n_buckets=500, epochs=5, n_threads=1).fit(texts, labels)
+    return clf, texts, labels
+
+
+def _same_classifier(a, b):
+    assert a.table_.kind == b.table_.kind and a.n_rows == b.n_rows
+    np.testing.assert_array_equal(a.table_.to_dense().weights, b.table_.to_dense().weights)
+    np.testing.assert_array_equal(a.output_, b.output_)
+    np.testing.assert_array_equal(a.bucket_ids_, b.bucket_ids_)
+    assert a.train_info_["compression"] == b.train_info_["compression"]
+
+
+def test_compress_a_classifier_is_textclassifier_compress():
+    clf, texts, labels = _toy_classifier()
+    opts = {"n_subvectors": 4, "n_centroids": 16}
+    _same_classifier(compress(clf, "pruned+pq", keep=30, score="norm", **opts),
+                     clf.compress("pq", cutoff=30, score="norm", **opts))
+    _same_classifier(compress(clf, "prune+int8", keep=25, retrain=True, texts=texts,
+                              labels=labels, hash_words=True),
+                     clf.compress("int8", cutoff=25, retrain=True, texts=texts, labels=labels,
+                                  hash_words=True))
+    _same_classifier(compress(clf, "fp16"), clf.compress("float16"))
+    half = compress(clf, "pruned", keep=0.5)
+    _same_classifier(half, clf.compress("float32", cutoff=round(0.5 * clf.n_rows)))
+    # pq by default: 2 dimensions a byte, as the quantize command always did
+    assert compress(clf, "pq", n_centroids=16).table_.n_subvectors == 4
+    from compactemb.compress import keep_capped
+
+    capped = compress(clf, "pruned+int8", keep=10 ** 6)
+    assert capped.n_rows == clf.n_rows
+    assert keep_capped(capped) == [("table", 10 ** 6, clf.n_rows)]
+    with pytest.raises(InputError, match="fallback do not apply"):
+        compress(clf, "pruned+int8", keep=10, fallback="shared")
+    with pytest.raises(InputError, match="needs pruned first"):
+        compress(clf, "int8", keep=10)
+    with pytest.raises(InputError, match="retrain apply to classifiers only"):
+        compress(clf.word_vectors(), "int8", retrain=True)

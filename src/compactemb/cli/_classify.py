@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..exceptions import InputError
-from . import common, emit, load_object
+from . import common, deprecated_alias, emit, load_object
 from ._core import check_positive, load_vectors
 
 _SMALL_METHODS = ["float32", "float16", "int8", "int4", "pq"]
@@ -32,10 +32,15 @@ def _read(args, path):
 
 
 def _small_options(p) -> None:
-    p.add_argument("--cutoff", type=int, help="keep the N input rows of largest norm "
-                   "(words and n-grams; fastText's -cutoff)")
+    from ._compress import keep_value
+
+    p.add_argument("--keep", dest="cutoff", type=keep_value, metavar="N",
+                   help="keep the N input rows (words and n-grams) of highest score, a count "
+                   "or a fraction (< 1) (fastText's -cutoff; same as compress --method "
+                   "pruned+METHOD --keep N)")
+    deprecated_alias(p, "--cutoff", "--keep")
     p.add_argument("--score", choices=["usage", "norm"],
-                   help="rank rows for --cutoff by norm x sqrt(use in training) ('usage', the "
+                   help="rank rows for --keep by norm x sqrt(use in training) ('usage', the "
                    "default when the model has its row counts) or by norm (fastText)")
     p.add_argument("--n-subvectors", type=int,
                    help="pq: sub-vectors (bytes per row; default dim/2, fastText's -dsub 2)")
@@ -90,7 +95,9 @@ def register(commands, families) -> None:
     p.set_defaults(func=cmd_predict)
 
     p = commands.add_parser("quantize", help="a small classifier: prune rows, then "
-                            "float16/int8/int4/PQ (FastText.zip)")
+                            "float16/int8/int4/PQ (FastText.zip; same as compress)",
+                            description="compress for classifiers: 'quantize M -o OUT --method "
+                            "int4 --keep N' = 'compress M -o OUT --method pruned+int4 --keep N'.")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-o", "--out", required=True)
     p.add_argument("--method", choices=_SMALL_METHODS, default="pq")
@@ -138,21 +145,23 @@ def _load_classifier(path):
                        "train one with 'compactemb train classifier'")
 
 
-def _pq_options(args, dim):
-    if args.n_subvectors is not None:
-        check_positive("n-subvectors", args.n_subvectors)
-        return {"n_subvectors": args.n_subvectors}
-    return {"n_subvectors": dim // 2 if dim % 2 == 0 else dim}
-
-
 def _shrink(args, model, method, texts=None, labels=None):
-    check_positive("cutoff", args.cutoff)
-    options = _pq_options(args, model.dim) if method == "pq" else {}
+    """quantize and train classifier --compress: compress's code path (pruned+METHOD --keep)."""
+    from ._compress import compress_object
+
+    check_positive("keep", args.cutoff)
+    check_positive("n-subvectors", args.n_subvectors)
     if args.n_subvectors is not None and method != "pq":
         raise InputError("--n-subvectors applies to --method pq only")
-    return model.compress(method, cutoff=args.cutoff, retrain=args.retrain, texts=texts,
-                          labels=labels, score=args.score, hash_words=args.hash_words,
-                          **options)
+    options = {"retrain": args.retrain, "score": args.score, "hash_words": args.hash_words}
+    options = {k: v for k, v in options.items() if v}
+    if args.n_subvectors is not None:
+        options["n_subvectors"] = args.n_subvectors
+    if args.cutoff is not None:
+        method, options["keep"] = f"pruned+{method}", args.cutoff
+    if texts is not None:  # train classifier --compress: the data is already read
+        options.update(texts=texts, labels=labels)
+    return compress_object(args, model, method, options)
 
 
 def _summary(model) -> dict:
@@ -226,15 +235,13 @@ def cmd_predict(args) -> int:
 
 
 def cmd_quantize(args) -> int:
+    """compress for classifiers under its first name: same code path, its own --json keys."""
     if os.path.abspath(args.model) == os.path.abspath(args.out):
         raise InputError(f"--out {args.out} is the input model; choose another output")
     if args.retrain and not args.train:
         raise InputError("--retrain needs --train TRAIN (the training file)")
     model = _load_classifier(args.model)
-    texts = labels = None
-    if args.retrain:
-        texts, labels = _read(args, args.train)
-    small = _shrink(args, model, args.method, texts, labels)
+    small = _shrink(args, model, args.method)
     small.save(args.out)
     out = {"input": args.model, "output": args.out, "method": args.method,
            "cutoff": args.cutoff, "score": small.train_info_["compression"]["score"],

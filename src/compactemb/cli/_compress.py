@@ -3,47 +3,95 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from ..exceptions import InputError
 from . import common, emit
 
 # CLI option -> compress() option; only options given on the command line are passed on
 _OPTION_FLAGS = {
-    "n_subvectors": ("--n-subvectors", int, "pq: sub-vectors M (must divide dim; bytes/row)"),
+    "n_subvectors": ("--n-subvectors", int, "pq: sub-vectors M (must divide dim; bytes/row; "
+                                            "default: largest divisor <= dim/4, classifiers "
+                                            "dim/2)"),
     "n_centroids": ("--n-centroids", int, "pq: centroids per sub-space (2..256, default 256)"),
     "bits": ("--bits", int, "pq: bits per code (1..8; n_centroids = 2**bits)"),
     "n_iter": ("--n-iter", int, "pq: k-means iterations (default 20)"),
     "sample": ("--sample", int, "pq: rows sampled to train k-means (default 65536)"),
-    "rank": ("--rank", int, "svd: rank (default dim/4)"),
-    "keep": ("--keep", float, "prune: rows kept, a count (>= 1) or a fraction (< 1); "
-                              "default 0.25"),
-    "fallback": ("--fallback", str, "prune: vector of pruned rows: 'hash' buckets (default) or "
+    "rank": ("--rank", int, "lowrank: rank (default dim/4)"),
+    "fallback": ("--fallback", str, "pruned: vector of pruned rows: 'hash' buckets (default) or "
                                     "one 'shared' row"),
-    "n_fallback": ("--n-fallback", int, "prune: hash buckets for pruned rows"),
+    "n_fallback": ("--n-fallback", int, "pruned: hash buckets for pruned rows"),
     "n_blocks": ("--n-blocks", int, "mixed: frequency blocks (default 4)"),
     "shrink": ("--shrink", float, "mixed: width divisor per block (default 4)"),
     "seed": ("--seed", int, "pq: random seed (default 0)"),
 }
+# classifier-only options of compress (argparse dest names)
+_CLASSIFIER_FLAGS = {"retrain": "--retrain", "train": "--train", "score": "--score",
+                     "hash_words": "--hash-words", "retrain_epochs": "--retrain-epochs",
+                     "test": "--test"}
+
+
+def keep_value(text: str):
+    """``--keep``: a row count (whole number >= 1) or a fraction in (0, 1)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value >= 1:
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"{text}: a row count must be a whole number")
+        return int(value)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: give a row count >= 1 or a fraction in (0, 1)")
+    return value
 
 
 def register(commands, families) -> None:
-    p = commands.add_parser("compress", help="compress the tables of a file",
-                            description="Compress a table, word vectors or factor model file "
-                            "(methods combine as prune+<method>, e.g. prune+pq).")
+    from ..compress import ALIASES, METHODS
+    from ._classify import _reading_options
+
+    p = commands.add_parser("compress", help="compress the tables of any file",
+                            description="Compress word vectors, a factor model, a classifier or "
+                            "a bare table. Methods are table kinds (" + ", ".join(METHODS)
+                            + "); pruned combines as pruned+<method>, e.g. pruned+pq. Old "
+                            "names still work: " + ", ".join(f"{a}={c}" for a, c in
+                                                             ALIASES.items()) + ".")
     p.add_argument("file", metavar="IN")
     p.add_argument("-o", "--out", required=True, help="output file (never the input)")
     p.add_argument("--method", required=True, metavar="METHOD",
-                   help="fp16, int8, int4, pq, svd, mixed, prune, or prune+<method>")
-    p.add_argument("--user-method", metavar="METHOD",
-                   help="factor models: method of the user table (default: --method)")
-    p.add_argument("--item-method", metavar="METHOD",
-                   help="factor models: method of the item table (default: --method)")
+                   help=", ".join(METHODS) + ", or pruned+<method>")
+    p.add_argument("--keep", type=keep_value, default=None,
+                   help="pruned: rows kept, a count (>= 1) or a fraction (< 1); default 0.25; "
+                        "a count above the row count keeps every row (with a note)")
     for name, (flag, typ, help_) in _OPTION_FLAGS.items():
         p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
     p.add_argument("--rotation", action="store_true", default=None,
                    help="pq: learn an OPQ rotation first")
     p.add_argument("--normalize", action="store_true", default=None,
                    help="pq: quantise unit vectors, keep a float16 scale per row (2 B/row)")
+    g = p.add_argument_group("factor models")
+    g.add_argument("--user-method", metavar="METHOD",
+                   help="method of the user table (default: --method)")
+    g.add_argument("--item-method", metavar="METHOD",
+                   help="method of the item table (default: --method)")
+    g.add_argument("--side", choices=["both", "user", "item"], default=None,
+                   help="compress one side only (the other table is kept as it is)")
+    g = p.add_argument_group("classifiers (FastText.zip)")
+    g.add_argument("--score", choices=["usage", "norm"],
+                   help="rank rows for pruned by norm x sqrt(use in training) ('usage', the "
+                   "default when the model has its row counts) or by norm (fastText)")
+    g.add_argument("--hash-words", action="store_true", default=None,
+                   help="store the kept words as 32-bit hashes (4 B a word instead of ~24)")
+    g.add_argument("--retrain", action="store_true", default=None,
+                   help="fine-tune after pruning and refit the output layer after quantising "
+                        "(needs --train)")
+    g.add_argument("--retrain-epochs", type=int, help="epochs of --retrain (default: the "
+                   "model's)")
+    g.add_argument("--train", help="training file (needed by --retrain)")
+    g.add_argument("--test", help="evaluate both models on this labelled file")
+    _reading_options(p)
     common(p)
     p.set_defaults(func=cmd_compress)
 
@@ -84,34 +132,82 @@ def _load_compressible(path):
     return load(path)
 
 
+def is_classifier(obj) -> bool:
+    return type(obj).__name__ == "TextClassifier"
+
+
+def compress_object(args, obj, method: str, options: dict):
+    """The one code path of compress, quantize and train classifier --compress.
+
+    ``options`` are compress() options as given on the command line; with ``--retrain`` the
+    training file is read here. Prints a note per capped --keep; returns the compressed object.
+    """
+    from ..compress import compress, keep_capped
+
+    options = dict(options)
+    if options.get("retrain") and "texts" not in options:
+        if not getattr(args, "train", None):
+            raise InputError("--retrain needs --train TRAIN (the training file)")
+        from ._classify import _read
+
+        options["texts"], options["labels"] = _read(args, args.train)
+    small = compress(obj, method, **options)
+    for where, requested, rows in keep_capped(small):
+        what = "rows" if where == "table" else f"{where} rows"
+        print(f"compactemb: note: --keep {requested} is more than the {rows:,} {what}; "
+              "keeping all of them", file=sys.stderr)
+    return small
+
+
 def cmd_compress(args) -> int:
-    from ..compress import compress
     from ..frontier import table_bytes
 
     if _same_file(args.file, args.out):
         raise InputError(f"--out {args.out} is the input file; compress never overwrites its "
                          "input, choose another output")
     obj = _load_compressible(args.file)
-    options = {k: getattr(args, k) for k in list(_OPTION_FLAGS) + ["rotation", "normalize"]
+    classifier = is_classifier(obj)
+    given = [flag for dest, flag in _CLASSIFIER_FLAGS.items()
+             if getattr(args, dest, None) is not None]
+    if given and not classifier:
+        raise InputError(f"{', '.join(given)} apply to classifiers; {args.file} holds a "
+                         f"{type(obj).__name__}")
+    if args.train and not args.retrain:
+        raise InputError("--train is read by --retrain only; add --retrain (or drop --train)")
+    options = {k: getattr(args, k) for k in ["keep", *_OPTION_FLAGS, "rotation", "normalize",
+                                             "retrain", "score", "hash_words", "retrain_epochs"]
                if getattr(args, k, None) is not None}
-    if "keep" in options and options["keep"] >= 1:
-        if options["keep"] != int(options["keep"]):
-            raise InputError(f"--keep {options['keep']}: a row count must be a whole number")
-        options["keep"] = int(options["keep"])
     before = table_bytes(obj)
-    for side in ("user_method", "item_method"):
-        if getattr(args, side):
-            options[side] = getattr(args, side)
-    small = compress(obj, args.method, **options)
+    for name in ("user_method", "item_method", "side"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    small = compress_object(args, obj, args.method, options)
     after = table_bytes(small)
     small.save(args.out)
+    from ..compress import keep_capped
+
     out = {"input": args.file, "output": args.out, "method": args.method, "options": options,
            "table_bytes_before": before, "table_bytes_after": after,
            "ratio": round(before / after, 3) if after else None,
-           "file_bytes": os.path.getsize(args.out)}
-    emit(args, out, f"{args.method}: tables {before:,} B -> {after:,} B "
-         f"({out['ratio']}x smaller) -> {args.out}")
+           "file_bytes": os.path.getsize(args.out), "kind": _kind_name(obj),
+           "keep_capped": [{"table": w, "requested": r, "rows": n}
+                           for w, r, n in keep_capped(small)]}
+    text = (f"{args.method}: tables {before:,} B -> {after:,} B "
+            f"({out['ratio']}x smaller) -> {args.out}")
+    if classifier and args.test:
+        from ._classify import _read
+
+        data = _read(args, args.test)
+        out["accuracy_before"] = obj.evaluate(*data)["accuracy"]
+        out["accuracy_after"] = small.evaluate(*data)["accuracy"]
+        text += f"\naccuracy {out['accuracy_before']:.4f} -> {out['accuracy_after']:.4f}"
+    emit(args, out, text)
     return 0
+
+
+def _kind_name(obj) -> str:
+    return {"KeyedVectors": "vectors", "FactorModel": "factor_model",
+            "TextClassifier": "classifier"}.get(type(obj).__name__, "table")
 
 
 def _test_matrix(model, path):
