@@ -27,6 +27,7 @@ _MODULES = [
     "compactemb.cli._compress",
     "compactemb.cli._interop",
     "compactemb.cli._classify",
+    "compactemb.cli._serve",
 ]
 
 
