@@ -85,6 +85,10 @@ def test_raw_ids_unknown_users_and_cold_start(model_and_data):
     top = np.argsort(-pop, kind="stable")[:3]
     assert got[0] == [(inter.item_vocab.keys[i], float(pop[i])) for i in top]
     assert got[1] == recs
+    assert model.recommend(key, k=3) == recs  # one user: one flat list
+    assert model.recommend(12345, k=3, cold_start="popular") == got[0]
+    assert model.similar_items(inter.item_vocab.keys[0], k=2) == \
+        model.similar_items([inter.item_vocab.keys[0]], k=2)[0]
     with pytest.raises(UnknownKeyError, match="unknown items: 777, 778"):
         model.similar_items([777, 778])
 

@@ -122,3 +122,88 @@ def test_keyed_vectors_api(kv):
     assert "w1" not in [k for k, _ in nb] and len(nb) == 4
     ids, _ = brute_cosine_topk(w, w[[1]], 5)
     assert [k for k, _ in nb] == [f"w{i}" for i in ids[0] if i != 1][:4]
+
+
+def _brute_top_k(scores, k, excluded):
+    """Reference: full score matrix, excluded and -inf entries dropped, stable sort."""
+    ids = np.full((scores.shape[0], k), -1)
+    out = np.full((scores.shape[0], k), -np.inf, np.float32)
+    for r, row in enumerate(scores):
+        row = row.copy()
+        row[list(excluded[r])] = -np.inf
+        order = [i for i in np.argsort(-row, kind="stable") if np.isfinite(row[i])][:k]
+        ids[r, :len(order)] = order
+        out[r, :len(order)] = row[order]
+    return ids, out
+
+
+@pytest.mark.parametrize("k, block_rows, query_batch", [(5, 7, 2), (1, 1000, 1000), (50, 9, 4)])
+@pytest.mark.parametrize("exclude_form", ["lists", "padded", "callable", None])
+def test_blocked_top_k_matches_brute_force(k, block_rows, query_batch, exclude_form):
+    from compactemb.search import blocked_top_k
+
+    rng = np.random.default_rng(11)
+    n_queries, n_rows = 9, 40
+    full = rng.standard_normal((n_queries, n_rows)).astype(np.float32)
+    full[2, 5:] = -np.inf  # a query with fewer than k scorable rows: padded
+    excluded = [set(rng.choice(n_rows, size=r % 4, replace=False).tolist())
+                for r in range(n_queries)]
+    if exclude_form is None:
+        excluded = [set() for _ in range(n_queries)]
+        exclude = None
+    elif exclude_form == "lists":
+        exclude = [sorted(e) for e in excluded]
+    elif exclude_form == "padded":
+        exclude = np.full((n_queries, 3), -1)
+        for r, e in enumerate(excluded):
+            exclude[r, :len(e)] = sorted(e)
+    else:
+        def exclude(q0, q1):
+            pairs = [(r - q0, c) for r in range(q0, q1) for c in sorted(excluded[r])]
+            return (np.array([p[0] for p in pairs], np.int64),
+                    np.array([p[1] for p in pairs], np.int64))
+    table = DenseTable(np.zeros((n_rows, 2), np.float32))
+    seen_blocks = []
+
+    def score(q0, q1, start, rows):
+        seen_blocks.append((q0, q1, start, rows.shape[0]))
+        return full[q0:q1, start:start + rows.shape[0]].copy()
+
+    res = blocked_top_k(score, n_queries, table, k=k, exclude=exclude, block_rows=block_rows,
+                        query_batch=query_batch)
+    ids, scores = _brute_top_k(full, k, excluded)
+    np.testing.assert_array_equal(res.ids, ids)
+    np.testing.assert_array_equal(res.scores, scores)
+    assert res.ids.dtype == np.int64 and res.scores.dtype == np.float32
+    assert max(b[3] for b in seen_blocks) <= block_rows
+    assert max(b[1] - b[0] for b in seen_blocks) <= query_batch
+
+
+def test_result_shapes_single_key_flat_batch_nested(kv):
+    one = kv.neighbors("w1", k=3)
+    batch = kv.neighbors(["w1", "w2"], k=3)
+    assert isinstance(one[0], tuple) and len(one) == 3 and len(batch) == 2
+    assert [key for key, _ in one] == [key for key, _ in batch[0]]  # scores: BLAS rounding
+    np.testing.assert_allclose([s for _, s in one], [s for _, s in batch[0]], rtol=1e-5)
+    assert all(isinstance(r, list) and isinstance(r[0], tuple) for r in batch)
+    assert isinstance(kv.most_similar(["w1", "w2"], ["w3"], k=2)[0], tuple)
+    assert isinstance(kv.analogy("w1", "w2", "w3", k=2)[0], tuple)
+
+
+@pytest.mark.parametrize("kind", ["dense", "float16", "int8", "pq"])
+def test_asarray_and_vectors_give_the_decoded_float32_matrix(kv, kind):
+    from compactemb.tables import Int8Table, PQTable
+
+    w = kv.table.weights
+    table = {"dense": lambda: kv.table, "float16": lambda: DenseTable(w, dtype="float16"),
+             "int8": lambda: Int8Table.from_dense(w),
+             "pq": lambda: PQTable.from_dense(w, n_subvectors=4, n_centroids=16)}[kind]()
+    expected = table.lookup(np.arange(table.n_rows))  # row by row, the reference decode
+    got = np.asarray(table)
+    assert got.dtype == np.float32 and got.shape == (300, 16)
+    np.testing.assert_array_equal(got, expected)
+    kv2 = KeyedVectors(kv.vocab, table)
+    np.testing.assert_array_equal(kv2.vectors, expected)
+    np.testing.assert_array_equal(np.asarray(kv2), expected)
+    assert (np.asarray(table) is table.arrays().get("weights")) == (kind == "dense")  # no copy
+    np.testing.assert_array_equal(np.asarray(table, dtype=np.float64), expected)

@@ -7,7 +7,14 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from .exceptions import InputError, UnknownKeyError
-from .search import SearchResult, search
+from .search import (
+    SearchResult,
+    blocked_top_k,
+    inverse_norms,
+    is_single_key,
+    keyed_results,
+    search,
+)
 from .storage import register_file_kind
 from .tables import EmbeddingTable
 from .vocab import Vocab
@@ -38,6 +45,19 @@ class KeyedVectors:
     def dim(self) -> int:
         return self.table.dim
 
+    @property
+    def vectors(self) -> np.ndarray:
+        """All vectors as a float32 ``(len(self), dim)`` matrix, row ``i`` for ``vocab.keys[i]``.
+
+        Compressed tables are decoded into a new array; a float32 dense table gives its
+        ``weights`` without a copy (read-only when the file was memory-mapped). The same as
+        ``np.asarray(kv)`` and ``np.asarray(kv.table)``; gensim's ``KeyedVectors.vectors``.
+        """
+        return np.asarray(self.table)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.table.__array__(dtype=dtype, copy=copy)
+
     def __len__(self) -> int:
         return len(self.vocab)
 
@@ -58,11 +78,41 @@ class KeyedVectors:
         den = float(np.linalg.norm(va) * np.linalg.norm(vb))
         return float(va @ vb / den) if den > 0 else 0.0
 
-    def neighbors(self, keys: Sequence[Hashable], *, k: int = 10) -> list[list[tuple]]:
-        """The ``k`` nearest keys (cosine) of each key, excluding the key itself."""
-        ids = self.vocab.encode(keys)
+    def neighbors(self, keys, *, k: int = 10) -> list:
+        """The ``k`` nearest keys (cosine) of a key, or of each key, excluding the key itself.
+
+        Parameters
+        ----------
+        keys : key or sequence of keys
+            One key gives one list; a sequence of keys gives one list per key.
+        k : int, default 10
+            Neighbours per key.
+
+        Returns
+        -------
+        list of (key, score), or list of such lists
+            Best first; shorter than ``k`` only when the vocabulary is.
+
+        Raises
+        ------
+        UnknownKeyError
+            For a key not in the vocabulary.
+
+        Examples
+        --------
+        >>> from compactemb import DenseTable
+        >>> kv = KeyedVectors(Vocab(["a", "b", "c"]),
+        ...                   DenseTable(np.array([[1, 0], [1, .1], [0, 1]], np.float32)))
+        >>> [key for key, _ in kv.neighbors("a", k=2)]
+        ['b', 'c']
+        >>> [[key for key, _ in row] for row in kv.neighbors(["a", "c"], k=1)]
+        [['b'], ['b']]
+        """
+        single = is_single_key(keys)
+        ids = self.vocab.encode([keys] if single else list(keys))
         res = search(self.table, self.table.lookup(ids), k=k, exclude=[[i] for i in ids])
-        return self._decode(res)
+        out = keyed_results(res, self.vocab.keys)
+        return out[0] if single else out
 
     def most_similar(self, positive: Sequence[Hashable] = (), negative: Sequence[Hashable] = (),
                      *, k: int = 10, method: str = "add") -> list[tuple]:
@@ -92,9 +142,7 @@ class KeyedVectors:
         return self.most_similar([b, c], [a], k=k, method=method)
 
     def _decode(self, res: SearchResult) -> list[list[tuple]]:
-        keys = self.vocab.keys
-        return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
-                for ri, rs in zip(res.ids, res.scores)]
+        return keyed_results(res, self.vocab.keys)
 
     # -- storage and memory ---------------------------------------------------------------------
     def save(self, path, *, meta: dict | None = None) -> None:
@@ -133,42 +181,33 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
     is ``prod_p cos'(d, p) / prod_n (cos'(d, n) + 1e-3)`` with ``cos' = (cos + 1) / 2``; the
     query rows themselves (or ``exclude``) are never returned.
     """
-    from .search import _mask_excluded, _merge_topk, flatten_exclusions
-
     pos = np.atleast_2d(np.asarray(positives, dtype=np.int64))
     neg = np.asarray(negatives, dtype=np.int64).reshape(pos.shape[0], -1)
-    norms = table.row_norms()
-    inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
-    n = pos.shape[0]
-    kk = min(k, table.n_rows)
-    out_i = np.full((n, k), -1, dtype=np.int64)
-    out_s = np.full((n, k), -np.inf, dtype=np.float32)
-    for q0 in range(0, n, batch):
-        p, m = pos[q0:q0 + batch], neg[q0:q0 + batch]
-        nq = p.shape[0]
-        qp = [table.lookup(p[:, j]) * inv[p[:, j], None] for j in range(p.shape[1])]
-        qn = [table.lookup(m[:, j]) * inv[m[:, j], None] for j in range(m.shape[1])]
-        ex_rows, ex_cols = flatten_exclusions(
-            np.concatenate([pos, neg], axis=1) if exclude is None else exclude, q0, q0 + nq)
-        best_s = np.full((nq, 0), -np.inf, dtype=np.float32)
-        best_i = np.empty((nq, 0), dtype=np.int64)
-        for start, blk in table.iter_blocks(block_rows):
-            stop = start + blk.shape[0]
-            bt = (blk * inv[start:stop, None]).T
-            s = np.ones((nq, blk.shape[0]), dtype=np.float32)
-            for q in qp:
-                s *= (q @ bt + 1) * 0.5
-            for q in qn:
-                s /= (q @ bt + 1) * 0.5 + 1e-3
-            s[:, norms[start:stop] == 0] = -np.inf
-            _mask_excluded(s, ex_rows, ex_cols, start)
-            best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
-        order = np.argsort(-best_s, axis=1, kind="stable")
-        best_s = np.take_along_axis(best_s, order, axis=1)
-        best_i = np.take_along_axis(best_i, order, axis=1)
-        out_s[q0:q0 + nq, :kk] = best_s
-        out_i[q0:q0 + nq, :kk] = np.where(np.isfinite(best_s), best_i, -1)
-    return SearchResult(out_i, out_s)
+    inv = inverse_norms(table)
+    cached: dict[int, tuple[list, list]] = {}
+
+    def unit_rows(ids):
+        return table.lookup(ids) * inv[ids, None]
+
+    def score(q0, q1, start, rows):
+        if q0 not in cached:  # the query rows of this batch, looked up once for all blocks
+            cached.clear()
+            cached[q0] = ([unit_rows(pos[q0:q1, j]) for j in range(pos.shape[1])],
+                          [unit_rows(neg[q0:q1, j]) for j in range(neg.shape[1])])
+        qp, qn = cached[q0]
+        part = inv[start:start + rows.shape[0]]
+        bt = (rows * part[:, None]).T
+        s = np.ones((q1 - q0, rows.shape[0]), dtype=np.float32)
+        for q in qp:
+            s *= (q @ bt + 1) * 0.5
+        for q in qn:
+            s /= (q @ bt + 1) * 0.5 + 1e-3
+        s[:, part == 0] = -np.inf
+        return s
+
+    return blocked_top_k(score, pos.shape[0], table, k=k,
+                         exclude=np.concatenate([pos, neg], axis=1) if exclude is None
+                         else exclude, block_rows=block_rows, query_batch=batch)
 
 
 def _load_keyed_vectors(stored):

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from .exceptions import FormatError, InputError, UnknownKeyError
 from .memory import interaction_memory
-from .search import SearchResult, _merge_topk, search
+from .search import SearchResult, blocked_top_k, is_single_key, keyed_results, search
 from .storage import register_component, register_file_kind
 from .tables import EmbeddingTable
 from .vocab import Vocab
@@ -93,12 +93,14 @@ class FactorModel:
 
     # -- recommendation -------------------------------------------------------------------------
     def recommend(self, users, *, k: int = 10, exclude_seen: bool = True,
-                  cold_start: str = "error", batch: int | None = None) -> list[list[tuple]]:
-        """Top-k items per user as ``[(item ID, score), ...]``, best first.
+                  cold_start: str = "error", batch: int | None = None) -> list:
+        """Top-k items for a user as ``[(item ID, score), ...]``, best first; one list per user
+        for a sequence of users.
 
         Parameters
         ----------
         users : raw user ID or sequence of them
+            One ID gives one list; a sequence gives a list of lists, one per user.
         k : int, default 10
         exclude_seen : bool, default True
             Never recommend an item the user interacted with in training.
@@ -111,8 +113,8 @@ class FactorModel:
         """
         if cold_start not in ("error", "popular"):
             raise InputError(f"cold_start must be 'error' or 'popular', got {cold_start!r}")
-        if isinstance(users, (str, bytes, int, np.integer)):
-            users = [users]
+        single = is_single_key(users)
+        users = [users] if single else list(users)
         rows = self.user_rows(users, on_unknown="raise" if cold_start == "error" else "fill")
         known = rows >= 0
         res = self.recommend_rows(rows[known], k=k, exclude_seen=exclude_seen, batch=batch)
@@ -122,7 +124,8 @@ class FactorModel:
             pop = self.item_popularity()
             top = np.argsort(-pop, kind="stable")[:k]
             popular = [(self.item_vocab.keys[i], float(pop[i])) for i in top]
-        return [next(out) if ok else list(popular) for ok in known]
+        result = [next(out) if ok else list(popular) for ok in known]
+        return result[0] if single else result
 
     def recommend_rows(self, rows, *, k: int = 10, exclude_seen: bool = True, exclude=None,
                        batch: int | None = None, block_rows: int = 16384) -> SearchResult:
@@ -148,31 +151,24 @@ class FactorModel:
         block = max(1, min(block_rows, self.n_items))
         if batch is None:
             batch = max(1, min(4096, (1 << 22) // block))
-        kk = min(k, self.n_items)
-        out_i = np.full((rows.size, k), -1, dtype=np.int64)
-        out_s = np.full((rows.size, k), -np.inf, dtype=np.float32)
-        for b0 in range(0, rows.size, batch):
-            r = rows[b0:b0 + batch]
-            q = self.user_table.lookup(r)
-            if ex_ptr is not None:
+        exclusions = None
+        if ex_ptr is not None:
+            def exclusions(q0, q1):
+                r = rows[q0:q1]
                 starts, ends = ex_ptr[r], ex_ptr[r + 1]
                 lens = (ends - starts).astype(np.int64)
-                ex_q = np.repeat(np.arange(r.size), lens)
-                ex_c = ex_ind[np.repeat(starts, lens) + _ranges(lens)].astype(np.int64)
-            best_s = np.full((r.size, 0), -np.inf, dtype=np.float32)
-            best_i = np.empty((r.size, 0), dtype=np.int64)
-            for start, blk in self.item_table.iter_blocks(block):
-                s = q @ blk.T
-                if ex_ptr is not None:
-                    inb = (ex_c >= start) & (ex_c < start + blk.shape[0])
-                    s[ex_q[inb], ex_c[inb] - start] = -np.inf
-                best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
-            order = np.argsort(-best_s, axis=1, kind="stable")
-            best_s = np.take_along_axis(best_s, order, axis=1)
-            best_i = np.where(np.isfinite(best_s), np.take_along_axis(best_i, order, axis=1), -1)
-            out_s[b0:b0 + r.size, :kk] = best_s
-            out_i[b0:b0 + r.size, :kk] = best_i
-        return SearchResult(out_i, out_s)
+                cols = ex_ind[np.repeat(starts, lens) + _ranges(lens)].astype(np.int64)
+                return np.repeat(np.arange(r.size), lens), cols
+        user_vectors: dict[int, np.ndarray] = {}
+
+        def score(q0, q1, start, items):
+            if q0 not in user_vectors:  # looked up once per batch of users, not per block
+                user_vectors.clear()
+                user_vectors[q0] = self.user_table.lookup(rows[q0:q1])
+            return user_vectors[q0] @ items.T
+
+        return blocked_top_k(score, rows.size, self.item_table, k=k, exclude=exclusions,
+                             block_rows=block, query_batch=batch)
 
     def iter_recommendations(self, *, k: int = 10, exclude_seen: bool = True,
                              batch: int = 4096):
@@ -181,29 +177,31 @@ class FactorModel:
             rows = np.arange(b0, min(self.n_users, b0 + batch), dtype=np.int64)
             yield rows, self.recommend_rows(rows, k=k, exclude_seen=exclude_seen)
 
-    def similar_items(self, items, *, k: int = 10) -> list[list[tuple]]:
-        """The k most similar items (cosine of item vectors) per item, itself excluded."""
-        if isinstance(items, (str, bytes, int, np.integer)):
-            items = [items]
-        rows = self.item_rows(items)
-        res = search(self.item_table, self.item_table.lookup(rows), k=k,
-                     exclude=[[i] for i in rows])
-        return self._decode(res, self.item_vocab)
+    def similar_items(self, items, *, k: int = 10) -> list:
+        """The k most similar items (cosine of item vectors), the item itself excluded.
 
-    def similar_users(self, users, *, k: int = 10) -> list[list[tuple]]:
-        """The k most similar users (cosine of user vectors) per user, itself excluded."""
-        if isinstance(users, (str, bytes, int, np.integer)):
-            users = [users]
-        rows = self.user_rows(users)
-        res = search(self.user_table, self.user_table.lookup(rows), k=k,
-                     exclude=[[i] for i in rows])
-        return self._decode(res, self.user_vocab)
+        One item ID gives one list of ``(item ID, score)``; a sequence gives one list per item.
+        """
+        return self._similar(items, self.item_rows, self.item_table, self.item_vocab, k)
+
+    def similar_users(self, users, *, k: int = 10) -> list:
+        """The k most similar users (cosine of user vectors), the user itself excluded.
+
+        One user ID gives one list of ``(user ID, score)``; a sequence gives one list per user.
+        """
+        return self._similar(users, self.user_rows, self.user_table, self.user_vocab, k)
+
+    @staticmethod
+    def _similar(keys, to_rows, table: EmbeddingTable, vocab: Vocab, k: int) -> list:
+        single = is_single_key(keys)
+        rows = to_rows([keys] if single else list(keys))
+        res = search(table, table.lookup(rows), k=k, exclude=[[i] for i in rows])
+        out = keyed_results(res, vocab.keys)
+        return out[0] if single else out
 
     @staticmethod
     def _decode(res: SearchResult, vocab: Vocab):
-        keys = vocab.keys
-        return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
-                for ri, rs in zip(res.ids, res.scores)]
+        return keyed_results(res, vocab.keys)
 
     def memory_parts(self) -> dict[str, int]:
         parts = {**self.user_table.memory_parts("user_table"),

@@ -7,6 +7,7 @@ by cached row norms (``n_rows`` floats).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -22,6 +23,21 @@ class SearchResult(NamedTuple):
 
     ids: np.ndarray
     scores: np.ndarray
+
+
+def is_single_key(query) -> bool:
+    """True for one key (a str, bytes or integer), False for a sequence of keys.
+
+    The result-shape rule of the package: a single query gives one list of ``(key, score)``,
+    a sequence of queries gives one such list per query.
+    """
+    return isinstance(query, (str, bytes, int, np.integer))
+
+
+def keyed_results(res: SearchResult, keys) -> list[list[tuple]]:
+    """``SearchResult`` rows as lists of ``(keys[id], score)``, padding (-1) dropped."""
+    return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
+            for ri, rs in zip(res.ids.tolist(), res.scores)]
 
 
 def _merge_topk(best_s, best_i, s, offset, k):
@@ -56,15 +72,126 @@ def _mask_excluded(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, start
     scores[rows[inside], cols[inside] - start] = -np.inf
 
 
+def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray],
+                  n_queries: int, table, *, k: int, exclude=None, block_rows: int = 16384,
+                  query_batch: int = 1024) -> SearchResult:
+    """Exact top-k rows of ``table`` for ``n_queries`` queries, scored block by block.
+
+    The one top-k loop of the package (``search``, 3CosMul in ``KeyedVectors`` and
+    ``FactorModel.recommend_rows`` all use it): the table is decoded ``block_rows`` rows at a
+    time, each block scored for ``query_batch`` queries at once (a BLAS matrix product in the
+    callers), and the running best ``k`` kept with ``argpartition``, so memory stays about
+    ``query_batch x (block_rows + k)`` floats whatever the table's size.
+
+    Parameters
+    ----------
+    score_block : callable
+        ``score_block(q0, q1, start, rows)`` returns the float32 scores, shape
+        ``(q1 - q0, len(rows))``, of queries ``q0:q1`` against table rows ``start:start +
+        len(rows)`` (``rows`` decoded as float32). A score of ``-inf`` is never returned. The
+        array may be modified in place.
+    n_queries : int
+        Number of queries.
+    table : EmbeddingTable
+        The rows searched (anything with ``n_rows`` and ``iter_blocks``).
+    k : int
+        Results per query; fewer rows than ``k`` pad the result.
+    exclude : optional
+        Rows never returned: one array of row ids per query, a 2-D array of row ids padded
+        with -1, or a callable ``(q0, q1) -> (query positions relative to q0, row ids)``.
+    block_rows, query_batch : int
+        Rows decoded and queries scored at once.
+
+    Returns
+    -------
+    SearchResult
+        ``ids`` (n_queries, k) int64 padded with -1 and ``scores`` float32 padded with -inf,
+        best first (ties in row order).
+
+    Raises
+    ------
+    InputError
+        When ``k < 1``.
+
+    Examples
+    --------
+    >>> from compactemb import DenseTable
+    >>> t = DenseTable(np.array([[1, 0], [0, 1], [1, 1]], np.float32))
+    >>> q = np.array([[1, 0]], np.float32)
+    >>> blocked_top_k(lambda q0, q1, s, rows: q[q0:q1] @ rows.T, 1, t, k=2).ids
+    array([[0, 2]])
+    """
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    kk = min(k, table.n_rows)
+    out_i = np.full((n_queries, k), -1, dtype=np.int64)
+    out_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
+    if exclude is None or callable(exclude):
+        exclusions = exclude
+    else:
+        def exclusions(q0, q1):
+            return flatten_exclusions(exclude, q0, q1)
+    for q0 in range(0, n_queries, max(1, query_batch)):
+        q1 = min(n_queries, q0 + max(1, query_batch))
+        ex_rows = ex_cols = None
+        if exclusions is not None:
+            ex_rows, ex_cols = exclusions(q0, q1)
+        best_s = np.full((q1 - q0, 0), -np.inf, dtype=np.float32)
+        best_i = np.empty((q1 - q0, 0), dtype=np.int64)
+        for start, blk in table.iter_blocks(max(1, block_rows)):
+            s = score_block(q0, q1, start, blk)
+            if ex_rows is not None:
+                _mask_excluded(s, ex_rows, ex_cols, start)
+            best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
+        order = np.argsort(-best_s, axis=1, kind="stable")
+        best_s = np.take_along_axis(best_s, order, axis=1)
+        best_i = np.take_along_axis(best_i, order, axis=1)
+        out_s[q0:q1, :kk] = best_s
+        out_i[q0:q1, :kk] = np.where(np.isfinite(best_s), best_i, -1)
+    return SearchResult(out_i, out_s)
+
+
+def inverse_norms(table) -> np.ndarray:
+    """``1 / row norm`` of every row (float32), 0 for all-zero rows."""
+    norms = table.row_norms()
+    return np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
+
+
 def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=None,
            block_rows: int = 16384, query_batch: int = 1024) -> SearchResult:
     """Exact top-k rows of ``table`` for each query vector.
 
     Parameters
     ----------
+    table : EmbeddingTable
+        Any table kind; compressed kinds are decoded block by block.
     queries : array of shape (n_queries, dim) or (dim,)
+        Query vectors.
+    k : int, default 10
+        Results per query.
+    metric : {"cosine", "dot"}, default "cosine"
+        Cosine ignores all-zero rows; dot scores every row.
     exclude : sequence of arrays of row ids, one per query, optional
         Rows never returned for that query (e.g. the query words themselves).
+    block_rows, query_batch : int
+        Rows decoded and queries scored at once (memory about their product in floats).
+
+    Returns
+    -------
+    SearchResult
+        ``ids`` and ``scores`` of shape (n_queries, k), best first, padded with -1 / -inf.
+
+    Raises
+    ------
+    InputError
+        For an unknown metric, ``k < 1`` or queries of the wrong width.
+
+    Examples
+    --------
+    >>> from compactemb import DenseTable
+    >>> t = DenseTable(np.array([[1, 0], [0, 1], [1, 1]], np.float32))
+    >>> search(t, [1, 0.1], k=2).ids
+    array([[0, 2]])
     """
     if metric not in ("cosine", "dot"):
         raise InputError(f"metric must be 'cosine' or 'dot', got {metric!r}")
@@ -76,31 +203,15 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     if metric == "cosine":
         qn = np.linalg.norm(q, axis=1, keepdims=True)
         q = q / np.where(qn > 0, qn, 1)
-        norms = table.row_norms()
-        inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
-    n = q.shape[0]
-    kk = min(k, table.n_rows)
-    out_i = np.full((n, k), -1, dtype=np.int64)
-    out_s = np.full((n, k), -np.inf, dtype=np.float32)
-    for q0 in range(0, n, query_batch):
-        qb = q[q0:q0 + query_batch]
-        ex_rows = ex_cols = None
-        if exclude is not None:
-            ex_rows, ex_cols = flatten_exclusions(exclude, q0, q0 + qb.shape[0])
-        best_s = np.full((qb.shape[0], 0), -np.inf, dtype=np.float32)
-        best_i = np.empty((qb.shape[0], 0), dtype=np.int64)
-        for start, blk in table.iter_blocks(block_rows):
-            s = qb @ blk.T
-            if metric == "cosine":
-                s *= inv[start:start + blk.shape[0]]
-                s[:, norms[start:start + blk.shape[0]] == 0] = -np.inf
-            if ex_rows is not None:
-                _mask_excluded(s, ex_rows, ex_cols, start)
-            best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
-        order = np.argsort(-best_s, axis=1, kind="stable")
-        best_s = np.take_along_axis(best_s, order, axis=1)
-        best_i = np.take_along_axis(best_i, order, axis=1)
-        best_i = np.where(np.isfinite(best_s), best_i, -1)
-        out_s[q0:q0 + qb.shape[0], :kk] = best_s
-        out_i[q0:q0 + qb.shape[0], :kk] = best_i
-    return SearchResult(out_i, out_s)
+        inv = inverse_norms(table)
+
+    def score(q0, q1, start, rows):
+        s = q[q0:q1] @ rows.T
+        if metric == "cosine":
+            part = inv[start:start + rows.shape[0]]
+            s *= part
+            s[:, part == 0] = -np.inf
+        return s
+
+    return blocked_top_k(score, q.shape[0], table, k=k, exclude=exclude,
+                         block_rows=block_rows, query_batch=query_batch)

@@ -339,9 +339,11 @@ def register_component(cls=None, target: type | None = None):
 
     Examples
     --------
-    >>> @register_component
-    ... class Counts:
-    ...     component_type = "doctest_counts"
+    How ``compactemb.vocab`` registers its class (registering it again changes nothing):
+
+    >>> from compactemb.vocab import Vocab
+    >>> register_component(Vocab) is Vocab
+    True
     """
     if isinstance(cls, str):
         name, klass = cls, target
@@ -379,7 +381,12 @@ def register_file_kind(kind: str, loader: Callable) -> Callable:
 
     Examples
     --------
-    >>> _ = register_file_kind("doctest_kind", lambda stored: stored.meta)
+    How ``compactemb.vocab`` registers the loader of vocabulary files:
+
+    >>> def load_vocab_file(stored):
+    ...     return build_component(stored, "vocab")
+    >>> register_file_kind("vocab", load_vocab_file) is load_vocab_file
+    True
     """
     if not callable(loader):
         raise InputError(f"the loader of file kind {kind!r} must be callable, got {loader!r}")

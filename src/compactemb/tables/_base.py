@@ -97,6 +97,8 @@ class EmbeddingTable(abc.ABC):
 
     With 2-D ``ids`` of shape (n_bags, bag_size) and no offsets, each row is one bag.
     ``weights`` (one per id) scale the rows, mode ``"sum"`` only. Empty bags give zeros.
+
+    ``np.asarray(table)`` gives the decoded float32 matrix of any kind (see ``__array__``).
     """
 
     kind: ClassVar[str] = ""
@@ -187,6 +189,36 @@ class EmbeddingTable(abc.ABC):
         for s, blk in self.iter_blocks():
             out[s:s + blk.shape[0]] = blk
         return DenseTable(out)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The whole table as a float32 ``(n_rows, dim)`` matrix: ``np.asarray(table)``.
+
+        Compressed kinds are decoded (a new array); a float32 dense table gives its own
+        ``weights`` without a copy. ``.weights`` itself is the stored parameter array of a
+        kind (float16 in a float16 table, the bucket matrix of a hashed table), not
+        necessarily the decoded matrix.
+
+        Raises
+        ------
+        ValueError
+            With ``copy=False`` (NumPy 2) when the table must be decoded, so a copy is needed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from compactemb.tables import DenseTable
+        >>> np.asarray(DenseTable(np.ones((2, 3), np.float16)))
+        array([[1., 1., 1.],
+               [1., 1., 1.]], dtype=float32)
+        """
+        dense = self.to_dense()
+        matrix = dense.weights
+        if copy is False and dense is not self:
+            raise ValueError(f"a {self.kind} table is decoded into a new array; copy=False "
+                             "cannot be honoured")
+        if dtype is not None and np.dtype(dtype) != matrix.dtype:
+            return matrix.astype(dtype)
+        return matrix.copy() if copy else matrix
 
     def row_norms(self) -> np.ndarray:
         """L2 norm of every row (float32), cached: n_rows floats, not a normalised copy."""
