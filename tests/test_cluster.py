@@ -12,6 +12,7 @@ from compactemb.cluster import (
     KMeans,
     adjusted_rand_index,
     cluster_keys,
+    kmeans,
     kmeans_plusplus,
     lloyd,
     normalized_mutual_info,
@@ -170,3 +171,23 @@ def test_bad_input():
         KMeans(2).fit(np.zeros(3))
     with pytest.raises(InputError, match="silhouette needs"):
         silhouette_score(x, np.zeros(len(x)))
+
+
+@pytest.mark.parametrize("columns", [slice(0, 64), slice(24, 40)],
+                         ids=["dim64-blas", "dim16-kernel"])
+def test_shared_kmeans_matches_sklearn_on_digits(columns):
+    """The one k-means (used by KMeans and by PQ codebooks) against scikit-learn on real data
+    (the handwritten digits bundled with scikit-learn), on both assignment paths."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    sk_cluster = pytest.importorskip("sklearn.cluster")
+    x = np.ascontiguousarray(datasets.load_digits().data[:, columns], dtype=np.float32)
+    init = x[kmeans_plusplus(x, 10, np.random.default_rng(0))]
+    labels, centers, inertia, _ = kmeans(x, 10, init=init, max_iter=300, tol=1e-4)
+    sk = sk_cluster.KMeans(10, init=init, n_init=1, max_iter=300, tol=1e-4,
+                           algorithm="lloyd").fit(x)
+    assert inertia == pytest.approx(sk.inertia_, rel=1e-4)
+    assert adjusted_rand_index(sk.labels_, labels) > 0.99
+    ours = kmeans(x, 10, n_init=4, random_state=0)[2]
+    theirs = sk_cluster.KMeans(10, n_init=4, random_state=0).fit(x).inertia_
+    assert ours <= theirs * 1.01
+

@@ -1,4 +1,4 @@
-"""Clustering of embeddings: k-means (k-means++ start, restarts) and its quality measures.
+"""KMeans, the clustering quality measures and clustering of keyed vectors.
 
 Assignment is a blocked ``|x|^2 - 2 x.c + |c|^2`` through BLAS, the centre update a numba
 kernel. ``metric="cosine"`` clusters the L2-normalised rows with normalised centres (spherical
@@ -8,20 +8,19 @@ normalised mutual information and adjusted Rand index against given labels.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._progress import progress
-from .exceptions import InputError, NotFittedError
-
-_BLOCK = 8192
+from .._native import kernels
+from .._progress import progress
+from ..exceptions import InputError, NotFittedError
+from ._kmeans import _BLOCK, assign, kmeans, normalise_rows, squared_distances
 
 
 def _as_matrix(data) -> np.ndarray:
-    from .tables import EmbeddingTable
+    from ..tables import EmbeddingTable
 
     if isinstance(data, EmbeddingTable):
         return data.to_dense().weights
@@ -34,88 +33,6 @@ def _as_matrix(data) -> np.ndarray:
     if x.size and not np.isfinite(x).all():
         raise InputError("the points hold NaN or infinite values")
     return x
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
-
-
-def squared_distances(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances, shape (len(x), len(centers)), clipped at 0."""
-    d = (x * x).sum(axis=1, dtype=np.float64)[:, None] - 2.0 * (x @ centers.T).astype(np.float64)
-    d += (centers * centers).sum(axis=1, dtype=np.float64)[None, :]
-    return np.maximum(d, 0.0, out=d)
-
-
-def assign(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre of each row and its squared distance (blocked)."""
-    labels = np.empty(x.shape[0], dtype=np.int64)
-    dist = np.empty(x.shape[0], dtype=np.float64)
-    for s in range(0, x.shape[0], _BLOCK):
-        d = squared_distances(x[s:s + _BLOCK], centers)
-        labels[s:s + d.shape[0]] = d.argmin(axis=1)
-        dist[s:s + d.shape[0]] = d[np.arange(d.shape[0]), labels[s:s + d.shape[0]]]
-    return labels, dist
-
-
-def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007) with ``2 + log k`` local trials per centre
-    (the greedy variant scikit-learn uses). Returns the chosen row indices."""
-    n = x.shape[0]
-    trials = 2 + int(math.log(k))
-    chosen = [int(rng.integers(n))]
-    closest = squared_distances(x, x[chosen]).ravel()
-    for _ in range(1, k):
-        total = closest.sum()
-        if total <= 0:  # fewer distinct points than k: any unused row will do
-            rest = np.setdiff1d(np.arange(n), chosen)
-            chosen.append(int(rng.choice(rest)))
-            continue
-        cand = np.searchsorted(np.cumsum(closest), rng.random(trials) * total)
-        cand = np.minimum(cand, n - 1)
-        d = np.minimum(closest[None, :], squared_distances(x[cand], x).astype(np.float64))
-        best = int(np.argmin(d.sum(axis=1)))
-        chosen.append(int(cand[best]))
-        closest = d[best]
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def lloyd(x: np.ndarray, centers: np.ndarray, *, max_iter: int = 100, tol: float = 1e-4,
-          spherical: bool = False) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Lloyd iterations from ``centers``; returns (labels, centers, inertia, iterations).
-
-    Stops when no label changes or the centres move less than ``tol`` times the mean variance
-    of the data (scikit-learn's rule). An empty cluster takes the point farthest from its centre.
-    """
-    from .cluster_kernels import center_sums
-
-    k, dim = centers.shape
-    centers = np.array(centers, dtype=np.float32)
-    threshold = tol * float(np.mean(np.var(x, axis=0))) if x.shape[0] > 1 else 0.0
-    sums = np.empty((k, dim), dtype=np.float64)
-    counts = np.empty(k, dtype=np.int64)
-    labels, dist = assign(x, centers)
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        center_sums(x, labels, sums, counts)
-        new = centers.copy()
-        nonempty = counts > 0
-        new[nonempty] = (sums[nonempty] / counts[nonempty, None]).astype(np.float32)
-        for c in np.flatnonzero(~nonempty):  # refill an empty cluster with the worst point
-            far = int(np.argmax(dist))
-            new[c] = x[far]
-            dist[far] = 0.0
-        if spherical:
-            new = _normalise(new)
-        shift = float(((new - centers) ** 2).sum())
-        centers = new
-        new_labels, dist = assign(x, centers)
-        changed = bool((new_labels != labels).any())
-        labels = new_labels
-        if not changed or shift <= threshold:
-            break
-    return labels, centers, float(dist.sum()), it
 
 
 class KMeans:
@@ -165,23 +82,17 @@ class KMeans:
 
     def _prepare(self, data) -> np.ndarray:
         x = _as_matrix(data)
-        return _normalise(x) if self.metric == "cosine" else x
+        return normalise_rows(x) if self.metric == "cosine" else x
 
     def fit(self, data) -> KMeans:
         """Cluster the rows of a matrix or an :class:`EmbeddingTable`."""
         x = self._prepare(data)
         self._check(x.shape[0])
-        rng = np.random.default_rng(self.random_state)
-        best = None
         with progress(total=self.n_init, desc="k-means", unit="run") as bar:
-            for _ in range(self.n_init):
-                init = x[kmeans_plusplus(x, self.k, rng)]
-                run = lloyd(x, init, max_iter=self.max_iter, tol=self.tol,
-                            spherical=self.metric == "cosine")
-                if best is None or run[2] < best[2]:
-                    best = run
-                bar.update()
-        self.labels_, self.centers_, self.inertia_, self.n_iter_ = best
+            self.labels_, self.centers_, self.inertia_, self.n_iter_ = kmeans(
+                x, self.k, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
+                spherical=self.metric == "cosine", random_state=self.random_state,
+                on_run=bar.update)
         return self
 
     def predict(self, data) -> np.ndarray:
@@ -200,8 +111,7 @@ def silhouette_score(data, labels, *, metric: str = "euclidean", sample_size: in
     A point alone in its cluster scores 0 (as scikit-learn). Distances are Euclidean, or
     ``1 - cosine`` with ``metric="cosine"``. Cost O(n^2 dim), in blocks.
     """
-    from .cluster_kernels import cluster_distance_sums
-
+    cluster_distance_sums = kernels("compactemb.cluster._kernels").cluster_distance_sums
     x = _as_matrix(data)
     labels = np.asarray(labels)
     if labels.shape != (x.shape[0],):
@@ -217,7 +127,7 @@ def silhouette_score(data, labels, *, metric: str = "euclidean", sample_size: in
         x, lab = x[pick], lab[pick]
     x = x.astype(np.float64)  # float32 Gram products lose small distances
     if metric == "cosine":
-        x = _normalise(x)
+        x = normalise_rows(x)
     elif metric != "euclidean":
         raise InputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     counts = np.bincount(lab, minlength=k).astype(np.float64)

@@ -1,8 +1,10 @@
-"""numba kernels of k-means. Imported lazily by ``cluster.py``."""
+"""numba kernels of k-means and the silhouette. Imported lazily (through ``_native.kernels``);
+the NumPy twins with the same signatures are in ``_twins.py``."""
 
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
@@ -25,3 +27,39 @@ def cluster_distance_sums(dist, labels, k, out):
     for i in range(dist.shape[0]):
         for j in range(dist.shape[1]):
             out[i, labels[j]] += dist[i, j]
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def nearest_centers(x, centers, labels, dists):
+    """labels[i] = the centre nearest to row i, dists[i] its squared distance (float64 sums).
+
+    Direct loops: for the few dimensions of PQ sub-spaces this beats the BLAS expansion, whose
+    (n, k) float64 temporaries cost more than the arithmetic."""
+    n, d = x.shape
+    k = centers.shape[0]
+    for i in range(n):
+        best = np.inf
+        arg = 0
+        for c in range(k):
+            dist = 0.0
+            for j in range(d):
+                t = x[i, j] - centers[c, j]
+                dist += t * t
+            if dist < best:
+                best = dist
+                arg = c
+        labels[i] = arg
+        dists[i] = best
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def point_distances(x, points, out):
+    """out[p, i] = |x[i] - points[p]|^2 (k-means++ candidates against every row)."""
+    n, d = x.shape
+    for p in range(points.shape[0]):
+        for i in range(n):
+            dist = 0.0
+            for j in range(d):
+                t = x[i, j] - points[p, j]
+                dist += t * t
+            out[p, i] = dist

@@ -145,45 +145,6 @@ def pq_bag(codebooks, codes, ids, starts, ends, per_sample, has_weights, mean, o
                 out[b, j] *= inv
 
 
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def kmeans_assign(x, centroids, labels, dists, sums, counts):
-    """Nearest centroid of each row of x (n, d), its squared distance, and per-centroid sums
-    and counts of the assigned rows (for the Lloyd update). Direct loops: d is small (PQ)."""
-    n, d = x.shape
-    k = centroids.shape[0]
-    sums[:] = 0.0
-    counts[:] = 0
-    for i in range(n):
-        best = np.inf
-        arg = 0
-        for c in range(k):
-            dist = 0.0
-            for j in range(d):
-                t = x[i, j] - centroids[c, j]
-                dist += t * t
-            if dist < best:
-                best = dist
-                arg = c
-        labels[i] = arg
-        dists[i] = best
-        counts[arg] += 1
-        for j in range(d):
-            sums[arg, j] += x[i, j]
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def min_sq_dist_update(x, point, d2):
-    """d2[i] = min(d2[i], |x[i] - point|^2) (k-means++ seeding)."""
-    n, d = x.shape
-    for i in range(n):
-        dist = 0.0
-        for j in range(d):
-            t = x[i, j] - point[j]
-            dist += t * t
-        if dist < d2[i]:
-            d2[i] = dist
-
-
 # -- hashing trick -----------------------------------------------------------------------------
 
 @nb.njit(cache=True, nogil=True, fastmath=True)

@@ -23,76 +23,26 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._native import kernels
 from .._progress import progress
+from ..cluster._kmeans import assign, kmeans
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_bag_inputs, check_ids, register_table
-
-_ASSIGN_BLOCK = 16384
-
-
-def _assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid of every row and the squared distance (numba kernel)."""
-    from ._compress_kernels import kmeans_assign
-
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    k, d = centroids.shape
-    labels = np.empty(x.shape[0], np.int64)
-    dists = np.empty(x.shape[0], np.float32)
-    kmeans_assign(x, np.ascontiguousarray(centroids, dtype=np.float32), labels, dists,
-                  np.empty((k, d), np.float64), np.empty(k, np.int64))
-    return labels, dists
-
-
-def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centroid is drawn with
-    probability proportional to the squared distance to the nearest one chosen so far."""
-    from ._compress_kernels import min_sq_dist_update
-
-    n = x.shape[0]
-    cent = np.empty((k, x.shape[1]), np.float32)
-    cent[0] = x[rng.integers(n)]
-    d2 = np.full(n, np.inf)
-    min_sq_dist_update(x, cent[0], d2)
-    for c in range(1, k):
-        cum = np.cumsum(d2)
-        i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right")) if cum[-1] > 0 \
-            else int(rng.integers(n))
-        cent[c] = x[min(i, n - 1)]
-        min_sq_dist_update(x, cent[c], d2)
-    return cent
-
-
-def kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator,
-           init: np.ndarray | None = None) -> np.ndarray:
-    """Lloyd's k-means (float32) from k-means++ seeds (or ``init``); empty clusters take the
-    point farthest from its centroid."""
-    from ._compress_kernels import kmeans_assign
-
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    n, d = x.shape
-    cent = kmeans_plusplus(x, k, rng) if init is None else init.astype(np.float32)
-    labels, dists = np.empty(n, np.int64), np.empty(n, np.float32)
-    sums, counts = np.empty((k, d), np.float64), np.empty(k, np.int64)
-    for _ in range(n_iter):
-        kmeans_assign(x, cent, labels, dists, sums, counts)
-        nonempty = counts > 0
-        cent[nonempty] = sums[nonempty] / counts[nonempty, None]
-        empty = np.flatnonzero(~nonempty)
-        if empty.size:
-            far = np.argsort(-dists)[:empty.size]
-            cent[empty] = x[far]
-    return cent
 
 
 def train_pq(x: np.ndarray, n_subvectors: int, n_centroids: int, *, n_iter: int,
              rng: np.random.Generator, init=None) -> np.ndarray:
-    """Codebooks (M, K, dsub) trained by k-means on each sub-space of ``x``."""
+    """Codebooks (M, K, dsub) trained by k-means (the package's one, ``cluster._kmeans``;
+    ``n_iter`` Lloyd iterations at most, fewer once no label changes) on each sub-space.
+
+    Seeding is classic k-means++ (one trial): the greedy variant's ``2 + log 256`` trials made
+    training 1.7x slower for a reconstruction error 0.2% lower."""
     dsub = x.shape[1] // n_subvectors
     books = np.empty((n_subvectors, n_centroids, dsub), np.float32)
     for m in range(n_subvectors):
-        sub = np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub])
-        books[m] = kmeans(sub, n_centroids, n_iter=n_iter, rng=rng,
-                          init=None if init is None else init[m])
+        sub = np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub], dtype=np.float32)
+        books[m] = kmeans(sub, n_centroids, max_iter=n_iter, tol=0.0, random_state=rng, n_trials=1,
+                          init=None if init is None else init[m])[1]
     return books
 
 
@@ -101,8 +51,8 @@ def encode_pq(x: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
     n_sub, _, dsub = codebooks.shape
     codes = np.empty((x.shape[0], n_sub), np.uint8)
     for m in range(n_sub):
-        codes[:, m] = _assign(np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub]),
-                              codebooks[m])[0]
+        codes[:, m] = assign(np.ascontiguousarray(x[:, m * dsub:(m + 1) * dsub],
+                                                  dtype=np.float32), codebooks[m])[0]
     return codes
 
 
@@ -247,8 +197,7 @@ class PQTable(EmbeddingTable):
         return cls(books, codes, rot, scales)
 
     def _lookup_flat(self, idx: np.ndarray) -> np.ndarray:
-        from ._compress_kernels import pq_lookup
-
+        pq_lookup = kernels("compactemb.tables._compress_kernels").pq_lookup
         out = np.empty((idx.size, self.dim), np.float32)
         pq_lookup(self.codebooks, self.codes, idx, out)
         if self.norms is not None:
@@ -263,8 +212,7 @@ class PQTable(EmbeddingTable):
         return self._lookup_flat(np.arange(start, stop, dtype=np.int64))
 
     def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
-        from ._compress_kernels import pq_bag
-
+        pq_bag = kernels("compactemb.tables._compress_kernels").pq_bag
         idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)
