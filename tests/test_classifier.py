@@ -14,8 +14,9 @@ from compactemb.evaluation._classification import (
     precision_recall_at_k,
 )
 from compactemb.exceptions import InputError, NotFittedError
+from compactemb.labelled import read_labelled
 from compactemb.storage import load
-from compactemb.train._classifier import EOS, TextClassifier, read_labelled
+from compactemb.train._classifier import EOS, TextClassifier
 
 # -- NumPy references ------------------------------------------------------------------------------
 
@@ -345,9 +346,9 @@ def test_bad_input_errors(tmp_path):
         TextClassifier().fit(["a", "b"], ["x", "x"])
     with pytest.raises(InputError, match="2 texts but 1 labels"):
         TextClassifier().fit(["a", "b"], ["x"])
-    with pytest.raises(InputError, match="'dim' parameter"):
+    with pytest.raises(InputError, match="^TextClassifier: dim must be an integer >= 1, got 0$"):
         TextClassifier(dim=0).fit(["a", "b"], ["x", "y"])
-    with pytest.raises(InputError, match="'loss' parameter"):
+    with pytest.raises(InputError, match="TextClassifier: loss must be one of 'softmax', 'ova'"):
         TextClassifier(loss="hinge").fit(["a", "b"], ["x", "y"])
     with pytest.raises(NotFittedError):
         TextClassifier().predict(["a"])

@@ -36,7 +36,7 @@ def test_train_eval_predict_quantize(tmp_path, capsys):
     test = write_data(tmp_path / "test.tsv", 100, 1, fmt="tsv")
     model = tmp_path / "m.cemb"
     out = run_json(capsys, ["train", "classifier", str(train), "-o", str(model), "--dim", "8",
-                            "--buckets", "1000", "--epochs", "10", "--lr", "0.5",
+                            "--buckets", "1000", "--epochs", "10", "--learning-rate", "0.5",
                             "--threads", "1", "--test", str(test)])
     assert out["examples"] == 300 and out["test"]["accuracy"] == 1.0
     info = run_json(capsys, ["info", str(model)])
@@ -116,7 +116,7 @@ def test_compress_takes_a_classifier_and_quantize_is_its_alias(tmp_path, capsys)
     assert new.read_bytes() == old.read_bytes()
     # the reference: the Python method on the loaded model, saved
     from compactemb import load
-    from compactemb.train._classifier import read_labelled
+    from compactemb.labelled import read_labelled
 
     texts, labels = read_labelled(train)
     load(model).compress("int8", cutoff=30, retrain=True, texts=texts, labels=labels,

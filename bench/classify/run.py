@@ -95,7 +95,8 @@ def main() -> None:
     import fasttext  # noqa: F401 - fail early when the peer is missing
 
     from compactemb._progress import set_quiet
-    from compactemb.train._classifier import TextClassifier, read_labelled
+    from compactemb.labelled import read_labelled
+    from compactemb.train import TextClassifier
 
     set_quiet(True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-classify-"))

@@ -24,7 +24,7 @@ def _reading_options(p) -> None:
 
 
 def _read(args, path):
-    from ..train._classifier import read_labelled
+    from ..labelled import read_labelled
 
     return read_labelled(path, format=args.format, text_column=args.text_column,
                          label_column=args.label_column, label_sep=args.label_sep,
@@ -61,12 +61,14 @@ def register(commands, families) -> None:
     p.add_argument("--ngrams", type=int, default=2, help="longest word n-gram (default 2)")
     p.add_argument("--buckets", type=int, default=2_000_000, help="n-gram hash buckets")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--learning-rate", type=float, default=0.1,
+                   help="learning rate (default 0.1)")
+    deprecated_alias(p, "--lr", "--learning-rate")
     p.add_argument("--min-count", type=int, default=1)
     p.add_argument("--loss", choices=["softmax", "ova"], default="softmax",
                    help="ova: one-vs-all sigmoids for multi-label data")
     p.add_argument("--threads", type=int, help="Hogwild threads (default: CPUs)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (random_state)")
     p.add_argument("--token-pattern", default=r"\S+",
                    help=r"regex of a token (default \S+: whitespace-separated, as fastText)")
     p.add_argument("--lowercase", action="store_true", help="lowercase texts first")
@@ -174,7 +176,7 @@ def cmd_train_classifier(args) -> int:
     from ..text import Tokenizer
     from ..train._classifier import TextClassifier
 
-    for name in ("dim", "ngrams", "buckets", "epochs", "lr", "min_count", "threads"):
+    for name in ("dim", "ngrams", "buckets", "epochs", "learning_rate", "min_count", "threads"):
         check_positive(name.replace("_", "-"), getattr(args, name))
     if (args.cutoff or args.retrain or args.n_subvectors or args.score or args.hash_words) \
             and not args.compress:
@@ -182,7 +184,8 @@ def cmd_train_classifier(args) -> int:
                          "--compress METHOD")
     texts, labels = _read(args, args.train)
     model = TextClassifier(dim=args.dim, ngrams=args.ngrams, n_buckets=args.buckets,
-                           epochs=args.epochs, learning_rate=args.lr, min_count=args.min_count,
+                           epochs=args.epochs, learning_rate=args.learning_rate,
+                           min_count=args.min_count,
                            loss=args.loss, n_threads=args.threads, random_state=args.seed,
                            tokenizer=Tokenizer(args.token_pattern, lowercase=args.lowercase))
     model.fit(texts, labels)

@@ -26,7 +26,6 @@ optionally fine-tunes the pruned model, and stores the kept rows in any table ki
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 import threading
@@ -38,160 +37,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._progress import progress
+from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError, NotFittedError
+from ..labelled import LABEL_PREFIX, read_labelled  # noqa: F401 (old import path)
 from ..storage import register_component, register_file_kind
 from ..tables import DenseTable
-from ..text import Tokenizer, iter_lines
+from ..text import Tokenizer
 from ..vocab import Vocab
+from ._base import Trainer, epoch_callback
 
 EOS = "</s>"
-LABEL_PREFIX = "__label__"
 LOSSES = {"softmax": 0, "ova": 1}
-_TEXT_NAMES = ("text", "sentence", "content", "review", "document", "body", "title")
-_LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
 _BATCH = 8192
-
-
-# -- reading labelled data --------------------------------------------------------------------
-
-def read_labelled(path, *, format: str = "auto", text_column: str | int | None = None,
-                  label_column: str | int | None = None, label_sep: str | None = None,
-                  label_prefix: str = LABEL_PREFIX, unlabelled: str = "error",
-                  ) -> tuple[list[str], list[list[str]]]:
-    """Read texts and their labels from a fastText file or a CSV/TSV file.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        fastText format: one text per line, its labels as ``__label__X`` tokens (anywhere on the
-        line). CSV/TSV: a header line naming the columns, or two columns without a header.
-    format : {"auto", "fasttext", "csv", "tsv"}, default "auto"
-        ``auto``: by the file extension (``.csv``, ``.tsv``; ``.gz``/``.xz`` stripped first),
-        fastText format otherwise.
-    text_column, label_column : str or int, optional
-        CSV/TSV columns by header name or 0-based index. Default: the columns named like
-        ``text``/``sentence``/``content`` and ``label``/``class``/``category``.
-    label_sep : str, optional
-        Split the label cell on this string (multi-label CSV/TSV); default: one label per row.
-    unlabelled : {"error", "skip"}, default "error"
-        A row without a label raises :class:`InputError` naming the file and line, or is skipped.
-
-    Returns
-    -------
-    texts : list of str
-    labels : list of list of str
-        Labels without the prefix (``__label__pos`` gives ``pos``).
-    """
-    path = os.fspath(path)
-    if unlabelled not in ("error", "skip"):
-        raise InputError(f"unlabelled must be 'error' or 'skip', got {unlabelled!r}")
-    fmt = format
-    if fmt == "auto":
-        base = path.lower()
-        for ext in (".gz", ".xz", ".bz2"):
-            base = base.removesuffix(ext)
-        fmt = "csv" if base.endswith(".csv") else "tsv" if base.endswith(".tsv") else "fasttext"
-    if fmt == "fasttext":
-        texts, labels = _read_fasttext(path, label_prefix, unlabelled)
-    elif fmt in ("csv", "tsv"):
-        texts, labels = _read_delimited(path, fmt, text_column, label_column, label_sep,
-                                        unlabelled)
-    else:
-        raise InputError(f"format must be 'auto', 'fasttext', 'csv' or 'tsv', got {format!r}")
-    if not texts:
-        raise InputError(f"{path}: no labelled examples in the file")
-    return texts, labels
-
-
-def _read_fasttext(path, prefix, unlabelled):
-    texts, labels = [], []
-    n = len(prefix)
-    for lineno, line in enumerate(iter_lines(path), 1):
-        if not line.strip():
-            continue
-        words = line.split()
-        labs = [w[n:] for w in words if w.startswith(prefix) and len(w) > n]
-        if not labs:
-            if unlabelled == "skip":
-                continue
-            raise InputError(f"{path}: line {lineno}: no label (expected a token like "
-                             f"{prefix}X; use unlabelled='skip' to ignore such lines)")
-        texts.append(" ".join(w for w in words if not w.startswith(prefix)))
-        labels.append(labs)
-    return texts, labels
-
-
-def _pick_column(header, wanted, names, what, path):
-    if wanted is not None:
-        if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit()):
-            idx = int(wanted)
-            if header is not None and not 0 <= idx < len(header):
-                raise InputError(f"{path}: {what} column {idx} out of range "
-                                 f"({len(header)} columns)")
-            return idx
-        if header is None or wanted not in header:
-            raise InputError(f"{path}: no {what} column named {wanted!r}; the header has "
-                             f"{header}")
-        return header.index(wanted)
-    if header is not None:
-        low = [h.strip().lower() for h in header]
-        for name in names:
-            if name in low:
-                return low.index(name)
-    return None
-
-
-def _read_delimited(path, fmt, text_column, label_column, label_sep, unlabelled):
-    delim = "," if fmt == "csv" else "\t"
-    quoting = csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE
-    lines = iter_lines(path)
-    reader = csv.reader(lines, delimiter=delim, quoting=quoting)
-    try:
-        first = next(reader)
-    except StopIteration:
-        raise InputError(f"{path}: the file is empty") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: line 1: {exc}") from None
-    low = [h.strip().lower() for h in first]
-    has_header = any(h in _TEXT_NAMES + _LABEL_NAMES for h in low) or (
-        isinstance(text_column, str) and not text_column.isdigit()) or (
-        isinstance(label_column, str) and not label_column.isdigit())
-    header = first if has_header else None
-    ti = _pick_column(header, text_column, _TEXT_NAMES, "text", path)
-    li = _pick_column(header, label_column, _LABEL_NAMES, "label", path)
-    ncol = len(first)
-    if ti is None and li is None and ncol == 2:
-        li, ti = 0, 1  # "label<TAB>text", the GLUE/SST layout
-    elif ti is None and li is not None and ncol == 2:
-        ti = 1 - li
-    elif li is None and ti is not None and ncol == 2:
-        li = 1 - ti
-    if ti is None or li is None:
-        raise InputError(f"{path}: cannot tell the text and label columns apart "
-                         f"(header {first}); name them with text_column/label_column "
-                         "(--text-column/--label-column)")
-    texts, labels = [], []
-    rows = reader if header is not None else itertools.chain([first], reader)
-    try:
-        for row in rows:
-            lineno = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if max(ti, li) >= len(row):
-                raise InputError(f"{path}: line {lineno}: {len(row)} columns, expected at "
-                                 f"least {max(ti, li) + 1}")
-            cell = row[li].strip()
-            labs = [x.strip() for x in cell.split(label_sep)] if label_sep else [cell]
-            labs = [x for x in labs if x]
-            if not labs:
-                if unlabelled == "skip":
-                    continue
-                raise InputError(f"{path}: line {lineno}: empty label cell")
-            texts.append(row[ti])
-            labels.append(labs)
-    except csv.Error as exc:
-        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
-    return texts, labels
 
 
 # -- the stored head: output layer and n-gram buckets -----------------------------------------
@@ -257,7 +114,7 @@ register_file_kind("classifier", _load_classifier)
 
 # -- the classifier ---------------------------------------------------------------------------
 
-class TextClassifier:
+class TextClassifier(Trainer):
     """Bag of words and hashed word n-grams -> mean embedding -> linear layer -> softmax.
 
     Parameters
@@ -329,28 +186,33 @@ class TextClassifier:
         self.n_threads = n_threads
         self.shuffle = shuffle
         self.random_state = random_state
-        self.meta: dict = {}
+
+    _param_spec = {"dim": Integer(low=1), "ngrams": Integer(low=1), "n_buckets": Integer(low=1),
+                   "epochs": Integer(low=1), "learning_rate": Real(low=0, low_open=True),
+                   "min_count": Integer(low=1), "loss": Options(tuple(LOSSES)),
+                   "n_threads": N_THREADS, "shuffle": Boolean(), "random_state": RANDOM_STATE}
+
+    @property
+    def meta(self) -> dict:
+        """Free metadata saved with the model (not a parameter)."""
+        return self.__dict__.setdefault("_meta", {})
+
+    @meta.setter
+    def meta(self, value: dict) -> None:
+        self.__dict__["_meta"] = value
+
+    @property
+    def model_(self) -> TextClassifier:
+        """The fitted classifier itself (every trainer's trained object is in ``model_``)."""
+        self._check_fitted()
+        return self
 
     # -- parameters -----------------------------------------------------------------------------
     def _check_params(self) -> None:
-        def positive_int(name, value, low=1):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise InputError(f"The {name!r} parameter of TextClassifier must be an integer "
-                                 f">= {low}. Got {value!r} instead.")
+        self._validate()
 
-        positive_int("dim", self.dim)
-        positive_int("ngrams", self.ngrams)
-        positive_int("n_buckets", self.n_buckets)
-        positive_int("epochs", self.epochs)
-        positive_int("min_count", self.min_count)
-        if self.n_threads is not None:
-            positive_int("n_threads", self.n_threads)
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise InputError("The 'learning_rate' parameter of TextClassifier must be > 0. "
-                             f"Got {self.learning_rate!r} instead.")
-        if self.loss not in LOSSES:
-            raise InputError(f"The 'loss' parameter of TextClassifier must be one of "
-                             f"{sorted(LOSSES)}. Got {self.loss!r} instead.")
+    def _default_tokenizer(self) -> Tokenizer:
+        return self._tok()
 
     def _tok(self) -> Tokenizer:
         return self.tokenizer if self.tokenizer is not None else Tokenizer(r"\S+",
@@ -459,9 +321,31 @@ class TextClassifier:
         return self._encode_tokens(flat, lens)
 
     # -- training -------------------------------------------------------------------------------
-    def fit(self, texts: Sequence[str], labels: Sequence) -> TextClassifier:
-        """Train on texts and their labels (a label, or a list of labels per text)."""
+    def fit(self, texts: Sequence[str], labels: Sequence, *, callback=None) -> TextClassifier:
+        """Train on texts and their labels (a label, or a list of labels per text).
+
+        Parameters
+        ----------
+        texts : sequence of str
+        labels : sequence
+            One label or a list of labels per text.
+        callback : callable, optional
+            ``callback(epoch, info)`` with ``info`` holding ``seconds`` and ``loss``. The epochs
+            run inside one compiled loop, so it is called once, after the last epoch, and
+            cannot stop training early (a False return is ignored).
+
+        Returns
+        -------
+        TextClassifier
+            ``self`` (``model_`` is the classifier itself).
+
+        Raises
+        ------
+        InputError
+            Bad parameters, no texts, a single class, or diverged training.
+        """
         self._check_params()
+        notify = epoch_callback(callback, "TextClassifier")
         t0 = time.perf_counter()
         texts = _as_texts(texts)
         label_lists = _as_label_lists(labels, len(texts))
@@ -509,6 +393,7 @@ class TextClassifier:
                             "ngram_rows": int(self.bucket_ids_.shape[0]),
                             "seconds": round(time.perf_counter() - t0, 3),
                             "loss": round(loss, 6), "threads": self._threads()}
+        notify(self.epochs - 1, {"seconds": time.perf_counter() - t0, "loss": loss})
         return self
 
     def fit_file(self, path, **read_options) -> TextClassifier:
@@ -696,13 +581,6 @@ class TextClassifier:
                       lens.astype(np.float64), epochs=epochs, lr=self.learning_rate,
                       update_input=update_input, seed=int(self.random_state) + 7919,
                       shuffle=True)  # fine-tuning in file order would favour the file's end
-
-    def get_params(self) -> dict:
-        return {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
-                "epochs": self.epochs, "learning_rate": self.learning_rate,
-                "min_count": self.min_count, "loss": self.loss, "tokenizer": self.tokenizer,
-                "n_threads": self.n_threads, "shuffle": self.shuffle,
-                "random_state": self.random_state}
 
     # -- storage and memory ---------------------------------------------------------------------
     @property
