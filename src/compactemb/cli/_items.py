@@ -16,8 +16,8 @@ _METHOD_HELP = ("svd: PureSVD (truncated SVD of the user x item matrix); als: im
 
 
 def add_format_options(p) -> None:
-    """How an interactions file is read (see compactemb.interactions.read_interactions)."""
-    from ..interactions import FORMATS
+    """How an interactions file is read (see compactemb.interactions_io.read_interactions)."""
+    from ..interactions_io import FORMATS
 
     g = p.add_argument_group("input format")
     g.add_argument("--format", default="auto", choices=FORMATS,
@@ -45,7 +45,7 @@ def _col(value):
 
 
 def read_from_args(path, args, **kw):
-    from ..interactions import read_interactions
+    from ..interactions_io import read_interactions
 
     return read_interactions(path, format=args.format, sep=args.sep, header=args.header,
                              user_col=_col(args.user_col), item_col=_col(args.item_col),
