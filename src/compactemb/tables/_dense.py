@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._native import kernels
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_bag_inputs, check_ids, register_table
 
@@ -55,8 +56,7 @@ class DenseTable(EmbeddingTable):
         idx = check_ids(ids, self.n_rows)
         if self.dtype == "float32":
             return np.take(self.weights, idx, axis=0)
-        from ._kernels import half_gather
-
+        half_gather = kernels("compactemb.tables._kernels").half_gather
         flat = idx.reshape(-1)
         out = np.empty((flat.size, self.dim), dtype=np.float32)
         half_gather(self.weights.view(np.uint16), flat, _half_lut(), out)
@@ -69,8 +69,7 @@ class DenseTable(EmbeddingTable):
         if self.dtype != "float32":
             return super().bag(ids, offsets, mode=mode, weights=weights,
                                include_last_offset=include_last_offset)
-        from ._kernels import dense_bag
-
+        dense_bag = kernels("compactemb.tables._kernels").dense_bag
         idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)

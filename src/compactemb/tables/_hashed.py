@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._native import kernels, use_native
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
 from ._trainable import TrainableMixin
@@ -91,17 +92,16 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         return np.stack([hash_ids(ids, int(s), self.n_buckets) for s in self.seeds], axis=1)
 
     def lookup(self, ids) -> np.ndarray:
-        from ._compress_kernels import hashed_lookup
-
+        hashed_lookup = kernels("compactemb.tables._compress_kernels").hashed_lookup
         idx = check_ids(ids, self.n_rows)
         out = np.empty((idx.size, self.dim), np.float32)
         hashed_lookup(self.weights, idx.ravel(), self.seeds, out)
         return out.reshape(idx.shape + (self.dim,))
 
     def lookup_reference(self, ids) -> np.ndarray:
-        """NumPy twin of the lookup kernel."""
-        b = self.buckets(ids)
-        return self.weights[b].sum(axis=1)
+        """The lookup through the NumPy twin of its kernel."""
+        with use_native(False):
+            return self.lookup(ids)
 
     def parameters(self):
         return {"weights": self.weights}
@@ -110,18 +110,14 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         return (self.weights, self.seeds)
 
     def apply_gradients(self, ids, grads, lr: float) -> None:
-        from ._compress_kernels import hashed_scatter
-
+        hashed_scatter = kernels("compactemb.tables._compress_kernels").hashed_scatter
         idx, g = self._check_grads(ids, grads)
         hashed_scatter(self.weights, idx, self.seeds, g, np.float32(lr))
         self._norms = None
 
     def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        b = self.buckets(ids)
-        g = np.asarray(grads, dtype=np.float32)
-        for h in range(b.shape[1]):
-            np.add.at(self.weights, b[:, h], -np.float32(lr) * g)
-        self._norms = None
+        with use_native(False):
+            self.apply_gradients(ids, grads, lr)
 
     def arrays(self):
         return {"weights": self.weights, "seeds": self.seeds}
@@ -194,17 +190,15 @@ class QRTable(TrainableMixin, EmbeddingTable):
         return cls(q, r, n_rows, combine=combine)
 
     def lookup(self, ids) -> np.ndarray:
-        from ._compress_kernels import qr_lookup
-
+        qr_lookup = kernels("compactemb.tables._compress_kernels").qr_lookup
         idx = check_ids(ids, self.n_rows)
         out = np.empty((idx.size, self.dim), np.float32)
         qr_lookup(self.quotient, self.remainder, idx.ravel(), self.combine == "mul", out)
         return out.reshape(idx.shape + (self.dim,))
 
     def lookup_reference(self, ids) -> np.ndarray:
-        idx = np.asarray(ids, dtype=np.int64).ravel()
-        q, r = self.quotient[idx // self.n_remainder], self.remainder[idx % self.n_remainder]
-        return q * r if self.combine == "mul" else q + r
+        with use_native(False):
+            return self.lookup(ids)
 
     def parameters(self):
         return {"quotient": self.quotient, "remainder": self.remainder}
@@ -213,25 +207,15 @@ class QRTable(TrainableMixin, EmbeddingTable):
         return (self.quotient, self.remainder, self.combine == "mul")
 
     def apply_gradients(self, ids, grads, lr: float) -> None:
-        from ._compress_kernels import qr_scatter
-
+        qr_scatter = kernels("compactemb.tables._compress_kernels").qr_scatter
         idx, g = self._check_grads(ids, grads)
         qr_scatter(self.quotient, self.remainder, idx, g, np.float32(lr),
                    self.combine == "mul")
         self._norms = None
 
     def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        lr = np.float32(lr)
-        for i, g in zip(np.asarray(ids, dtype=np.int64).ravel(),
-                        np.asarray(grads, dtype=np.float32)):
-            q, r = i // self.n_remainder, i % self.n_remainder
-            if self.combine == "mul":
-                gq, gr = g * self.remainder[r], g * self.quotient[q]
-            else:
-                gq = gr = g
-            self.quotient[q] -= lr * gq
-            self.remainder[r] -= lr * gr
-        self._norms = None
+        with use_native(False):
+            self.apply_gradients(ids, grads, lr)
 
     def arrays(self):
         return {"quotient": self.quotient, "remainder": self.remainder}

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._native import kernels, use_native
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
 from ._trainable import TrainableMixin
@@ -173,8 +174,7 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
 
     def lookup_kernel(self, ids) -> np.ndarray:
         """The row-by-row numba decode (what numba trainers call, ``mixed_lookup``)."""
-        from ._compress_kernels import mixed_lookup
-
+        mixed_lookup = kernels("compactemb.tables._compress_kernels").mixed_lookup
         idx = check_ids(ids, self.n_rows)
         out = np.empty((idx.size, self.dim), np.float32)
         mixed_lookup(*self.kernel_args(), idx.ravel(), out)
@@ -193,13 +193,8 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         return out
 
     def lookup_reference(self, ids) -> np.ndarray:
-        idx = np.asarray(ids, dtype=np.int64).ravel()
-        out = np.empty((idx.size, self.dim), np.float32)
-        for k, i in enumerate(idx):
-            b = int(np.searchsorted(self.block_starts, i, side="right") - 1)
-            e, p = self.block(b)
-            out[k] = e[i - self.block_starts[b]] @ p
-        return out
+        with use_native(False):
+            return self.lookup_kernel(ids)
 
     def parameters(self):
         return {"emb": self.emb, "proj": self.proj}
@@ -209,23 +204,14 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
                 self.block_dims)
 
     def apply_gradients(self, ids, grads, lr: float) -> None:
-        from ._compress_kernels import mixed_scatter
-
+        mixed_scatter = kernels("compactemb.tables._compress_kernels").mixed_scatter
         idx, g = self._check_grads(ids, grads)
         mixed_scatter(*self.kernel_args(), idx, g, np.float32(lr))
         self._norms = self._identity = None
 
     def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        lr = np.float32(lr)
-        for i, g in zip(np.asarray(ids, dtype=np.int64).ravel(),
-                        np.asarray(grads, dtype=np.float32)):
-            b = int(np.searchsorted(self.block_starts, i, side="right") - 1)
-            e, p = self.block(b)
-            r = i - self.block_starts[b]
-            ge = p @ g
-            p -= lr * np.outer(e[r], g)
-            e[r] -= lr * ge
-        self._norms = self._identity = None
+        with use_native(False):
+            self.apply_gradients(ids, grads, lr)
 
     def arrays(self):
         return {"emb": self.emb, "proj": self.proj, "block_starts": self.block_starts,

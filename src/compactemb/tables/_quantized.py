@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._native import kernels
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_bag_inputs, check_ids, register_table
 
@@ -206,8 +207,7 @@ class Int8Table(_RowwiseQuantized):
         return int(dim) + 8
 
     def _lookup_flat(self, idx):
-        from ._compress_kernels import int8_lookup
-
+        int8_lookup = kernels("compactemb.tables._compress_kernels").int8_lookup
         out = np.empty((idx.size, self.dim), np.float32)
         int8_lookup(self.data, self.dim, idx, out)
         return out
@@ -216,8 +216,7 @@ class Int8Table(_RowwiseQuantized):
         return np.ascontiguousarray(self.data[:, self.dim:]).view(np.float32)
 
     def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
-        from ._compress_kernels import int8_bag
-
+        int8_bag = kernels("compactemb.tables._compress_kernels").int8_bag
         idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)
@@ -246,8 +245,7 @@ class Int4Table(_RowwiseQuantized):
         return (int(dim) + 1) // 2 + 4
 
     def _lookup_flat(self, idx):
-        from ._compress_kernels import int4_lookup
-
+        int4_lookup = kernels("compactemb.tables._compress_kernels").int4_lookup
         out = np.empty((idx.size, self.dim), np.float32)
         int4_lookup(self.data, self.dim, half_lut(), idx, out)
         return out
@@ -258,8 +256,7 @@ class Int4Table(_RowwiseQuantized):
             .astype(np.float32)
 
     def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
-        from ._compress_kernels import int4_bag
-
+        int4_bag = kernels("compactemb.tables._compress_kernels").int4_bag
         idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)

@@ -1,0 +1,282 @@
+"""Every numba kernel against its NumPy twin (``compactemb._native``), on random inputs.
+
+Each case builds the kernel's arguments; the kernel and its twin run on separate copies, then
+every array argument (outputs and in-place updates) and the return value must agree: exactly
+where the kernel is deterministic integer/copy work, within float32 rounding where it sums
+(numba's fastmath may reorder a sum). Hogwild SGD kernels are compared with one worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from compactemb._native import kernels, native, twin_name, use_native
+from compactemb.tables import HashedTable, Int4Table, Int8Table, MixedDimTable, PQTable, QRTable
+from compactemb.tables._quantized import half_lut
+
+EXACT = {"rtol": 0, "atol": 0}
+FLOAT = {"rtol": 2e-5, "atol": 2e-6}
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _bags(rng, n_ids, n_rows):
+    ids = rng.integers(0, n_rows, n_ids).astype(np.int64)
+    cuts = np.sort(rng.integers(0, n_ids + 1, 6))
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    ends = np.concatenate([cuts, [n_ids]]).astype(np.int64)
+    return ids, starts, ends  # includes empty bags (equal cuts) in general
+
+
+def _bag_args(rng, n_rows, dim, weighted, mean):
+    ids, starts, ends = _bags(rng, 40, n_rows)
+    w = rng.random(ids.size).astype(np.float32) if weighted else np.empty(0, np.float32)
+    return [ids, starts, ends, w, weighted, mean, np.zeros((starts.size, dim), np.float32)]
+
+
+def _x(rng, n=50, dim=12):
+    return rng.normal(size=(n, dim)).astype(np.float32)
+
+
+TABLES = "compactemb.tables._kernels"
+COMPRESS = "compactemb.tables._compress_kernels"
+CLUSTER = "compactemb.cluster._kernels"
+
+
+def case_dense_bag(weighted, mean):
+    def build(rng):
+        return [_x(rng), *_bag_args(rng, 50, 12, weighted, mean)]
+    return (TABLES, "dense_bag", build, FLOAT)
+
+
+def build_half_gather(rng):
+    w16 = _x(rng).astype(np.float16).view(np.uint16)
+    ids = rng.integers(0, 50, 30).astype(np.int64)
+    return [w16, ids, half_lut(), np.zeros((30, 12), np.float32)]
+
+
+def _int8(rng, dim=12):
+    return Int8Table.from_dense(_x(rng, dim=dim)).data
+
+
+def _int4(rng, dim=11):
+    return Int4Table.from_dense(_x(rng, dim=dim)).data
+
+
+def build_int8_lookup(rng):
+    return [_int8(rng), 12, rng.integers(0, 50, 30).astype(np.int64),
+            np.zeros((30, 12), np.float32)]
+
+
+def case_int8_bag(weighted, mean):
+    def build(rng):
+        return [_int8(rng), 12, *_bag_args(rng, 50, 12, weighted, mean)]
+    return (COMPRESS, "int8_bag", build, FLOAT)
+
+
+def build_int4_lookup(rng):
+    return [_int4(rng), 11, half_lut(), rng.integers(0, 50, 30).astype(np.int64),
+            np.zeros((30, 11), np.float32)]
+
+
+def case_int4_bag(weighted, mean):
+    def build(rng):
+        return [_int4(rng), 11, half_lut(), *_bag_args(rng, 50, 11, weighted, mean)]
+    return (COMPRESS, "int4_bag", build, FLOAT)
+
+
+def _pq(rng):
+    t = PQTable.from_dense(_x(rng, n=80), n_subvectors=3, n_centroids=8, n_iter=3)
+    return t.codebooks, t.codes
+
+
+def build_pq_lookup(rng):
+    books, codes = _pq(rng)
+    return [books, codes, rng.integers(0, 80, 30).astype(np.int64),
+            np.zeros((30, 12), np.float32)]
+
+
+def case_pq_bag(weighted, mean):
+    def build(rng):
+        books, codes = _pq(rng)
+        return [books, codes, *_bag_args(rng, 80, 12, weighted, mean)]
+    return (COMPRESS, "pq_bag", build, FLOAT)
+
+
+def _hashed(rng):
+    t = HashedTable.random(1000, 6, n_buckets=37, n_hashes=3, seed=int(rng.integers(100)))
+    return t.weights, t.seeds
+
+
+def build_hashed_lookup(rng):
+    w, seeds = _hashed(rng)
+    return [w, rng.integers(0, 1000, 40).astype(np.int64), seeds, np.zeros((40, 6), np.float32)]
+
+
+def build_hashed_scatter(rng):
+    w, seeds = _hashed(rng)
+    ids = rng.integers(0, 60, 40).astype(np.int64)  # repeats: the same bucket hit twice
+    return [w, ids, seeds, rng.normal(size=(40, 6)).astype(np.float32), np.float32(0.1)]
+
+
+def case_qr(name, combine):
+    def build(rng):
+        t = QRTable.random(100, 6, n_remainder=7, combine=combine, seed=1)
+        ids = rng.integers(0, 100, 40).astype(np.int64)
+        if name == "qr_lookup":
+            return [t.quotient, t.remainder, ids, combine == "mul", np.zeros((40, 6), np.float32)]
+        return [t.quotient, t.remainder, ids, rng.normal(size=(40, 6)).astype(np.float32),
+                np.float32(0.1), combine == "mul"]
+    return (COMPRESS, name, build, FLOAT)
+
+
+def _mixed():
+    return MixedDimTable.random([10, 20, 30], [6, 3, 1], 6, seed=2).kernel_args()
+
+
+def build_mixed_lookup(rng):
+    return [*_mixed(), rng.integers(0, 60, 40).astype(np.int64), np.zeros((40, 6), np.float32)]
+
+
+def build_mixed_scatter(rng):
+    return [*_mixed(), rng.integers(0, 60, 40).astype(np.int64),
+            rng.normal(size=(40, 6)).astype(np.float32), np.float32(0.1)]
+
+
+def build_center_sums(rng):
+    x = _x(rng)
+    return [x, rng.integers(0, 5, 50).astype(np.int64), np.zeros((5, 12)),
+            np.zeros(5, np.int64)]
+
+
+def build_cluster_distance_sums(rng):
+    d = rng.random((20, 50))
+    return [d, rng.integers(0, 4, 50).astype(np.int64), 4, np.zeros((20, 4))]
+
+
+def build_nearest_centers(rng):
+    x = _x(rng, n=200, dim=5)
+    return [x, x[:9].copy() + 0.01, np.zeros(200, np.int64), np.zeros(200)]
+
+
+def build_point_distances(rng):
+    x = _x(rng, n=200, dim=5)
+    return [x, _x(rng, n=4, dim=5), np.zeros((4, 200))]
+
+
+CASES = {
+    **{f"dense_bag-w{w:d}-mean{m:d}": case_dense_bag(w, m) for w in (0, 1) for m in (0, 1)},
+    "half_gather": (TABLES, "half_gather", build_half_gather, EXACT),
+    "int8_lookup": (COMPRESS, "int8_lookup", build_int8_lookup, FLOAT),
+    **{f"int8_bag-w{w:d}-mean{m:d}": case_int8_bag(w, m) for w in (0, 1) for m in (0, 1)},
+    "int4_lookup": (COMPRESS, "int4_lookup", build_int4_lookup, FLOAT),
+    **{f"int4_bag-w{w:d}-mean{m:d}": case_int4_bag(w, m) for w in (0, 1) for m in (0, 1)},
+    "pq_lookup": (COMPRESS, "pq_lookup", build_pq_lookup, EXACT),
+    **{f"pq_bag-w{w:d}-mean{m:d}": case_pq_bag(w, m) for w in (0, 1) for m in (0, 1)},
+    "hashed_lookup": (COMPRESS, "hashed_lookup", build_hashed_lookup, FLOAT),
+    "hashed_scatter": (COMPRESS, "hashed_scatter", build_hashed_scatter, FLOAT),
+    **{f"{n}-{c}": case_qr(n, c) for n in ("qr_lookup", "qr_scatter") for c in ("mul", "add")},
+    "mixed_lookup": (COMPRESS, "mixed_lookup", build_mixed_lookup, FLOAT),
+    "mixed_scatter": (COMPRESS, "mixed_scatter", build_mixed_scatter, FLOAT),
+    "center_sums": (CLUSTER, "center_sums", build_center_sums, FLOAT),
+    "cluster_distance_sums": (CLUSTER, "cluster_distance_sums", build_cluster_distance_sums,
+                              FLOAT),
+    "nearest_centers": (CLUSTER, "nearest_centers", build_nearest_centers, FLOAT),
+    "point_distances": (CLUSTER, "point_distances", build_point_distances, FLOAT),
+}
+
+
+def _assert_same(got, want, tol, what):
+    if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
+    elif isinstance(got, tuple):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _assert_same(g, w, tol, f"{what}[{i}]")
+    elif isinstance(got, float) or isinstance(want, float):
+        assert got == pytest.approx(want, rel=max(tol["rtol"], 1e-12), abs=tol["atol"]), what
+    else:
+        assert got == want, what
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kernel_equals_twin(case, seed):
+    module, name, build, tol = CASES[case]
+    args = build(_rng(seed))
+    native_args, twin_args = copy.deepcopy(args), copy.deepcopy(args)
+    got = getattr(importlib.import_module(module), name)(*native_args)
+    want = getattr(importlib.import_module(twin_name(module)), name)(*twin_args)
+    _assert_same(got, want, tol, f"{name} return value")
+    for i, (g, w) in enumerate(zip(native_args, twin_args)):
+        if isinstance(g, np.ndarray):
+            _assert_same(g, w, tol, f"{name} argument {i}")
+
+
+KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER]
+
+
+@pytest.mark.parametrize("module", KERNEL_MODULES)
+def test_every_kernel_has_a_twin_and_a_case(module):
+    """A new kernel without a twin (or without a case here) fails this test."""
+    import numba.core.registry
+
+    kern = importlib.import_module(module)
+    twin = importlib.import_module(twin_name(module))
+    names = {n for n, f in vars(kern).items()
+             if isinstance(f, numba.core.registry.CPUDispatcher) and f.__module__ == module}
+    covered = {name for mod, name, _, _ in CASES.values() if mod == module}
+    helpers = {n for n in names if n.startswith("_") or n.endswith("_decode_into")
+               or n == "hash_id"}  # inlined into the kernels, tested through them
+    assert names - helpers - covered == set()
+    assert {n for n in names - helpers if not callable(getattr(twin, n, None))} == set()
+
+
+def test_use_native_switches_and_restores():
+    assert native()
+    with use_native(False):
+        assert not native()
+        assert kernels(COMPRESS).__name__ == twin_name(COMPRESS)
+    assert native() and kernels(COMPRESS).__name__ == COMPRESS
+
+
+def test_twins_serve_the_api_without_numba():
+    """With the twins selected, tables (PQ training included) and k-means never import numba,
+    and give what the kernels give."""
+    code = """
+import sys
+import numpy as np
+from compactemb._native import use_native
+from compactemb.cluster import KMeans
+from compactemb.tables import Int4Table, PQTable
+use_native(False)
+x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+pq = PQTable.from_dense(x, n_subvectors=2, n_centroids=16, n_iter=5)
+km = KMeans(4, random_state=0).fit(x)
+out = [pq.codes, pq.bag([1, 2, 3], [0, 1]), Int4Table.from_dense(x).lookup([5, 7]),
+       km.labels_]
+assert "numba" not in sys.modules, "numba imported"
+np.savez(sys.argv[1], *out)
+"""
+    x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    from compactemb.cluster import KMeans
+
+    pq = PQTable.from_dense(x, n_subvectors=2, n_centroids=16, n_iter=5)
+    want = [pq.codes, pq.bag([1, 2, 3], [0, 1]), Int4Table.from_dense(x).lookup([5, 7]),
+            KMeans(4, random_state=0).fit(x).labels_]
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "twins.npz")
+        subprocess.run([sys.executable, "-c", code, path], check=True)
+        got = np.load(path)
+        for i, w in enumerate(want):
+            np.testing.assert_allclose(got[f"arr_{i}"], w, rtol=1e-5, atol=1e-6)
