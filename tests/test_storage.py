@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import compactemb
-from compactemb import DenseTable, FormatError, InputError, KeyedVectors, load
-from compactemb.storage import read_file, write_file
+from compactemb import DenseTable, FormatError, InputError, KeyedVectors, Vocab, load
+from compactemb.recommend import FactorModel
+from compactemb.storage import build_component, read_file, write_file
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "v1"
 
@@ -30,19 +31,182 @@ def test_golden_files_load_with_known_values():
     np.testing.assert_array_equal(half.weights, np.array([[1.5, 2.0, -0.25]], np.float16))
 
 
-def test_golden_bytes_are_reproduced(tmp_path, monkeypatch):
-    """Saving the golden objects gives the committed bytes: the format is pinned."""
+def _golden_objects():
     sys.path.insert(0, str(GOLDEN.parent))
     try:
         from make_golden import golden_objects
     finally:
         sys.path.pop(0)
+    return golden_objects()
+
+
+def test_golden_bytes_are_reproduced(tmp_path, monkeypatch):
+    """Saving the golden objects gives the committed bytes: every layout is pinned."""
     monkeypatch.setattr(compactemb, "__version__", "0.1.0")
-    kv, half = golden_objects()
-    kv.save(tmp_path / "kv.cemb")
-    half.save(tmp_path / "h.cemb", meta={"golden": True})
-    assert (tmp_path / "kv.cemb").read_bytes() == (GOLDEN / "keyed_vectors.cemb").read_bytes()
-    assert (tmp_path / "h.cemb").read_bytes() == (GOLDEN / "table_float16.cemb").read_bytes()
+    objects = _golden_objects()
+    assert sorted(objects) == sorted(p.name for p in GOLDEN.glob("*.cemb"))
+    for name, (obj, kwargs) in objects.items():
+        obj.save(tmp_path / name, **kwargs)
+        assert (tmp_path / name).read_bytes() == (GOLDEN / name).read_bytes(), name
+
+
+def _stored_kinds_modules():
+    """Every module of the package that registers a stored kind (found by reading the source,
+    so a kind registered in a module that _stored_kinds forgot is found too)."""
+    root = Path(compactemb.__file__).parent
+    found = set()
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "@register_table" in text or "@register_component" in text \
+                or "register_file_kind(\"" in text:
+            parts = path.relative_to(root.parent).with_suffix("").parts
+            found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
+
+
+def _golden_kinds():
+    files, components = {}, {}
+    for path in sorted(GOLDEN.glob("*.cemb")):
+        stored = read_file(path)
+        files.setdefault(stored.kind, path.name)
+        for desc in stored.components.values():
+            components.setdefault(desc["type"], path.name)
+    return files, components
+
+
+def _format_rows(heading):
+    """First-column names (`name`) of the table under a docs/FORMAT.md heading."""
+    text = (Path(__file__).parents[1] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return {line.split("|")[1].strip().strip("`") for line in section.splitlines()
+            if line.startswith("| `")}
+
+
+def test_every_registered_kind_has_a_golden_file_and_a_format_row():
+    import importlib
+
+    from compactemb import _stored_kinds
+    from compactemb.storage import registered_kinds
+
+    for module in _stored_kinds_modules():
+        importlib.import_module(module)
+    kinds = registered_kinds()
+    components, files = set(kinds["components"]), set(kinds["files"])
+    assert components == set(_stored_kinds.COMPONENT_TYPES), \
+        "declare every component type (and only those) in compactemb/_stored_kinds.py"
+    assert files == set(_stored_kinds.FILE_KINDS), \
+        "declare every file kind (and only those) in compactemb/_stored_kinds.py"
+    golden_files, golden_components = _golden_kinds()
+    assert not components - set(golden_components), \
+        f"component types without a golden file: {sorted(components - set(golden_components))}"
+    assert not files - set(golden_files), \
+        f"file kinds without a golden file: {sorted(files - set(golden_files))}"
+    documented = _format_rows("Components of version 1")
+    assert not components - documented, \
+        f"component types without a row in docs/FORMAT.md: {sorted(components - documented)}"
+    documented = _format_rows("File kinds")
+    assert not files - documented, \
+        f"file kinds without a row in docs/FORMAT.md: {sorted(files - documented)}"
+
+
+def _hash(ids, seed, n):
+    """splitmix64(id * 0x9E3779B97F4A7C15 + seed) % n, written out as docs/FORMAT.md gives it."""
+    mask = (1 << 64) - 1
+    out = []
+    for i in ids:
+        z = (int(i) * 0x9E3779B97F4A7C15 + int(seed)) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append((z ^ (z >> 31)) % n)
+    return np.array(out, dtype=np.int64)
+
+
+def _reference_decode(kind, attrs, a):
+    """The (n_rows, dim) matrix a table's stored arrays mean, per docs/FORMAT.md (slow, plain)."""
+    n, d = attrs["n_rows"], attrs["dim"]
+    if kind == "dense":
+        return a["weights"].astype(np.float32)
+    if kind == "int8":
+        data = a["data"]
+        scale_bias = data[:, d:d + 8].copy().view(np.float32)
+        return data[:, :d] * scale_bias[:, :1] + scale_bias[:, 1:]
+    if kind == "int4":
+        data, nb = a["data"], (d + 1) // 2
+        codes = np.stack([data[:, :nb] & 15, data[:, :nb] >> 4], axis=2).reshape(n, -1)[:, :d]
+        scale_bias = data[:, nb:nb + 4].copy().view(np.float16).astype(np.float32)
+        return codes * scale_bias[:, :1] + scale_bias[:, 1:]
+    if kind == "pq":
+        books, codes = a["codebooks"], a["codes"]
+        rows = np.concatenate([books[m, codes[:, m]] for m in range(codes.shape[1])], axis=1)
+        if "norms" in a:
+            rows = rows * a["norms"].astype(np.float32)[:, None]
+        return rows @ a["rotation"].T if "rotation" in a else rows
+    if kind == "lowrank":
+        return a["left"] @ a["right"]
+    if kind == "pruned":
+        inner = _reference_decode(attrs["inner_kind"], attrs["inner"],
+                                  {k[len("inner."):]: v for k, v in a.items()})
+        ids = np.arange(n)
+        rows = np.where(ids < attrs["n_keep"], ids,
+                        attrs["n_keep"] + _hash(ids, 0x5EED, attrs["n_fallback"]))
+        return inner[rows]
+    if kind == "hashed":
+        w = a["weights"]
+        return sum(w[_hash(range(n), s, w.shape[0])] for s in a["seeds"].tolist())
+    if kind == "qr":
+        q, r = a["quotient"], a["remainder"]
+        ids = np.arange(n)
+        q, r = q[ids // r.shape[0]], r[ids % r.shape[0]]
+        return q * r if attrs["combine"] == "mul" else q + r
+    if kind == "mixed":
+        out, e0, p0 = [], 0, 0
+        ends = np.append(a["block_starts"][1:], n)
+        for start, end, db in zip(a["block_starts"], ends, a["block_dims"]):
+            rows = a["emb"][e0:e0 + (end - start) * db].reshape(-1, db)
+            proj = a["proj"][p0:p0 + db * d].reshape(db, d)
+            out.append(rows @ proj)
+            e0, p0 = e0 + (end - start) * db, p0 + db * d
+        return np.concatenate(out)
+    raise AssertionError(f"no reference decoder for table kind {kind!r}: add one here")
+
+
+def test_golden_tables_decode_as_the_format_says():
+    from compactemb.tables import table_kinds
+
+    checked = set()
+    for path in sorted(GOLDEN.glob("*.cemb")):
+        stored = read_file(path)
+        for name, desc in stored.components.items():
+            if desc["type"] not in table_kinds():
+                continue
+            table = build_component(stored, name)
+            expected = _reference_decode(desc["type"], desc["attrs"],
+                                         stored.component_arrays(name))
+            np.testing.assert_allclose(np.asarray(table), expected, rtol=1e-6, atol=1e-6,
+                                       err_msg=f"{path.name}: {name}")
+            checked.add(desc["type"])
+    assert checked == set(table_kinds())
+
+
+def test_golden_files_of_every_kind_load_with_known_values():
+    dense = load(GOLDEN / "table_dense.cemb").weights
+    half_step = (dense.max(1) - dense.min(1))[:, None] / 255 / 2 + 1e-6  # int8 rounding
+    assert (np.abs(np.asarray(load(GOLDEN / "table_int8.cemb")) - dense) <= half_step).all()
+    vocab = load(GOLDEN / "vocab.cemb")
+    assert isinstance(vocab, Vocab) and vocab.keys == [42, 7, 1000]
+    assert vocab.counts.tolist() == [9, 4, 1]
+    factors = load(GOLDEN / "factors.cemb", mmap=True)
+    assert isinstance(factors, FactorModel)
+    # user 7 = [1, -2] saw items 10 and 30, so only item 20 = [-1, 1] is left: score -3;
+    # user 3 = [-3, 0] saw 20: item 10 = [1.5, 2] scores -4.5, item 30 = [2, -2] -6
+    assert factors.recommend(7, k=3) == [(20, -3.0)]
+    assert factors.recommend([3], k=2) == [[(10, -4.5), (30, -6.0)]]
+    clf = load(GOLDEN / "classifier.cemb")
+    assert type(clf).__name__ == "TextClassifier" and clf.classes_ == ["pos", "neg"]
+    # output rows are (2, 0) and (-2, 0): the sign of the mean row's first value decides
+    assert clf.predict(["good", "bad"]) == [["pos"], ["neg"]]
+    np.testing.assert_array_equal(clf.bucket_ids_, [3, 11])
+    assert clf.meta == {"golden": True}
 
 
 def test_layout_is_as_documented():
