@@ -158,6 +158,14 @@ class Trainer:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() "
                                  "first")
 
+    def __getattr__(self, name: str):
+        # learned attributes (``model_``, ``vocab_`` ...) before fit: a clear NotFittedError
+        # (an AttributeError, so hasattr() stays False)
+        if name.endswith("_") and not name.startswith("_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet (no {name}); "
+                                 "call fit() first")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
