@@ -286,6 +286,11 @@ def test_old_three_argument_callback_still_works(data):
         BPR(4, epochs=2, n_threads=1).fit(data["items"],
                                          callback=lambda e, s, auc: seen.append((e, auc)))
     assert [e for e, _ in seen] == [0, 1] and all(0 <= a <= 1 for _, a in seen)
+    seconds = []  # the form bench/recsys shares with implicit: (iteration, seconds, *rest)
+    with pytest.warns(DeprecationWarning, match="callback"):
+        ALS(4, epochs=2, n_threads=1).fit(data["items"],
+                                         callback=lambda it, s, *rest: seconds.append(s))
+    assert len(seconds) == 2 and all(isinstance(s, float) for s in seconds)
 
 
 def test_no_warning_with_new_spellings(data):

@@ -199,7 +199,7 @@ def recommender(grid) -> dict:
     inter = read_interactions(DATA / "movielens-100k" / "u.data")
     train, test = train_test_split(inter, 0.2, random_state=0)
     t0 = time.perf_counter()
-    model = ALS(64, regularization=0.01, alpha=1.0, iterations=15, random_state=0) \
+    model = ALS(64, regularization=0.01, alpha=1.0, epochs=15, random_state=0) \
         .fit(train).model_
     log("ALS trained", round(time.perf_counter() - t0, 1), "s")
     evaluate, primary = ranking_evaluator(test.matrix, k=10)

@@ -70,11 +70,11 @@ def _fit(lib: str, model: str, dim: int, threads: int, train, weighting: str, it
 
         if model == "als":
             est = ALS(dim, regularization=p["regularization"], alpha=p["alpha"],
-                      weighting=weighting, iterations=iterations, n_threads=threads,
+                      weighting=weighting, epochs=iterations, n_threads=threads,
                       random_state=seed)
         else:
             est = BPR(dim, learning_rate=p["learning_rate"], regularization=p["regularization"],
-                      iterations=iterations, n_threads=threads, random_state=seed)
+                      epochs=iterations, n_threads=threads, random_state=seed)
         est.fit(train, callback=callback)
         return est.user_factors_, est.item_factors_
     if model == "als":

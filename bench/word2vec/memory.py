@@ -42,8 +42,8 @@ def child(cfg: dict) -> dict:
         g = GensimWord2Vec(vector_size=cfg["dim"], sg=0, workers=cfg["threads"], seed=1,
                            window=COMMON["window"], negative=COMMON["negative"],
                            min_count=COMMON["min_count"], sample=COMMON["sample"],
-                           epochs=COMMON["epochs"], alpha=COMMON["alpha"],
-                           min_alpha=COMMON["min_alpha"])
+                           epochs=COMMON["epochs"], learning_rate=COMMON["alpha"],
+                           min_learning_rate=COMMON["min_alpha"])
         g.build_vocab(corpus_file=cfg["corpus"])
         g.train(corpus_file=cfg["corpus"], total_examples=g.corpus_count,
                 total_words=g.corpus_total_words, epochs=COMMON["epochs"])

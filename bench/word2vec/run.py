@@ -74,8 +74,8 @@ def child(cfg: dict) -> dict:
         g = GensimWord2Vec(vector_size=dim, sg=int(sg), workers=threads, seed=cfg["seed"],
                            window=COMMON["window"], negative=COMMON["negative"],
                            min_count=COMMON["min_count"], sample=COMMON["sample"],
-                           epochs=COMMON["epochs"], alpha=COMMON["alpha"],
-                           min_alpha=COMMON["min_alpha"])
+                           epochs=COMMON["epochs"], learning_rate=COMMON["alpha"],
+                           min_learning_rate=COMMON["min_alpha"])
         g.build_vocab(corpus_file=path)
         t1 = time.perf_counter()
         c1 = time.process_time()

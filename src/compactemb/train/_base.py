@@ -184,10 +184,10 @@ def epoch_callback(callback, owner: str):
     if not callable(callback):
         raise InputError(f"{owner}: callback must be callable, got {callback!r}")
     try:
-        params = [p for p in inspect.signature(callback).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty]
-        old_style = len(params) == 3
+        params = inspect.signature(callback).parameters.values()
+        n_pos = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        var = any(p.kind == p.VAR_POSITIONAL for p in params)
+        old_style = n_pos >= 3 or (n_pos == 2 and var)  # (epoch, seconds, value) / (e, s, *rest)
     except (TypeError, ValueError):
         old_style = False
     if old_style:
