@@ -246,8 +246,8 @@ class ALS(Trainer):
     Examples
     --------
     >>> from compactemb.interactions import read_interactions      # doctest: +SKIP
-    >>> model = ALS(dim=64, epochs=15).fit(read_interactions("u.data")).model_  # +SKIP
-    >>> model.recommend([196], k=10)                                # doctest: +SKIP
+    >>> model = ALS(dim=64, epochs=15).fit(read_interactions("u.data")).model_  # doctest: +SKIP
+    >>> model.recommend(196, k=10)                                  # doctest: +SKIP
     """
 
     _renames = {"iterations": "epochs"}
