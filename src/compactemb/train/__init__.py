@@ -1,4 +1,16 @@
-"""Trainers: each one's ``fit`` returns the estimator, whose learned attributes end in ``_``.
+"""Trainers, all on one contract (``compactemb.train._base``, tests/test_trainer_contract.py).
+
+* keyword parameters only, one spelling per concept: ``dim``, ``epochs``, ``learning_rate``,
+  ``random_state``, ``n_threads``, ``min_count`` (``alpha`` only as ALS's confidence scale);
+  ``get_params()`` / ``set_params()``; old spellings (``iterations``, Word2Vec's ``alpha`` and
+  ``min_alpha``) still work with a DeprecationWarning;
+* ``fit(data, callback=None)`` validates the parameters, trains and returns the trainer; word
+  trainers take a path, lines or token lists, item trainers an Interactions or a users x items
+  matrix; ``callback(epoch, info)`` runs after each epoch (``info["seconds"]``, and ``loss``
+  or ``train_auc`` when known) and returning False stops training;
+* the trained object is ``model_``: KeyedVectors (Word2Vec, PPMISVD), FactorModel (ALS, BPR,
+  PureSVD), the classifier itself (TextClassifier); learned attributes end in ``_``, and
+  reading one before ``fit`` raises NotFittedError.
 
 Imported lazily by name, so that ``from compactemb.train import Word2Vec`` loads neither scipy
 (used by the SVD and matrix-factorisation trainers) nor the other trainers.
