@@ -194,6 +194,119 @@ CASES = {
 }
 
 
+MF = "compactemb.train._mf_kernels"
+COOC = "compactemb.train._cooc_kernels"
+LINALG = "compactemb.train._linalg_kernels"
+W2V = "compactemb.train._word2vec_kernels"
+
+
+def _csr(rng, n_users=30, n_items=20, negative=True):
+    import scipy.sparse as sp
+
+    m = sp.random(n_users, n_items, density=0.25, random_state=int(rng.integers(1000)),
+                  format="csr", dtype=np.float32)
+    m.data = 1 + 4 * m.data
+    if negative:  # "disliked" entries: negative confidence, preference 0
+        m.data[::7] *= -1
+    m = sp.csr_matrix(m.toarray() * (np.arange(n_users) != 3)[:, None])  # user 3: no row
+    m.sort_indices()
+    return m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data.astype(np.float32)
+
+
+def _factors(rng, n, k=5):
+    return rng.random((n, k), dtype=np.float32)
+
+
+def build_als_cg_half(rng):
+    indptr, indices, conf = _csr(rng)
+    Y = _factors(rng, 20)
+    A = (Y.T @ Y + 0.1 * np.eye(5)).astype(np.float32)
+    return [indptr, indices, conf, _factors(rng, 30), Y, A, 3, np.array([0, 11, 30])]
+
+
+def build_als_cholesky_half(rng):
+    indptr, indices, conf = _csr(rng)
+    Y = _factors(rng, 20)
+    A = Y.T.astype(np.float64) @ Y + 0.5 * np.eye(5)
+    return [indptr, indices, conf, _factors(rng, 30), Y, A, np.array([0, 11, 30]),
+            np.zeros(2, np.int64)]
+
+
+def build_als_loss_terms(rng):
+    indptr, indices, conf = _csr(rng)
+    X, Y = _factors(rng, 30), _factors(rng, 20)
+    return [indptr, indices, conf, X, Y, (Y.T @ Y).astype(np.float32), np.array([0, 11, 30]),
+            np.zeros((2, 2))]
+
+
+def case_bpr(verify, uniform):
+    def build(rng):
+        indptr, indices, _ = _csr(rng, negative=False)
+        userids = np.repeat(np.arange(30, dtype=np.int32), np.diff(indptr))
+        X, Y = _factors(rng, 30, 6) - 0.5, _factors(rng, 20, 6) - 0.5
+        X[:, 5] = 1
+        return [userids, indices, indptr, X, Y, np.float32(0.05), np.float32(0.01), verify,
+                uniform, np.array([987654321], np.uint64), np.zeros((1, 2), np.int64)]
+    return (MF, "bpr_epoch", build, {"rtol": 1e-5, "atol": 1e-6})
+
+
+def _tokens(rng, n=200, vocab=15):
+    t = rng.integers(0, vocab, n).astype(np.int32)
+    t[rng.choice(n, 12, replace=False)] = -1
+    return t
+
+
+def case_count_pairs(weighting):
+    def build(rng):
+        t = _tokens(rng)
+        cap = 2 * 3 * t.size
+        return [t, 3, weighting, np.zeros(cap, np.int32), np.zeros(cap, np.int32),
+                np.zeros(cap)]
+    return (COOC, "count_pairs", build, FLOAT)
+
+
+def build_subsample_mask(rng):
+    return [_tokens(rng), rng.random(15), int(rng.integers(1000))]
+
+
+def build_csr_dense_matmul(rng):
+    indptr, indices, data = _csr(rng)
+    return [indptr, indices, data, _factors(rng, 20, 7), np.zeros((30, 7), np.float32)]
+
+
+def build_build_alias(rng):
+    w = rng.random(40) ** 3
+    return [w, np.zeros(40, np.uint64), np.zeros(40, np.int64)]
+
+
+def case_train_job(sg, cbow_mean, shared):
+    def build(rng):
+        from compactemb.train._word2vec import alias_tables, keep_thresholds
+        from compactemb.train._word2vec_kernels import sigmoid_tables
+
+        counts = np.sort(rng.integers(1, 300, 15))[::-1].astype(np.int64)
+        syn0 = ((rng.random((15, 6)) - 0.5) / 6).astype(np.float32)
+        syn1 = ((rng.random((15, 6)) - 0.5) * 0.5).astype(np.float32)
+        return [_tokens(rng), syn0, syn1, keep_thresholds(counts, 1e-2), *alias_tables(counts),
+                *sigmoid_tables(), sg, cbow_mean, shared, 3, 4, 0.05, 0.01, 987654321]
+    return (W2V, "train_job", build, {"rtol": 1e-5, "atol": 2e-6})
+
+
+CASES.update({
+    "als_cg_half": (MF, "als_cg_half", build_als_cg_half, {"rtol": 2e-3, "atol": 2e-4}),
+    "als_cholesky_half": (MF, "als_cholesky_half", build_als_cholesky_half,
+                          {"rtol": 1e-4, "atol": 1e-5}),
+    "als_loss_terms": (MF, "als_loss_terms", build_als_loss_terms, {"rtol": 1e-5, "atol": 0}),
+    **{f"bpr_epoch-verify{v:d}-uniform{u:d}": case_bpr(v, u) for v in (0, 1) for u in (0, 1)},
+    **{f"count_pairs-{w}": case_count_pairs(w) for w in (0, 1, 2)},
+    "subsample_mask": (COOC, "subsample_mask", build_subsample_mask, EXACT),
+    "csr_dense_matmul": (LINALG, "csr_dense_matmul", build_csr_dense_matmul, FLOAT),
+    "build_alias": (W2V, "build_alias", build_build_alias, EXACT),
+    **{f"train_job-sg{a:d}-mean{b:d}-shared{c:d}": case_train_job(a, b, c)
+       for a, b, c in ((1, 1, 1), (1, 1, 0), (0, 1, 0), (0, 0, 0))},
+})
+
+
 def _assert_same(got, want, tol, what):
     if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
@@ -220,7 +333,7 @@ def test_kernel_equals_twin(case, seed):
             _assert_same(g, w, tol, f"{name} argument {i}")
 
 
-KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER]
+KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

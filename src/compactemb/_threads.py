@@ -92,3 +92,35 @@ def run_hogwild(work: Callable[[int], object], n_threads: int, *,
         on_tick()
     if errors:
         raise errors[0]
+
+
+class numba_threads:  # noqa: N801 - used as a function in ``with``
+    """Run parallel numba kernels with ``n_threads`` threads (None: every available core, capped
+    by numba's pool), restoring the previous setting on exit. ``as`` gives the count used.
+
+    With the NumPy twins selected (``compactemb._native``) numba is not imported and the count
+    is just :func:`resolve_threads`.
+    """
+
+    def __init__(self, n_threads: int | None):
+        self.n_threads = n_threads
+        self.previous: int | None = None
+
+    def __enter__(self) -> int:
+        from ._native import native
+
+        n = resolve_threads(self.n_threads)
+        if not native():
+            return n
+        import numba
+
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        return numba.get_num_threads()
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            import numba
+
+            numba.set_num_threads(self.previous)
+            self.previous = None

@@ -25,10 +25,14 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from .._native import kernels
 from .._progress import progress
+from .._threads import numba_threads
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError
 from ._base import Trainer, _Renamed, epoch_callback
+
+_Threads = numba_threads  # the old private name (distributed/_als.py imports it)
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -45,26 +49,6 @@ def balanced_bounds(indptr: np.ndarray, row_cost: float, n_chunks: int) -> np.nd
     bounds = np.searchsorted(cum, targets, side="left")
     bounds[0], bounds[-1] = 0, n
     return np.unique(bounds).astype(np.int64)
-
-
-class _Threads:
-    """Run numba kernels with ``n`` threads, restoring the previous setting afterwards."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        import numba
-
-        self.prev = numba.get_num_threads()
-        n = numba.config.NUMBA_NUM_THREADS if self.n in (None, 0) else self.n
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-        return numba.get_num_threads()
-
-    def __exit__(self, *exc):
-        import numba
-
-        numba.set_num_threads(self.prev)
 
 
 def _as_matrix(data, owner: str = "trainer"):
@@ -113,39 +97,15 @@ def als_solve_reference(conf: sp.csr_matrix, Y: np.ndarray, reg: float) -> np.nd
 
 def als_cg_reference(conf: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float,
                      cg_steps: int) -> np.ndarray:
-    """``cg_steps`` warm-started CG steps per row in float64 (twin of ``als_cg_half``)."""
+    """``cg_steps`` warm-started CG steps per row in float64 (the twin of ``als_cg_half``)."""
+    from ._mf_twins import als_cg_half
+
     conf = sp.csr_matrix(conf)
-    k = Y.shape[1]
     Y64 = Y.astype(np.float64)
-    base = Y64.T @ Y64 + reg * np.eye(k)
-    out = X.astype(np.float64).copy()
-    for u in range(conf.shape[0]):
-        s, e = conf.indptr[u], conf.indptr[u + 1]
-        if s == e:
-            out[u] = 0
-            continue
-        c = conf.data[s:e].astype(np.float64)
-        yu = Y64[conf.indices[s:e]]
-
-        def matvec(v, yu=yu, c=c):
-            return base @ v + yu.T @ ((np.abs(c) - 1) * (yu @ v))
-
-        x = out[u]
-        r = yu.T @ np.where(c > 0, c, 0.0) - matvec(x)
-        p = r.copy()
-        rsold = r @ r
-        if rsold < 1e-20:
-            continue
-        for _ in range(cg_steps):
-            ap = matvec(p)
-            alpha = rsold / (p @ ap)
-            x += alpha * p
-            r -= alpha * ap
-            rsnew = r @ r
-            if rsnew < 1e-20:
-                break
-            p = r + rsnew / rsold * p
-            rsold = rsnew
+    out = X.astype(np.float64)
+    als_cg_half(conf.indptr, conf.indices, conf.data, out, Y,
+                Y64.T @ Y64 + reg * np.eye(Y.shape[1]), cg_steps,
+                np.array([0, conf.shape[0]]))
     return out
 
 
@@ -174,34 +134,14 @@ def xorshift_next(state: int) -> tuple[int, int]:
 
 
 def bpr_epoch_reference(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state: int):
-    """One single-worker BPR epoch in plain Python/NumPy (twin of ``bpr_epoch`` with one
+    """One single-worker BPR epoch in plain Python/NumPy (the twin of ``bpr_epoch`` with one
     state). Updates X and Y in place; returns (new state, correct, skipped)."""
-    nnz = indices.size
-    k = X.shape[1] - 1
-    correct = skipped = 0
-    lr, reg = np.float32(lr), np.float32(reg)
-    for _ in range(nnz):
-        state, bits = xorshift_next(state)
-        liked_index = (bits * nnz) >> 32
-        state, bits = xorshift_next(state)
-        disliked = (bits * Y.shape[0]) >> 32 if uniform else int(indices[(bits * nnz) >> 32])
-        u = int(userids[liked_index])
-        liked = int(indices[liked_index])
-        if verify and disliked in indices[indptr[u]:indptr[u + 1]]:
-            skipped += 1
-            continue
-        x, yl, yd = X[u], Y[liked], Y[disliked]
-        score = np.float32(x @ (yl - yd))
-        z = np.float32(1) / (np.float32(1) + np.exp(score))
-        correct += int(z < 0.5)
-        xu = x[:k].copy()
-        diff = yl[:k] - yd[:k]
-        x[:k] += lr * (z * diff - reg * xu)
-        yl[:k] += lr * (z * xu - reg * yl[:k])
-        yd[:k] += lr * (-z * xu - reg * yd[:k])
-        yl[k] += lr * (z - reg * yl[k])
-        yd[k] += lr * (-z - reg * yd[k])
-    return state, correct, skipped
+    from ._mf_twins import bpr_epoch
+
+    states = np.array([state], dtype=np.uint64)
+    stats = np.zeros((1, 2), dtype=np.int64)
+    bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats)
+    return int(states[0]), int(stats[0, 0]), int(stats[0, 1])
 
 
 # -- estimators ---------------------------------------------------------------------------------
@@ -296,7 +236,9 @@ class ALS(Trainer):
             Bad parameters, empty or non-finite data, or a diverged or singular solve.
         """
         from ..interactions import confidence
-        from ._mf_kernels import als_cg_half, als_cholesky_half, als_loss_terms
+        mf_kernels = kernels("compactemb.train._mf_kernels")
+        als_cg_half, als_cholesky_half, als_loss_terms = (
+            mf_kernels.als_cg_half, mf_kernels.als_cholesky_half, mf_kernels.als_loss_terms)
 
         self._validate()
         notify = epoch_callback(callback, "ALS")
@@ -313,7 +255,7 @@ class ALS(Trainer):
         eye = reg * np.eye(self.dim, dtype=np.float32)
         self.iteration_seconds_, self.loss_ = [], []
         bar = progress(total=self.epochs, desc="als", unit="iter")
-        with _Threads(self.n_threads) as n_threads:
+        with numba_threads(self.n_threads) as n_threads:
             n_chunks = 8 * n_threads
             sides = []
             for c in (cui, ciu):
@@ -448,7 +390,7 @@ class BPR(Trainer):
         InputError
             Bad parameters, empty or non-finite data, or diverged training.
         """
-        from ._mf_kernels import bpr_epoch
+        bpr_epoch = kernels("compactemb.train._mf_kernels").bpr_epoch
 
         self._validate()
         notify = epoch_callback(callback, "BPR")
@@ -472,7 +414,7 @@ class BPR(Trainer):
         lr, reg = np.float32(self.learning_rate), np.float32(self.regularization)
         self.iteration_seconds_, self.train_auc_ = [], []
         bar = progress(total=self.epochs, desc="bpr", unit="epoch")
-        with _Threads(self.n_threads) as n_threads:
+        with numba_threads(self.n_threads) as n_threads:
             states = rng.integers(1, 2**63 - 1, size=n_threads, dtype=np.int64).astype(np.uint64)
             stats = np.zeros((n_threads, 2), dtype=np.int64)
             try:

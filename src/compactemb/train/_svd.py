@@ -16,6 +16,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from .._native import kernels
 from .._progress import progress
 from .._validation import RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError
@@ -37,7 +38,8 @@ def cooccurrence(chunks, n_rows: int, *, window: int = 2, weighting: str = "line
     ``keep_prob``, tokens are first subsampled (kept with that probability), as word2vec does,
     drawn from ``random_state`` (old spelling: ``seed``).
     """
-    from ._cooc_kernels import count_pairs, subsample_mask
+    cooc_kernels = kernels("compactemb.train._cooc_kernels")
+    count_pairs, subsample_mask = cooc_kernels.count_pairs, cooc_kernels.subsample_mask
 
     seed = renamed_params("cooccurrence", deprecated, {"seed": "random_state"}).get(
         "random_state", random_state)
@@ -162,8 +164,7 @@ def _matmul(a, x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not sp.issparse(a):
         return np.asarray(a @ x, dtype=np.float32)
-    from ._linalg_kernels import csr_dense_matmul
-
+    csr_dense_matmul = kernels("compactemb.train._linalg_kernels").csr_dense_matmul
     out = np.empty((a.shape[0], x.shape[1]), dtype=np.float32)
     csr_dense_matmul(a.indptr, a.indices, a.data, x, out)
     return out

@@ -33,7 +33,9 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 
+from .._native import kernels
 from .._progress import progress
+from .._threads import resolve_threads
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
@@ -178,7 +180,7 @@ class Word2Vec(Trainer):
         """
         self._validate()
         self._notify = epoch_callback(callback, "Word2Vec")
-        threads = self.n_threads or len(os.sched_getaffinity(0))
+        threads = resolve_threads(self.n_threads)
         t0 = time.perf_counter()
         tmpdir = tempfile.mkdtemp(prefix="compactemb-w2v-", dir=self.cache_dir)
         try:
@@ -229,7 +231,9 @@ class Word2Vec(Trainer):
                            alias_tables(vocab.counts, self.ns_exponent)))}
 
     def _train(self, cache: str, stats: dict, state: dict, threads: int) -> list[dict]:
-        from ._word2vec_kernels import sigmoid_tables, train_job
+        from ._word2vec_kernels import sigmoid_tables
+
+        train_job = kernels("compactemb.train._word2vec_kernels").train_job
 
         exp_table, log_table = sigmoid_tables()
         bounds = stats["bounds"]
@@ -378,8 +382,7 @@ def keep_thresholds(counts: np.ndarray, sample: float) -> np.ndarray:
 def alias_tables(counts: np.ndarray, ns_exponent: float = 0.75):
     """Alias tables (acceptance thresholds * 2**32 as uint64, alias rows as int32) sampling
     row i with probability count_i**ns_exponent / sum_j count_j**ns_exponent."""
-    from ._word2vec_kernels import build_alias
-
+    build_alias = kernels("compactemb.train._word2vec_kernels").build_alias
     w = np.asarray(counts, dtype=np.float64) ** ns_exponent
     if w.size and not w.sum() > 0:  # a vocabulary without counts: uniform negatives
         w = np.ones_like(w)
