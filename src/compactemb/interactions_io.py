@@ -159,8 +159,11 @@ def _chain(first, rest):
 
 
 def _detect_header(f0: list[str], f1: list[str] | None, names: list, weight_col) -> bool:
-    """A header: a column is named and found in the first row; or the weight field is not a
-    number; or the first row's leading fields are words where the second row's are numbers."""
+    """Tell whether the first row is a header.
+
+    It is when a column is named and found in it; or its weight field is not a number; or its
+    leading fields are words where the second row's are numbers.
+    """
     lowered = {f.lower() for f in f0}
     if any(isinstance(c, str) and not c.isdigit() and c.lower() in lowered for c in names):
         return True
