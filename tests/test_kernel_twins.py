@@ -246,8 +246,8 @@ def case_bpr(verify, uniform):
         X, Y = _factors(rng, 30, 6) - 0.5, _factors(rng, 20, 6) - 0.5
         X[:, 5] = 1
         return [userids, indices, indptr, X, Y, np.float32(0.05), np.float32(0.01), verify,
-                uniform, np.array([987654321], np.uint64), np.zeros((1, 2), np.int64)]
-    return (MF, "bpr_epoch", build, {"rtol": 1e-5, "atol": 1e-6})
+                uniform, np.array([987654321], np.uint64), np.zeros((1, 2), np.int64), 0]
+    return (MF, "bpr_worker", build, {"rtol": 1e-5, "atol": 1e-6})
 
 
 def _tokens(rng, n=200, vocab=15):
@@ -297,7 +297,7 @@ CASES.update({
     "als_cholesky_half": (MF, "als_cholesky_half", build_als_cholesky_half,
                           {"rtol": 1e-4, "atol": 1e-5}),
     "als_loss_terms": (MF, "als_loss_terms", build_als_loss_terms, {"rtol": 1e-5, "atol": 0}),
-    **{f"bpr_epoch-verify{v:d}-uniform{u:d}": case_bpr(v, u) for v in (0, 1) for u in (0, 1)},
+    **{f"bpr_worker-verify{v:d}-uniform{u:d}": case_bpr(v, u) for v in (0, 1) for u in (0, 1)},
     **{f"count_pairs-{w}": case_count_pairs(w) for w in (0, 1, 2)},
     "subsample_mask": (COOC, "subsample_mask", build_subsample_mask, EXACT),
     "csr_dense_matmul": (LINALG, "csr_dense_matmul", build_csr_dense_matmul, FLOAT),

@@ -126,9 +126,7 @@ def test_als_loss_falls_and_threads_do_not_change_results():
 
 @pytest.mark.parametrize("uniform", [False, True])
 def test_bpr_kernel_equals_python_twin(uniform):
-    import numba
-
-    from compactemb.train._mf_kernels import bpr_epoch
+    from compactemb.train._mf_kernels import bpr_worker
 
     m = _random_conf(30, 20, 0.3, seed=6)
     rng = np.random.default_rng(0)
@@ -141,14 +139,9 @@ def test_bpr_kernel_equals_python_twin(uniform):
     X1, Y1 = X.copy(), Y.copy()
     states = np.array([987654321], dtype=np.uint64)
     stats = np.zeros((1, 2), dtype=np.int64)
-    prev = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        for _ in range(3):
-            bpr_epoch(userids, indices, indptr, X1, Y1, np.float32(0.05), np.float32(0.01),
-                      True, uniform, states, stats)
-    finally:
-        numba.set_num_threads(prev)
+    for _ in range(3):
+        bpr_worker(userids, indices, indptr, X1, Y1, np.float32(0.05), np.float32(0.01),
+                   True, uniform, states, stats, 0)
     X2, Y2 = X.copy(), Y.copy()
     state = 987654321
     for _ in range(3):

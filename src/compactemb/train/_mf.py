@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .._native import kernels
 from .._progress import progress
-from .._threads import numba_threads
+from .._threads import numba_threads, resolve_threads, run_hogwild
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError
 from ._base import Trainer, _Renamed, epoch_callback
@@ -134,13 +134,13 @@ def xorshift_next(state: int) -> tuple[int, int]:
 
 
 def bpr_epoch_reference(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state: int):
-    """One single-worker BPR epoch in plain Python/NumPy (the twin of ``bpr_epoch`` with one
+    """One single-worker BPR epoch in plain Python/NumPy (the twin of ``bpr_worker`` with one
     state). Updates X and Y in place; returns (new state, correct, skipped)."""
-    from ._mf_twins import bpr_epoch
+    from ._mf_twins import bpr_worker
 
     states = np.array([state], dtype=np.uint64)
     stats = np.zeros((1, 2), dtype=np.int64)
-    bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats)
+    bpr_worker(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats, 0)
     return int(states[0]), int(stats[0, 0]), int(stats[0, 1])
 
 
@@ -390,7 +390,7 @@ class BPR(Trainer):
         InputError
             Bad parameters, empty or non-finite data, or diverged training.
         """
-        bpr_epoch = kernels("compactemb.train._mf_kernels").bpr_epoch
+        bpr_worker = kernels("compactemb.train._mf_kernels").bpr_worker
 
         self._validate()
         notify = epoch_callback(callback, "BPR")
@@ -414,28 +414,28 @@ class BPR(Trainer):
         lr, reg = np.float32(self.learning_rate), np.float32(self.regularization)
         self.iteration_seconds_, self.train_auc_ = [], []
         bar = progress(total=self.epochs, desc="bpr", unit="epoch")
-        with numba_threads(self.n_threads) as n_threads:
-            states = rng.integers(1, 2**63 - 1, size=n_threads, dtype=np.int64).astype(np.uint64)
-            stats = np.zeros((n_threads, 2), dtype=np.int64)
-            try:
-                for epoch in range(self.epochs):
-                    ts = time.perf_counter()
-                    bpr_epoch(userids, indices, indptr, X, Y, lr, reg,
-                              bool(self.verify_negatives), self.negatives == "uniform", states,
-                              stats)
-                    seconds = time.perf_counter() - ts
-                    correct, skipped = stats.sum(axis=0)
-                    used = m.nnz - skipped
-                    auc = float(correct / used) if used else float("nan")
-                    self.iteration_seconds_.append(seconds)
-                    self.train_auc_.append(auc)
-                    bar.set_postfix(train_auc=f"{auc:.4f}",
-                                    skipped=f"{skipped / m.nnz:.2%}")
-                    bar.update(1)
-                    if notify(epoch, {"seconds": seconds, "train_auc": auc}):
-                        break
-            finally:
-                bar.close()
+        n_threads = resolve_threads(self.n_threads)
+        states = rng.integers(1, 2**63 - 1, size=n_threads, dtype=np.int64).astype(np.uint64)
+        stats = np.zeros((n_threads, 2), dtype=np.int64)
+        args = (userids, indices, indptr, X, Y, lr, reg, bool(self.verify_negatives),
+                self.negatives == "uniform", states, stats)
+        try:
+            for epoch in range(self.epochs):
+                ts = time.perf_counter()
+                run_hogwild(lambda t: bpr_worker(*args, t), n_threads)
+                seconds = time.perf_counter() - ts
+                correct, skipped = stats.sum(axis=0)
+                used = m.nnz - skipped
+                auc = float(correct / used) if used else float("nan")
+                self.iteration_seconds_.append(seconds)
+                self.train_auc_.append(auc)
+                bar.set_postfix(train_auc=f"{auc:.4f}",
+                                skipped=f"{skipped / m.nnz:.2%}")
+                bar.update(1)
+                if notify(epoch, {"seconds": seconds, "train_auc": auc}):
+                    break
+        finally:
+            bar.close()
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise InputError("BPR diverged (NaN or inf factors); lower the learning rate")
         self.user_factors_, self.item_factors_ = X, Y

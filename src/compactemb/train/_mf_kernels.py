@@ -262,16 +262,17 @@ def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats):
-    """One BPR epoch of ``nnz`` samples, split over ``states.size`` lock-free workers (Hogwild).
+@njit(cache=True, nogil=True, fastmath=True)
+def bpr_worker(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats, t):
+    """Worker ``t`` of a BPR epoch: its share of the ``nnz`` samples, drawn from its own
+    xorshift state ``states[t]`` (updated in place); ``stats[t]`` = (correct, skipped).
 
-    Each worker has its own xorshift state (updated in place); with one worker the epoch is
+    The workers of an epoch run in Python threads (``_threads.run_hogwild``; this kernel
+    releases the GIL) and update X and Y without locks (Hogwild); with one worker the epoch is
     deterministic for a seed.
     """
     n_workers = states.size
     total = indices.size
-    for t in prange(n_workers):
-        n = total // n_workers + (1 if t < total % n_workers else 0)
-        states[t] = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform,
-                                 states[t], n, stats, t)
+    n = total // n_workers + (1 if t < total % n_workers else 0)
+    states[t] = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform,
+                             states[t], n, stats, t)

@@ -1,7 +1,7 @@
 """NumPy twins of ``_mf_kernels.py`` (same names, same signatures); see ``compactemb._native``.
 
 ALS twins solve in float64 (the kernels in float32, so they agree to float32 rounding); the BPR
-twin runs the workers one after another, so it equals the kernel run with one worker.
+twin is one worker, as the kernel.
 """
 
 from __future__ import annotations
@@ -112,12 +112,11 @@ def _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state
     return state, correct, skipped
 
 
-def bpr_epoch(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats):
-    """One BPR epoch of ``nnz`` samples split over ``states.size`` workers, run in turn."""
+def bpr_worker(userids, indices, indptr, X, Y, lr, reg, verify, uniform, states, stats, t):
+    """Worker ``t`` of a BPR epoch: its share of the ``nnz`` samples from ``states[t]``."""
     n_workers, total = states.size, indices.size
-    for t in range(n_workers):
-        n = total // n_workers + (1 if t < total % n_workers else 0)
-        state, correct, skipped = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify,
-                                               uniform, int(states[t]), n)
-        states[t] = state
-        stats[t] = correct, skipped
+    n = total // n_workers + (1 if t < total % n_workers else 0)
+    state, correct, skipped = _bpr_samples(userids, indices, indptr, X, Y, lr, reg, verify,
+                                           uniform, int(states[t]), n)
+    states[t] = state
+    stats[t] = correct, skipped
