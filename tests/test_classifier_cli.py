@@ -82,21 +82,42 @@ def test_cluster_and_plot(tmp_path, capsys):
     KeyedVectors(Vocab(keys), DenseTable(x.astype(np.float32))).save(path)
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"k{i} g{i // 10}\n" for i in range(30)), encoding="utf-8")
-    out = run_json(capsys, ["cluster", str(path), "--k", "3", "--labels", str(labels),
+    out = run_json(capsys, ["cluster", str(path), "--clusters", "3", "--labels", str(labels),
                             "--top", "2"])
     assert sorted(c["size"] for c in out["clusters"]) == [10, 10, 10]
     assert out["nmi"] == pytest.approx(1.0) and out["ari"] == pytest.approx(1.0)
     assert all(len(c["members"]) == 2 for c in out["clusters"])
+    # the old spelling: same result, one note
+    assert main(["cluster", str(path), "--k", "3", "--labels", str(labels), "--top", "2",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == out
+    assert captured.err.strip() == "compactemb: note: --k is deprecated, use --clusters"
     subset = tmp_path / "keys.txt"
-    subset.write_text("k0\nk1\nk15\nk25\n", encoding="utf-8")
-    out = run_json(capsys, ["cluster", str(path), "--k", "2", "--keys", str(subset)])
-    assert out["n_keys"] == 4
-    assert main(["cluster", str(path), "--k", "50"]) == 1
-    assert "--k 50 is more than the 30 keys" in capsys.readouterr().err
+    subset.write_text("k0\nk1\nk15\nk25\nnope\nk99\n", encoding="utf-8")
+    out = run_json(capsys, ["cluster", str(path), "--clusters", "2", "--keys", str(subset)])
+    assert out["n_keys"] == 4 and out["unknown_keys"] == 2
+    assert main(["cluster", str(path), "--clusters", "2", "--keys", str(subset), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 of 6 keys" in err and len(err.strip().splitlines()) == 1
+    none = tmp_path / "none.txt"
+    none.write_text("nope\n", encoding="utf-8")
+    assert main(["cluster", str(path), "--keys", str(none)]) == 1
+    assert "none of its 1 keys is in the file's vocabulary" in capsys.readouterr().err
+    assert main(["cluster", str(path), "--clusters", "50"]) == 1
+    assert "--clusters 50 is more than the 30 keys" in capsys.readouterr().err
     pytest.importorskip("matplotlib")
     png = tmp_path / "p.png"
-    info = run_json(capsys, ["plot", str(path), "-o", str(png), "--k", "3"])
+    info = run_json(capsys, ["plot", str(path), "-o", str(png), "--clusters", "3"])
     assert info["groups"] == 3 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["plot", str(path), "-o", str(png), "--k", "3", "-q"]) == 0
+    assert "--k is deprecated, use --clusters" in capsys.readouterr().err
+    # --labels without --keys: the labelled keys are drawn even beyond --max-keys
+    info = run_json(capsys, ["plot", str(path), "-o", str(png), "--labels", str(labels),
+                             "--max-keys", "5"])
+    assert info["points"] == 30 and info["groups"] == 3
+    info = run_json(capsys, ["plot", str(path), "-o", str(png), "--keys", str(subset)])
+    assert info["points"] == 4 and info["unknown_keys"] == 2
 
 
 def test_compress_takes_a_classifier_and_quantize_is_its_alias(tmp_path, capsys):

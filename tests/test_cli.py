@@ -147,3 +147,58 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0] == "False"  # no numba kernel is imported, let alone compiled, at import
+
+
+def test_queries_are_normalised_as_the_vocabulary_was_built(capsys, tmp_path):
+    import numpy as np
+
+    from compactemb import DenseTable, KeyedVectors, Vocab
+
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    words = ["king", "queen", "man", "woman"]
+    lowered = {"params": {"tokenizer": {"pattern": "[^\\W\\d_]+", "lowercase": True}}}
+    KeyedVectors(Vocab(words), DenseTable(x), lowered).save(tmp_path / "low.cemb")
+    KeyedVectors(Vocab(words), DenseTable(x)).save(tmp_path / "kept.cemb")
+    code, out, err = run(capsys, "neighbors", str(tmp_path / "low.cemb"), "King", "queen", "-k",
+                         "2", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    code, ref, _ = run(capsys, "neighbors", str(tmp_path / "low.cemb"), "king", "-k", "2",
+                       "--json")
+    assert res["King"] == json.loads(ref)["king"] and len(res["queen"]) == 2
+    code, out, _ = run(capsys, "analogy", str(tmp_path / "low.cemb"), "Man", "King", "Woman",
+                       "--json")
+    code2, ref, _ = run(capsys, "analogy", str(tmp_path / "low.cemb"), "man", "king", "woman",
+                        "--json")
+    assert code == code2 == 0
+    assert json.loads(out)["answers"] == json.loads(ref)["answers"]
+    # no record of lowercasing: a query is looked up as typed
+    code, _, err = run(capsys, "neighbors", str(tmp_path / "kept.cemb"), "King")
+    assert code == 1 and "'King'" in err
+
+
+def test_info_explains_every_number(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "items", str(_interactions(tmp_path)), "-o",
+                       str(tmp_path / "bpr.cemb"), "--method", "bpr", "--dim", "8", "-q")
+    assert code == 0, err
+    code, out, _ = run(capsys, "info", str(tmp_path / "bpr.cemb"), "--json")
+    info = json.loads(out)
+    ex = info["explanations"]
+    for name, comp in info["components"].items():
+        numbers = [k for k, v in comp.items()
+                   if k not in ("type", "build_info") and not isinstance(v, dict)]
+        assert set(numbers) <= set(ex["components"][name]), name
+    assert set(info["memory"]["parts"]) <= set(ex["memory"]) and "total" in ex["memory"]
+    assert ex["components"]["item_table"]["dim"].startswith("9 = 8 learned factors + 1 bias")
+    code, text, _ = run(capsys, "info", str(tmp_path / "bpr.cemb"))
+    assert "What the numbers are:" in text and "1 bias column" in text
+
+
+def _interactions(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "inter.txt"
+    path.write_text("\n".join(f"u{u} i{i}" for u in range(30)
+                              for i in rng.choice(40, 6, replace=False)) + "\n")
+    return path

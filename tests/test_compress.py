@@ -190,11 +190,12 @@ def test_cli_frontier_words_and_items(kv, tmp_path, capsys):
 # -- one grammar: table kind names, aliases, every object kind -------------------------------------
 
 def test_method_names_are_the_table_kinds_and_old_names_are_aliases():
-    from compactemb.compress import ALIASES, METHODS
+    from compactemb.compress import ALIASES, METHODS, available_methods
     from compactemb.tables import LowRankTable, table_kinds
 
     compressors = {k for k, c in table_kinds().items() if hasattr(c, "from_dense")}
-    assert compressors == set(METHODS) - {"float32", "float16"}
+    assert set(METHODS) - {"float32", "float16"} <= compressors
+    assert set(available_methods()) == compressors | {"float32", "float16"}
     t = DenseTable(np.random.default_rng(3).standard_normal((200, 16)).astype(np.float32))
     ref = LowRankTable.from_dense(t, rank=4)
     for name in ("lowrank", "svd", " SVD "):

@@ -66,3 +66,59 @@ def test_umap_projection():
     pytest.importorskip("umap")
     x = np.random.default_rng(3).normal(size=(60, 8))
     assert project_2d(x, method="umap").shape == (60, 2)
+
+
+def _overlaps(boxes):
+    """Pairs of (x0, y0, x1, y1) boxes that share area, by brute force."""
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+            if min(boxes[i][2], boxes[j][2]) - max(boxes[i][0], boxes[j][0]) > 1e-9
+            and min(boxes[i][3], boxes[j][3]) - max(boxes[i][1], boxes[j][1]) > 1e-9]
+
+
+def test_place_labels_never_overlap():
+    from compactemb.plots import place_labels
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(scale=15, size=(25, 2))  # crowded: 25 labels in about 60 x 60 points
+    sizes = np.column_stack([rng.uniform(15, 60, 25), np.full(25, 9.0)])
+    corners = place_labels(pts, sizes)
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+    assert _overlaps(boxes) == []
+    # each box touches the ring of tried distances around its own point (never far away)
+    centre_dist = np.hypot(*(corners + sizes / 2 - pts).T)
+    assert centre_dist.max() < 120 + np.hypot(*sizes.max(axis=0))
+
+
+def test_annotated_scatter_labels_do_not_overlap_when_drawn():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from compactemb.plots import annotate_without_overlap
+
+    fig = Figure(figsize=(4, 3))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    xy = np.random.default_rng(1).normal(size=(20, 2)) * 0.05  # all in one clump
+    ax.scatter(xy[:, 0], xy[:, 1])
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    texts = annotate_without_overlap(ax, xy, [f"label{i}" for i in range(20)])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # the text alone (an Annotation's own extent includes its leader line)
+    boxes = [tuple(Text.get_window_extent(t, renderer).extents) for t in texts]
+    assert len(boxes) == 20 and _overlaps(boxes) == []
+
+
+def test_spread_apart_keeps_the_gap_and_the_centre():
+    from compactemb.plots import spread_apart
+
+    v = np.array([5.0, 5.0, 5.0, 40.0, 6.0, -30.0])
+    out = spread_apart(v, 4.0)
+    s = np.sort(out)
+    assert np.all(np.diff(s) >= 4.0 - 1e-9)
+    np.testing.assert_allclose(out[[3, 5]], [40.0, -30.0])  # lone values stay put
+    np.testing.assert_allclose(out[[0, 1, 2, 4]].mean(), v[[0, 1, 2, 4]].mean())
+    assert list(np.argsort(out, kind="stable")) == list(np.argsort(v, kind="stable"))

@@ -74,6 +74,38 @@ CLASSIFIER_OPTIONS = ("retrain", "texts", "labels", "retrain_epochs", "score", "
 SIDES = ("both", "user", "item")
 
 
+def available_methods() -> tuple[str, ...]:
+    """Every method name: :data:`METHODS` and any other registered table kind with ``from_dense``.
+
+    Returns
+    -------
+    tuple of str
+        :data:`METHODS` first, then other compressing table kinds, sorted.
+
+    Examples
+    --------
+    >>> available_methods()[:3]
+    ('float32', 'float16', 'int8')
+    """
+    from .tables import table_kinds
+
+    extra = sorted(k for k, c in table_kinds().items()
+                   if hasattr(c, "from_dense") and k not in METHODS)
+    return METHODS + tuple(extra)
+
+
+def _options_of(step: str) -> set:
+    """Options a method takes: the table above, else the keywords of the kind's ``from_dense``."""
+    if step in _OPTIONS:
+        return _OPTIONS[step]
+    import inspect
+
+    from .tables import table_kinds
+
+    params = inspect.signature(table_kinds()[step].from_dense).parameters.values()
+    return {p.name for p in params if p.kind == p.KEYWORD_ONLY}
+
+
 def canonical_method(name: str) -> str:
     """The table kind name of one method step (``"fp16"`` -> ``"float16"``).
 
@@ -85,7 +117,7 @@ def canonical_method(name: str) -> str:
     Returns
     -------
     str
-        One of :data:`METHODS`.
+        One of :func:`available_methods`.
 
     Raises
     ------
@@ -99,10 +131,10 @@ def canonical_method(name: str) -> str:
     """
     step = name.strip().lower()
     step = ALIASES.get(step, step)
-    if step not in METHODS:
+    if step not in METHODS and step not in available_methods():
         raise InputError(f"unknown compression method {name.strip()!r}; choose from "
-                         f"{', '.join(METHODS)} (combine with '+', e.g. pruned+pq; old names "
-                         f"{', '.join(f'{a}={c}' for a, c in ALIASES.items())})")
+                         f"{', '.join(available_methods())} (combine with '+', e.g. pruned+pq; "
+                         f"old names {', '.join(f'{a}={c}' for a, c in ALIASES.items())})")
     return step
 
 
@@ -167,7 +199,7 @@ def default_subvectors(dim: int) -> int:
 
 
 def _check_options(steps: list[str], options: dict, *, classifier: bool = False) -> dict:
-    allowed = set().union(*(_OPTIONS[s] for s in steps))
+    allowed = set().union(*(_options_of(s) for s in steps))
     if classifier:
         allowed = (allowed - {"fallback", "n_fallback"}) | set(CLASSIFIER_OPTIONS)
     unknown = sorted(set(options) - allowed)
@@ -237,7 +269,11 @@ def _value_step(step: str, opts: dict):
             return MixedDimTable.from_dense(x, n_blocks=opts.get("n_blocks", 4),
                                             shrink=opts.get("shrink", 4.0))
         return f
-    raise AssertionError(step)  # pragma: no cover - parse_method rejects the rest
+    from .tables import table_kinds
+
+    cls = table_kinds()[step]  # another registered kind: its own from_dense options
+    return lambda x: cls.from_dense(x, **{k: v for k, v in opts.items()
+                                          if k in _options_of(step)})
 
 
 def compress_table(table: EmbeddingTable, method="int8", **options) -> EmbeddingTable:
@@ -375,7 +411,7 @@ def _compress_factors(obj, method, user_method, item_method, side, options):
             continue
         if {"pruned", "mixed"} & set(steps[name]):
             _check_frequency_order(vocab)
-        allowed = set().union(*(_OPTIONS[s] for s in steps[name]))
+        allowed = set().union(*(_options_of(s) for s in steps[name]))
         tables[name] = compress_table(table, methods[name],
                                       **{k: v for k, v in options.items() if k in allowed})
         infos[name] = tables[name].meta["compression"]

@@ -257,9 +257,6 @@ def plot_frontier(result: dict, path) -> None:
     front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["bytes"])
     ax.step([r["bytes"] for r in front], [r[primary] for r in front], where="post",
             color="tab:red", lw=1.2, label="Pareto front")
-    for r in rows:
-        ax.annotate(r["label"], (r["bytes"], r[primary]), fontsize=6.5,
-                    textcoords="offset points", xytext=(4, 3))
     ax.set_xscale("log")
     ax.set_xlabel("bytes of the embedding tables (measured)")
     ax.set_ylabel(primary)
@@ -267,6 +264,13 @@ def plot_frontier(result: dict, path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    # every point named, the labels kept apart (the Pareto front's first)
+    from .plots import annotate_without_overlap
+
+    named = sorted(rows, key=lambda r: not r["pareto"])
+    annotate_without_overlap(ax, [(r["bytes"], r[primary]) for r in named],
+                             [r["label"] for r in named], fontsize=6.5,
+                             others=list(zip(xs, ys)))
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=120)
     plt.close(fig)

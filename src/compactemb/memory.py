@@ -263,11 +263,13 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
     fig, ax = plt.subplots(figsize=(7.5, 5))
     styles = {"one-hot dense": dict(lw=2.5, color="tab:red"),
               "one-hot sparse (CSR)": dict(lw=2, color="tab:gray", ls="--")}
-    # table kinds take colours other than the one-hot curves' red and grey
-    palette = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (6, 7, 14, 15)]
+    # table kinds: tab10's distinct hues other than the one-hot curves' red and grey; past
+    # eight kinds the hues repeat with another dash pattern, so no two lines look alike
+    hues = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i not in (3, 7)]
+    dashes = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]
     kinds = [k for k in curves["bytes"] if k not in styles]
     for i, k in enumerate(kinds):
-        styles[k] = {"lw": 1.8, "color": palette[(2 * i) % len(palette) + (i * 2 >= len(palette))]}
+        styles[k] = {"lw": 1.8, "color": hues[i % len(hues)], "ls": dashes[i // len(hues) % 4]}
     for label, ys in curves["bytes"].items():
         ax.loglog(curves["vocab_sizes"], ys, label=label, **styles[label])
     for label, (n, b) in (marks or {}).items():
@@ -281,8 +283,19 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
     ax.set_ylabel("bytes")
     ax.set_title(f"One-hot grows as V², an embedding table as V·d (d = {dim})")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    # every line named at its right end in its colour, the names spread apart vertically
+    from .plots import spread_apart
+
+    ax.set_xlim(curves["vocab_sizes"][0], curves["vocab_sizes"][-1] * 60)
     fig.tight_layout()
+    x_end = curves["vocab_sizes"][-1]
+    to_points = 72.0 / fig.dpi
+    ends = ax.transData.transform([(x_end, ys[-1]) for ys in curves["bytes"].values()])
+    ys_pt = spread_apart(ends[:, 1] * to_points, 8.0)
+    for (label, ys), y_end, y_pt in zip(curves["bytes"].items(), ends[:, 1], ys_pt):
+        ax.annotate(label, (x_end, ys[-1]), xytext=(6, y_pt - y_end * to_points),
+                    textcoords="offset points", va="center", fontsize=6.5,
+                    color=styles[label]["color"])
     from .storage import atomic_write
 
     with atomic_write(path) as f:

@@ -96,14 +96,14 @@ def plot_projection(data, path, *, colors: Sequence[Hashable] | None = None,
                        label=u)
         if groups <= 20:
             ax.legend(markerscale=2, fontsize=8, loc="best", frameon=False)
-    if names is not None:
-        for i in range(min(annotate, x.shape[0])):
-            ax.annotate(str(names[i]), xy[i], fontsize=7, alpha=0.85,
-                        xytext=(2, 2), textcoords="offset points")
     ax.set_xlabel(f"{method.upper()} 1")
     ax.set_ylabel(f"{method.upper()} 2")
     ax.set_title(title or f"{x.shape[0]:,} vectors, {method.upper()} projection")
     fig.tight_layout()
+    if names is not None:
+        n_named = min(annotate, x.shape[0])
+        annotate_without_overlap(ax, xy[:n_named], [str(n) for n in names[:n_named]],
+                                 fontsize=7, others=xy)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     from .storage import atomic_write
@@ -133,13 +133,17 @@ def plot_keyed(kv, path, *, keys: Sequence[Hashable] | None = None, max_keys: in
                annotate: int = 30, random_state: int = 0, title: str | None = None) -> dict:
     """Picture of keyed vectors: the given ``keys`` or the ``max_keys`` most frequent, coloured
     by k-means clusters (``k``) or by a key -> label dict (``labels``; unlabelled keys grey out
-    as "(none)")."""
+    as "(none)"). Without ``keys``, every labelled key in the vocabulary is drawn too (first,
+    so that the ``annotate`` named points are labelled ones)."""
     if k is not None and labels is not None:
         raise InputError("colour by clusters (k) or by labels, not both")
     if keys is not None:
         ids = kv.vocab.encode(list(keys))
     else:
         ids = np.arange(min(max_keys, len(kv.vocab)), dtype=np.int64)
+        if labels is not None:  # the labelled keys are drawn (and named) first, then the rest
+            labelled = np.unique(kv.vocab.encode(list(labels), on_unknown="skip"))
+            ids = np.concatenate([labelled, np.setdiff1d(ids, labelled, assume_unique=True)])
     x = kv.table.lookup(ids)
     names = kv.vocab.decode(ids)
     colors = None
@@ -152,3 +156,180 @@ def plot_keyed(kv, path, *, keys: Sequence[Hashable] | None = None, max_keys: in
         colors = [str(labels.get(n, "(none)")) for n in names]
     return plot_projection(x, path, colors=colors, names=names, annotate=annotate,
                            method=method, title=title, random_state=random_state)
+
+
+# -- labels that do not overlap -------------------------------------------------------------------
+
+def spread_apart(values, min_gap: float) -> np.ndarray:
+    """Positions as close to ``values`` as a simple sweep allows, at least ``min_gap`` apart.
+
+    Used to stack labels at the ends of lines: sorted, pushed up where too close, then the
+    whole run shifted back down so that it stays centred on the original positions.
+
+    Parameters
+    ----------
+    values : array of shape (n,)
+        Wanted positions (e.g. heights in points).
+    min_gap : float
+        Smallest distance between two results.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        The positions, in the order of ``values``.
+
+    Examples
+    --------
+    >>> spread_apart([0.0, 1.0, 10.0], 4.0).tolist()
+    [-1.5, 2.5, 10.0]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    out = v[order].copy()
+    # clusters of labels that touch are moved as blocks centred on their wanted positions
+    blocks = [[0]]
+    for i in range(1, out.size):
+        blocks.append([i])
+        while len(blocks) > 1:
+            prev, cur = blocks[-2], blocks[-1]
+            top_prev = _block_start(v[order][prev], min_gap) + (len(prev) - 1) * min_gap
+            if _block_start(v[order][cur], min_gap) >= top_prev + min_gap:
+                break
+            blocks[-2:] = [prev + cur]
+    for b in blocks:
+        start = _block_start(v[order][b], min_gap)
+        out[b] = start + min_gap * np.arange(len(b))
+    res = np.empty_like(out)
+    res[order] = out
+    return res
+
+
+def _block_start(wanted: np.ndarray, gap: float) -> float:
+    """First position of a block of evenly spaced labels centred on the mean of ``wanted``."""
+    return float(wanted.mean() - gap * (len(wanted) - 1) / 2)
+
+
+# directions tried around a point, right/up first (the usual reading position)
+_DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+
+
+def place_labels(points, sizes, *, others=None, radii=None) -> np.ndarray:
+    """Lower-left corners for label boxes next to their points, without overlaps.
+
+    Greedy, in the given order (put the most important labels first): each box takes the first
+    position around its point, at growing distance, that overlaps no box placed before it nor
+    a marker of ``others``; when every position overlaps, the least-overlapping one.
+
+    Parameters
+    ----------
+    points : array of shape (n, 2)
+        Anchor of each label, in display units (e.g. points of 1/72 inch).
+    sizes : array of shape (n, 2)
+        Width and height of each label's box, same units.
+    others : array of shape (m, 2), optional
+        Other markers to keep clear of (each a 3 x 3 square).
+    radii : sequence of float, optional
+        Distances tried (default 2 .. 120).
+
+    Returns
+    -------
+    ndarray of shape (n, 2)
+        The lower-left corner of each box.
+
+    Examples
+    --------
+    >>> corners = place_labels([[0, 0], [0, 0]], [[20, 8], [20, 8]])
+    >>> bool(np.abs(corners[0] - corners[1]).max() > 0)
+    True
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    wh = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+    radii = radii if radii is not None else (2, 5, 9, 14, 20, 28, 38, 50, 65, 85, 120)
+    marks = np.zeros((0, 2)) if others is None else \
+        np.asarray(others, dtype=np.float64).reshape(-1, 2)
+    boxes = np.empty((marks.shape[0] + pts.shape[0], 4))
+    boxes[:marks.shape[0]] = np.concatenate([marks - 1.5, marks + 1.5], axis=1)
+    n_boxes = marks.shape[0]
+    placed = np.zeros_like(pts)
+    for i, ((px, py), (w, h)) in enumerate(zip(pts, wh)):
+        best, best_overlap = (px, py), np.inf
+        for r in radii:
+            for dx, dy in _DIRECTIONS:
+                x0 = px + dx * r - (w if dx < 0 else w / 2 if dx == 0 else 0)
+                y0 = py + dy * r - (h if dy < 0 else h / 2 if dy == 0 else 0)
+                overlap = _overlap((x0, y0, x0 + w, y0 + h), boxes[:n_boxes])
+                if overlap < best_overlap:
+                    best, best_overlap = (x0, y0), overlap
+                if overlap == 0:
+                    break
+            if best_overlap == 0:
+                break
+        placed[i] = best
+        boxes[n_boxes] = (best[0], best[1], best[0] + w, best[1] + h)
+        n_boxes += 1
+    return placed
+
+
+def _overlap(box, boxes: np.ndarray) -> float:
+    """Total area of ``box`` shared with the rows (x0, y0, x1, y1) of ``boxes``."""
+    if boxes.shape[0] == 0:
+        return 0.0
+    w = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    h = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
+    return float(np.sum(np.clip(w, 0, None) * np.clip(h, 0, None)))
+
+
+def annotate_without_overlap(ax, xy, texts, *, fontsize: float = 7, others=None,
+                             alpha: float = 0.85) -> list:
+    """Write ``texts`` next to the data points ``xy`` of ``ax`` with no two labels overlapping.
+
+    Call it once the axes are laid out (after ``tight_layout``); a label moved away from its
+    point gets a thin line to it.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    xy : array of shape (n, 2)
+        Data coordinates of the labelled points.
+    texts : sequence of str
+        One label per point, the most important first.
+    fontsize : float, default 7
+    others : array of shape (m, 2), optional
+        Data coordinates of other markers labels should not cover.
+    alpha : float, default 0.85
+
+    Returns
+    -------
+    list of matplotlib Annotation
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> _ = ax.scatter([0, 0.01], [0, 0])
+    >>> len(annotate_without_overlap(ax, [[0, 0], [0.01, 0]], ["alpha", "beta"]))
+    2
+    """
+    from matplotlib.textpath import TextPath
+
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if xy.shape[0] == 0:
+        return []
+    to_points = 72.0 / ax.figure.dpi
+    pts = ax.transData.transform(xy) * to_points
+    other_pts = None if others is None else \
+        ax.transData.transform(np.asarray(others, dtype=np.float64).reshape(-1, 2)) * to_points
+    sizes = []
+    for t in texts:
+        ext = TextPath((0, 0), t, size=fontsize).get_extents()
+        sizes.append((ext.width + 2.0, fontsize * 1.25))
+    corners = place_labels(pts, sizes, others=other_pts)
+    out = []
+    for (x, y), (cx, cy), t in zip(xy, corners - pts, texts):
+        far = np.hypot(cx, cy) > 12
+        out.append(ax.annotate(
+            t, (x, y), xytext=(cx + 1.0, cy + 0.2 * fontsize), textcoords="offset points",
+            ha="left", va="bottom", fontsize=fontsize, alpha=alpha,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5", "shrinkA": 0,
+                        "shrinkB": 2} if far else None))
+    return out

@@ -113,8 +113,10 @@ def register(commands, families) -> None:
     p = commands.add_parser("cluster", help="k-means over the vectors of a file")
     p.add_argument("file", metavar="FILE", help="word vectors, factor model (items), "
                    "classifier (words) or table")
-    p.add_argument("--k", type=int, default=20, help="clusters (default 20)")
-    p.add_argument("--keys", help="cluster only these keys (one per line)")
+    p.add_argument("--clusters", type=int, default=20, help="number of clusters (default 20)")
+    deprecated_alias(p, "--k", "--clusters")
+    p.add_argument("--keys", help="cluster only these keys (one per line; unknown keys are "
+                   "skipped and counted)")
     p.add_argument("--max-keys", type=int, default=20000,
                    help="without --keys: the N most frequent keys (default 20000)")
     p.add_argument("--labels", help="'key label' lines: also report NMI and ARI")
@@ -128,10 +130,13 @@ def register(commands, families) -> None:
     p = commands.add_parser("plot", help="2-D picture (PCA/UMAP) of the vectors of a file")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--out", required=True, metavar="PNG")
-    p.add_argument("--keys", help="draw only these keys (one per line)")
+    p.add_argument("--keys", help="draw only these keys (one per line; unknown keys are "
+                   "skipped and counted)")
     p.add_argument("--max-keys", type=int, default=2000,
-                   help="without --keys: the N most frequent keys (default 2000)")
-    p.add_argument("--k", type=int, help="colour by k-means clusters")
+                   help="without --keys: the N most frequent keys (default 2000), plus every "
+                   "key of --labels")
+    p.add_argument("--clusters", type=int, help="colour by this many k-means clusters")
+    deprecated_alias(p, "--k", "--clusters")
     p.add_argument("--labels", help="colour by 'key label' lines")
     p.add_argument("--method", choices=["pca", "umap"], default="pca")
     p.add_argument("--annotate", type=int, default=30, help="name the first N points")
@@ -280,32 +285,40 @@ def _read_label_file(path) -> dict:
 
 
 def _select_keys(kv, keys_file):
+    """Known keys of ``keys_file`` (normalised as the vocabulary was built) and the number of
+    unknown ones skipped (noted on stderr); an error only when none is known."""
     from ..vocab import read_vocab_file
+    from ._core import normalise_keys
 
-    keys = read_vocab_file(keys_file)
-    missing = [k for k in keys if k not in kv.vocab]
+    keys = normalise_keys(kv, read_vocab_file(keys_file))
+    ids = kv.vocab.encode(keys, on_unknown="fill")
+    missing = [k for k, i in zip(keys, ids) if i < 0]
+    if len(missing) == len(keys):
+        raise InputError(f"{keys_file}: none of its {len(keys)} keys is in the file's "
+                         f"vocabulary, e.g. {', '.join(map(repr, missing[:5]))}")
     if missing:
-        raise InputError(f"{keys_file}: {len(missing)} keys are not in the file's vocabulary, "
-                         f"e.g. {', '.join(map(repr, missing[:5]))}")
-    return keys
+        print(f"compactemb: note: skipped {len(missing)} of {len(keys)} keys of {keys_file} "
+              f"that are not in the vocabulary, e.g. {', '.join(map(repr, missing[:5]))}",
+              file=sys.stderr)
+    return [k for k, i in zip(keys, ids) if i >= 0], len(missing)
 
 
 def cmd_cluster(args) -> int:
     from ..cluster import cluster_keys
 
-    for name in ("k", "max_keys", "top", "restarts"):
+    for name in ("clusters", "max_keys", "top", "restarts"):
         check_positive(name.replace("_", "-"), getattr(args, name))
     kv = load_vectors(args.file)
-    keys = _select_keys(kv, args.keys) if args.keys else None
+    keys, skipped = _select_keys(kv, args.keys) if args.keys else (None, 0)
     labels = _read_label_file(args.labels) if args.labels else None
     n = len(keys) if keys is not None else min(args.max_keys, len(kv.vocab))
-    if args.k > n:
-        raise InputError(f"--k {args.k} is more than the {n} keys to cluster")
-    res = cluster_keys(kv, args.k, keys=keys, top=args.top, max_keys=args.max_keys,
+    if args.clusters > n:
+        raise InputError(f"--clusters {args.clusters} is more than the {n} keys to cluster")
+    res = cluster_keys(kv, args.clusters, keys=keys, top=args.top, max_keys=args.max_keys,
                        metric=args.metric, n_init=args.restarts, random_state=args.seed,
                        labels=labels)
-    out = {"file": args.file, "metric": args.metric, **res.to_dict()}
-    lines = [f"{out['n_keys']:,} keys in {args.k} clusters ({args.metric}); silhouette "
+    out = {"file": args.file, "metric": args.metric, **res.to_dict(), "unknown_keys": skipped}
+    lines = [f"{out['n_keys']:,} keys in {args.clusters} clusters ({args.metric}); silhouette "
              + (f"{res.silhouette:.3f}" if res.silhouette is not None else "n/a")
              + (f", NMI {res.metrics['nmi']:.3f}, ARI {res.metrics['ari']:.3f}"
                 if res.metrics else "")]
@@ -319,14 +332,15 @@ def cmd_plot(args) -> int:
     from ..plots import plot_keyed
 
     check_positive("max-keys", args.max_keys)
-    check_positive("k", args.k)
-    if args.k is not None and args.labels:
-        raise InputError("give --k (colour by clusters) or --labels, not both")
+    check_positive("clusters", args.clusters)
+    if args.clusters is not None and args.labels:
+        raise InputError("give --clusters (colour by clusters) or --labels, not both")
     kv = load_vectors(args.file)
-    keys = _select_keys(kv, args.keys) if args.keys else None
+    keys, skipped = _select_keys(kv, args.keys) if args.keys else (None, 0)
     labels = _read_label_file(args.labels) if args.labels else None
-    info = plot_keyed(kv, args.out, keys=keys, max_keys=args.max_keys, k=args.k, labels=labels,
-                      method=args.method, annotate=max(args.annotate, 0),
+    info = plot_keyed(kv, args.out, keys=keys, max_keys=args.max_keys, k=args.clusters,
+                      labels=labels, method=args.method, annotate=max(args.annotate, 0),
                       random_state=args.seed)
+    info["unknown_keys"] = skipped
     emit(args, info, f"{info['points']:,} points ({info['method']}) -> {args.out}")
     return 0

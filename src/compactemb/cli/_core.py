@@ -112,6 +112,81 @@ def cmd_memory(args) -> int:
     return 0
 
 
+# what each attribute of a stored component is (info explains every number it prints)
+_ATTR_DOC = {
+    "n_rows": "rows, one per key",
+    "dim": "values per row",
+    "dtype": "type of each stored value (float32: 4 B, float16: 2 B)",
+    "bits": "bits per stored value; each row also keeps a scale and a bias (FBGEMM fused "
+            "row-wise: int8 rows take dim + 8 B, int4 rows dim / 2 + 4 B)",
+    "layout": "byte layout of a quantised row",
+    "n_subvectors": "one-byte codes per row; each picks a centroid for dim / n_subvectors of "
+                    "the row's values",
+    "n_centroids": "centroids per sub-space (codebook entries)",
+    "normalize": "whether unit vectors were quantised, with a float16 norm kept per row",
+    "rotation": "whether an OPQ rotation is applied before the codes",
+    "rank": "inner dimension of the low-rank factors: row = left[row] @ right",
+    "n_blocks": "frequency blocks, each stored with its own (smaller) width",
+    "n_keep": "first (most frequent) rows stored exactly",
+    "n_fallback": "shared rows that every pruned key maps to",
+    "fallback": "how pruned keys get a row: 'hash' buckets or one 'shared' row",
+    "inner_kind": "table kind of the kept + fallback rows",
+    "size": "keys in the vocabulary",
+    "key_type": "str (stored as UTF-8 text) or int keys",
+    "n_items": "items covered by the seen-items matrix (excluded from recommendations)",
+}
+# memory parts by the last part of their name
+_PART_DOC = {
+    "weights": "the float rows: n_rows x dim x bytes per value",
+    "data": "quantised rows: codes + per-row scale and bias",
+    "codes": "n_rows x n_subvectors one-byte codes",
+    "codebooks": "n_subvectors x n_centroids centroids of dim / n_subvectors float32 values",
+    "left": "low-rank factor, n_rows x rank float32",
+    "right": "low-rank factor, rank x dim float32",
+    "emb": "the rows of every frequency block at its own width",
+    "proj": "per-block projections up to dim",
+    "block_starts": "first row of each block",
+    "block_dims": "width of each block",
+    "key_bytes": "the keys' UTF-8 text, concatenated",
+    "key_offsets": "int64 start of each key in key_bytes (keys + 1 entries)",
+    "counts": "int64 training frequency of each key",
+    "indptr": "seen items as CSR: int64 start of each user's items (users + 1)",
+    "indices": "seen items as CSR: one int32 item id per seen (user, item) pair",
+}
+
+
+def explain_info(stored, info: dict, report: dict) -> dict:
+    """What every number of ``info`` is: one sentence per component attribute, memory part and
+    total (the JSON key ``explanations``; the text output prints it under the figures)."""
+    meta = stored.meta or {}
+    out: dict = {"file_bytes": "size of the file on disk: the arrays below plus a header, the "
+                 "metadata (training parameters and logs), checksums and alignment padding"}
+    comps = {}
+    for name, c in info["components"].items():
+        lines = {k: _ATTR_DOC[k] for k in c if k in _ATTR_DOC}
+        bias = meta.get("bias_column")
+        if bias is not None and name in ("user_table", "item_table") and "dim" in c:
+            lines["dim"] = (f"{c['dim']} = {c['dim'] - 1} learned factors + 1 bias column "
+                            f"(column {bias}: the item's bias; users hold 1 there, so the "
+                            "dot product adds the item bias) - BPR's --dim counts the factors")
+        if "inner" in c:
+            lines["inner"] = ("the table of the kept + fallback rows (n_rows there = n_keep + "
+                              "n_fallback)")
+        comps[name] = lines
+    out["components"] = comps
+    out["memory"] = {part: _PART_DOC.get(part.rsplit(".", 1)[-1], "one stored array")
+                     for part in report.get("parts", {})}
+    out["memory"]["total"] = "sum of the arrays above: what the object takes in memory once " \
+        "loaded (memory-mapped arrays are paged in on use)"
+    if report.get("onehot_comparison"):
+        out["arithmetic_comparison"] = (
+            "computed, not measured: the same number of keys as one-hot vectors (dense: one "
+            "value per key, sparse CSR: an index and a value) against an uncompressed "
+            f"{report['onehot_comparison'].get('dtype', 'float32')} table of the same shape; "
+            "for a compressed file the measured table bytes are in the memory list above")
+    return out
+
+
 def cmd_info(args) -> int:
     from ..memory import memory_report
     from ..storage import load, read_file
@@ -126,12 +201,25 @@ def cmd_info(args) -> int:
                        for n, c in stored.components.items()},
         "meta": stored.meta, "memory": report.to_dict(),
     }
+    info["explanations"] = explain_info(stored, info, info["memory"])
+    ex = info["explanations"]
+    notes = ["What the numbers are:", f"  {info['file_bytes']:,} bytes on disk: {ex['file_bytes']}"]
+    grouped: dict = {}  # one line per sentence, naming every figure it explains
+    for name, lines in ex["components"].items():
+        for k, v in lines.items():
+            grouped.setdefault(v, []).append(f"{name}.{k}")
+    for part, v in ex["memory"].items():
+        grouped.setdefault(v, []).append(part)
+    notes += [f"  {', '.join(names)}: {v}" for v, names in grouped.items()]
+    if "arithmetic_comparison" in ex:
+        notes.append(f"  Arithmetic comparison: {ex['arithmetic_comparison']}")
     text = "\n".join([
         f"{args.file}: {stored.kind}, {info['file_bytes']:,} bytes on disk",
         *[f"  {n}: {c['type']} " + ", ".join(f"{k}={v}" for k, v in c.items()
                                               if k not in ("type", "build_info"))
           for n, c in info["components"].items()],
         str(report),
+        *notes,
     ])
     emit(args, info, text)
     return 0
@@ -153,24 +241,50 @@ def load_vectors(path):
         return obj
     if isinstance(obj, FactorModel):
         return KeyedVectors(obj.item_vocab, obj.item_table, obj.meta)
-    if hasattr(obj, "word_vectors"):  # a classifier
-        return obj.word_vectors()
+    if hasattr(obj, "word_vectors"):  # a classifier: its queries are read by its tokenizer
+        kv = obj.word_vectors()
+        tok = obj.tokenizer.to_dict() if obj.tokenizer is not None else {"lowercase": False}
+        kv.meta = {**kv.meta, "tokenizer": tok}
+        return kv
     if isinstance(obj, EmbeddingTable):
         return KeyedVectors(Vocab(np.arange(obj.n_rows, dtype=np.int64)), obj)
     raise InputError(f"{path}: holds a {type(obj).__name__}, which has no keyed vectors")
 
 
+def tokenizer_info(kv) -> dict | None:
+    """How the vocabulary of ``kv`` was tokenised ({"pattern", "lowercase"}), if recorded."""
+    meta = kv.meta or {}
+    for info in (meta.get("tokenizer"), (meta.get("params") or {}).get("tokenizer"),
+                 (kv.vocab.build_info or {}).get("tokenizer")):
+        if isinstance(info, dict):
+            return info
+    return None
+
+
+def normalise_keys(kv, keys) -> list:
+    """Queries as the vocabulary was built: ``King`` -> ``king`` when its tokenizer lowercased
+    (a key found as typed is kept as typed)."""
+    info = tokenizer_info(kv)
+    keys = list(keys)
+    if not info or not info.get("lowercase") or getattr(kv.vocab, "key_type", "str") != "str":
+        return keys
+    vocab = kv.vocab
+    return [k.lower() if isinstance(k, str) and k not in vocab and k.lower() in vocab else k
+            for k in keys]
+
+
 def cmd_neighbors(args) -> int:
     check_positive("k", args.k)
     kv = load_vectors(args.file)
-    emit_ranked(args, args.keys, kv.neighbors(args.keys, k=args.k))
+    emit_ranked(args, args.keys, kv.neighbors(normalise_keys(kv, args.keys), k=args.k))
     return 0
 
 
 def cmd_analogy(args) -> int:
     check_positive("k", args.k)
     kv = load_vectors(args.file)
-    res = kv.analogy(args.a, args.b, args.c, k=args.k, method=args.method)
+    a, b, c = normalise_keys(kv, [args.a, args.b, args.c])
+    res = kv.analogy(a, b, c, k=args.k, method=args.method)
     out = {"question": [args.a, args.b, args.c], "method": args.method,
            "answers": [{"key": n, "score": round(s, 6)} for n, s in res]}
     emit(args, out, f"{args.a} : {args.b} :: {args.c} : " +
