@@ -119,12 +119,12 @@ class FactorModel:
         known = rows >= 0
         res = self.recommend_rows(rows[known], k=k, exclude_seen=exclude_seen, batch=batch)
         out = iter(self._decode(res, self.item_vocab))
-        popular = None
+        popular: list[tuple] = []
         if not known.all():
             pop = self.item_popularity()
             top = np.argsort(-pop, kind="stable")[:k]
             popular = [(self.item_vocab.keys[i], float(pop[i])) for i in top]
-        result = [next(out) if ok else list(popular) for ok in known]
+        result = [next(out) if ok else list(popular) for ok in known]  # a copy per user
         return result[0] if single else result
 
     def recommend_rows(self, rows, *, k: int = 10, exclude_seen: bool = True, exclude=None,

@@ -133,14 +133,13 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
             return flatten_exclusions(exclude, q0, q1)
     for q0 in range(0, n_queries, max(1, query_batch)):
         q1 = min(n_queries, q0 + max(1, query_batch))
-        ex_rows = ex_cols = None
-        if exclusions is not None:
-            ex_rows, ex_cols = exclusions(q0, q1)
+        no_pairs = np.empty(0, np.int64)
+        ex_rows, ex_cols = exclusions(q0, q1) if exclusions is not None else (no_pairs, no_pairs)
         best_s = np.full((q1 - q0, 0), -np.inf, dtype=np.float32)
         best_i = np.empty((q1 - q0, 0), dtype=np.int64)
         for start, blk in table.iter_blocks(max(1, block_rows)):
             s = score_block(q0, q1, start, blk)
-            if ex_rows is not None:
+            if ex_rows.size:
                 _mask_excluded(s, ex_rows, ex_cols, start)
             best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
         order = np.argsort(-best_s, axis=1, kind="stable")
@@ -202,7 +201,7 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
         raise InputError(f"queries of shape {q.shape} do not match the table's dim {table.dim}")
     if metric == "cosine":
         qn = np.linalg.norm(q, axis=1, keepdims=True)
-        q = q / np.where(qn > 0, qn, 1)
+        q = (q / np.where(qn > 0, qn, 1)).astype(np.float32, copy=False)
         inv = inverse_norms(table)
 
     def score(q0, q1, start, rows):

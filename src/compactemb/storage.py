@@ -54,7 +54,7 @@ def _align(n: int) -> int:
 
 
 def _crc(arr: np.ndarray) -> int:
-    buf = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    buf = np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
     crc = 0
     for start in range(0, len(buf), _CRC_CHUNK):
         crc = zlib.crc32(buf[start:start + _CRC_CHUNK], crc)
@@ -90,7 +90,7 @@ def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     for name, a in arrays.items():
         _check_dtype(a.dtype, name)
-    entries = {name: {"dtype": a.dtype.newbyteorder("<").str,
+    entries: dict[str, dict[str, Any]] = {name: {"dtype": a.dtype.newbyteorder("<").str,
                       "shape": list(a.shape), "offset": 0, "nbytes": int(a.nbytes),
                       "crc32": _crc(a)} for name, a in arrays.items()}
     header: dict[str, Any] = {"kind": kind, "library_version": __version__,
@@ -405,7 +405,7 @@ def _import_definition(table_name: str, name: str) -> None:
         importlib.import_module(module)
 
 
-def component_class(type_name: str) -> type:
+def component_class(type_name: str) -> Any:
     """The class registered for a component type, importing its module on first use.
 
     Raises
