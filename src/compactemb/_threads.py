@@ -43,7 +43,7 @@ def run_hogwild(work: Callable[[int], object], n_threads: int, *,
     work : callable
         ``work(t)``; meant to call a ``nogil`` numba job so the threads run in parallel.
     n_threads : int
-        With 1, ``work(0)`` runs in the calling thread (deterministic, easy to debug).
+        With 1 and no ``on_tick``, ``work(0)`` runs in the calling thread (easy to debug).
     on_tick : callable, optional
         Called every ``tick_seconds`` while the workers run (progress bars), and once at the end.
     stop : threading.Event, optional
@@ -57,11 +57,10 @@ def run_hogwild(work: Callable[[int], object], n_threads: int, *,
         KeyboardInterrupt in the calling thread is re-raised once the workers have stopped.
     """
     stop = stop if stop is not None else threading.Event()
-    if n_threads <= 1:
+    if n_threads <= 1 and on_tick is None:
         work(0)
-        if on_tick is not None:
-            on_tick()
         return
+    n_threads = max(1, n_threads)
     errors: list[BaseException] = []
     lock = threading.Lock()
 

@@ -29,13 +29,12 @@ import shutil
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 
 from .._native import kernels
 from .._progress import progress
-from .._threads import resolve_threads
+from .._threads import resolve_threads, run_hogwild
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
@@ -252,7 +251,7 @@ class Word2Vec(Trainer):
                 bool(self.shared_negatives), int(self.window), int(self.negative))
         seed = int(self.random_state)
 
-        def worker() -> None:
+        def worker(_thread: int) -> None:
             fd = os.open(cache, os.O_RDONLY)
             try:
                 while not stop.is_set():
@@ -299,28 +298,20 @@ class Word2Vec(Trainer):
         bar = progress(total=epochs * total, desc="word2vec " + ("sg" if self.sg else "cbow"),
                        unit="w")
         shown = 0
-        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="w2v")
-        try:
-            futures = [pool.submit(worker) for _ in range(threads)]
-            while True:
-                done, pending = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
-                with lock:
-                    now = counter["tokens"]
-                    cur = log[min(counter["next"], epochs * n_jobs - 1) // max(n_jobs, 1)]
-                    running = cur["loss_sum"] / max(cur["examples"], 1)
-                bar.update(now - shown)
-                shown = now
-                bar.set_postfix(loss=f"{running:.4f}", refresh=False)
-                for f in done:
-                    f.result()  # re-raise a worker's error
-                if not pending:
-                    break
-        except BaseException:
-            stop.set()
-            wait(futures)
-            raise
+
+        def show_progress() -> None:
+            nonlocal shown
+            with lock:
+                now = counter["tokens"]
+                cur = log[min(counter["next"], epochs * n_jobs - 1) // max(n_jobs, 1)]
+                running = cur["loss_sum"] / max(cur["examples"], 1)
+            bar.update(now - shown)
+            shown = now
+            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+
+        try:  # a worker's error is re-raised; Ctrl-C stops the workers after their job
+            run_hogwild(worker, threads, on_tick=show_progress, tick_seconds=0.2, stop=stop)
         finally:
-            pool.shutdown(wait=True)
             bar.close()
         log = [e for e in log if e.pop("jobs_done", 0)]  # epochs run (all, unless stopped)
         for e in log:
