@@ -185,7 +185,8 @@ def test_golden_tables_decode_as_the_format_says():
             np.testing.assert_allclose(np.asarray(table), expected, rtol=1e-6, atol=1e-6,
                                        err_msg=f"{path.name}: {name}")
             checked.add(desc["type"])
-    assert checked == set(table_kinds())
+    assert checked == set(table_kinds()), \
+        f"table kinds without a golden file: {sorted(set(table_kinds()) - checked)}"
 
 
 def test_golden_files_of_every_kind_load_with_known_values():
@@ -319,3 +320,18 @@ def test_mismatched_shapes_in_components(tmp_path):
     write_file(tmp_path / "m.cemb", "keyed_vectors", arrays, meta={}, components=comps)
     with pytest.raises(FormatError, match="component 'vocab'"):
         load(tmp_path / "m.cemb")
+
+
+def test_loading_imports_only_the_modules_the_file_needs():
+    """Storage imports a kind's module on first need: a table file pulls in no trainer/numba."""
+    import subprocess
+
+    code = ("import sys; from compactemb import load; "
+            "load(sys.argv[1]); load(sys.argv[2]); "
+            "print(sorted(m for m in ('numba', 'compactemb.train', 'compactemb.recommend') "
+            "if m in sys.modules)); "
+            "load(sys.argv[3]); print('compactemb.train._classifier' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(GOLDEN / "table_pq.cemb"),
+                          str(GOLDEN / "keyed_vectors.cemb"), str(GOLDEN / "classifier.cemb")],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"

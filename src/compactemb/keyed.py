@@ -121,6 +121,8 @@ class KeyedVectors:
         With ``method="mul"`` (Levy & Goldberg 2014) and one negative and two positives
         (a:b :: c:?, positive=[b, c], negative=[a]) the score is
         ``cos'(d,b) cos'(d,c) / (cos'(d,a) + 1e-3)`` with ``cos' = (cos + 1) / 2``.
+
+        Returns a single list of ``(key, score)``, best first: the keys together are one query.
         """
         positive = [positive] if isinstance(positive, (str, int)) else list(positive)
         negative = [negative] if isinstance(negative, (str, int)) else list(negative)

@@ -110,6 +110,28 @@ class FactorModel:
             interaction counts as scores.
         batch : int, optional
             Users scored at once (default: so that a score block stays about 16 MB).
+
+        Returns
+        -------
+        list of (item ID, score), or a list of such lists
+            One list for one user ID, one list per user for a sequence of user IDs; shorter
+            than ``k`` only when the user has seen nearly every item.
+
+        Raises
+        ------
+        UnknownKeyError
+            For a user not seen in training, with ``cold_start="error"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from compactemb import DenseTable, Vocab
+        >>> model = FactorModel(Vocab(["ann"]), Vocab(["x", "y"]),
+        ...                     DenseTable(np.ones((1, 2))), DenseTable(np.eye(2)))
+        >>> model.recommend("ann", k=1)
+        [('x', 1.0)]
+        >>> model.recommend(["ann"], k=1)
+        [[('x', 1.0)]]
         """
         if cold_start not in ("error", "popular"):
             raise InputError(f"cold_start must be 'error' or 'popular', got {cold_start!r}")
