@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 import zlib
 from collections import Counter
@@ -37,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._progress import progress
+from .._threads import resolve_threads, run_hogwild
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
 from ..exceptions import InputError, NotFittedError
 from ..labelled import LABEL_PREFIX, read_labelled  # noqa: F401 (old import path)
@@ -402,7 +402,7 @@ class TextClassifier(Trainer):
         return self.fit(texts, labels)
 
     def _threads(self) -> int:
-        return int(self.n_threads or os.cpu_count() or 1)
+        return resolve_threads(self.n_threads)
 
     def _run_sgd(self, w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights, *, epochs, lr,
                  update_input, seed, shuffle=None) -> float:
@@ -428,21 +428,7 @@ class TextClassifier(Trainer):
 
         total = n * epochs
         with progress(total=total, desc="training classifier", unit="ex") as bar:
-            if n_threads == 1:
-                work(0)
-            else:
-                threads = [threading.Thread(target=work, args=(t,), daemon=True)
-                           for t in range(n_threads)]
-                for th in threads:
-                    th.start()
-                shown = 0
-                while any(th.is_alive() for th in threads):
-                    threads[0].join(0.1)
-                    now = int(done.sum())
-                    bar.update(now - shown)
-                    shown = now
-                for th in threads:
-                    th.join()
+            run_hogwild(work, n_threads, on_tick=lambda: bar.update(int(done.sum()) - bar.n))
             bar.update(total - bar.n)
         if not np.isfinite(w_out).all():
             raise InputError(f"training diverged (learning_rate={lr} is too high)")
