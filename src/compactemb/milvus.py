@@ -238,8 +238,10 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
     lite = is_lite(uri)
     n, dim = table.n_rows, table.dim
     index_type, index_params, search_params = _plan_index(table, index, metric, lite, n)
-    fp16 = getattr(table, "kind", "") == "dense" and getattr(table, "dtype", "") == "float16" \
-        and not lite  # Milvus Lite refuses FLOAT16 vector fields
+    # float32 vectors everywhere: Milvus Lite refuses FLOAT16 fields, and a Milvus 2.3.5 server
+    # stores them but answers float16 queries from pymilvus 3.0.2 with garbage (cosine 0.0,
+    # inner products ~1e24), so float16 storage is not offered until a pair that works is pinned
+    fp16 = False
     pm = _pymilvus()
     vtype = pm.DataType.FLOAT16_VECTOR if fp16 else pm.DataType.FLOAT_VECTOR
     vdtype = np.float16 if fp16 else np.float32
