@@ -140,7 +140,7 @@ class FactorModel:
         rows = self.user_rows(users, on_unknown="raise" if cold_start == "error" else "fill")
         known = rows >= 0
         res = self.recommend_rows(rows[known], k=k, exclude_seen=exclude_seen, batch=batch)
-        out = iter(self._decode(res, self.item_vocab))
+        out = iter(keyed_results(res, self.item_vocab.keys))
         popular: list[tuple] = []
         if not known.all():
             pop = self.item_popularity()
@@ -220,10 +220,6 @@ class FactorModel:
         res = search(table, table.lookup(rows), k=k, exclude=[[i] for i in rows])
         out = keyed_results(res, vocab.keys)
         return out[0] if single else out
-
-    @staticmethod
-    def _decode(res: SearchResult, vocab: Vocab):
-        return keyed_results(res, vocab.keys)
 
     def memory_parts(self) -> dict[str, int]:
         parts = {**self.user_table.memory_parts("user_table"),
