@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .exceptions import InputError
-from .vocab import Vocab
+from .vocab import Vocab, factorize_ids
 
 WEIGHTINGS = ("linear", "log", "binary", "none")
 
@@ -77,39 +77,51 @@ class Interactions:
             Use these indexes (a test set indexed like its training set) instead of building
             new ones; unknown IDs then raise, or are dropped with ``on_unknown="skip"``.
         """
-        users, items = np.asarray(users), np.asarray(items)
-        if users.shape != items.shape or users.ndim != 1:
-            raise InputError(f"users {users.shape} and items {items.shape} must be 1-D of one "
-                             "length")
-        if users.size == 0:
+        users, items = _column_array(users), _column_array(items)
+        if len(users) != len(items) or getattr(users, "ndim", 1) != 1 \
+                or getattr(items, "ndim", 1) != 1:
+            raise InputError(f"users ({_shape(users)}) and items ({_shape(items)}) must be 1-D "
+                             "of one length")
+        n = len(users)
+        if n == 0:
             raise InputError("no interactions")
-        w = np.ones(users.size, np.float32) if weights is None else \
-            np.asarray(weights, dtype=np.float32)
-        if w.shape != users.shape:
-            raise InputError(f"{w.size} weights for {users.size} interactions")
-        if not np.isfinite(w).all():
-            raise InputError("weights must be finite numbers")
+        w = np.ones(n, np.float32) if weights is None else _float_column(weights, np.float32)
+        if w.shape != (n,):
+            raise InputError(f"{w.size} weights for {n} interactions")
+        finite = np.isfinite(w)
+        if not finite.all():
+            raise InputError(f"weights must be finite numbers; row {int(np.argmin(finite))} "
+                             f"(0-based) is {w[np.argmin(finite)]}")
         ts = None
         if timestamps is not None:
-            ts = np.asarray(timestamps, dtype=np.float64)
-            if ts.shape != users.shape:
-                raise InputError(f"{ts.size} timestamps for {users.size} interactions")
-        uv = user_vocab if user_vocab is not None else Vocab.from_ids(_id_array(users))
-        iv = item_vocab if item_vocab is not None else Vocab.from_ids(_id_array(items))
-        u = _encode(uv, users, on_unknown, "user")
-        i = _encode(iv, items, on_unknown, "item")
-        keep = (u >= 0) & (i >= 0)
-        if not keep.all():
-            u, i, w = u[keep], i[keep], w[keep]
-            ts = ts[keep] if ts is not None else None
+            ts = _float_column(timestamps, np.float64)
+            if ts.shape != (n,):
+                raise InputError(f"{ts.size} timestamps for {n} interactions")
+        # one hashing pass per column gives the vocabulary and every row's code at once
+        if user_vocab is None:
+            uv, u = Vocab.from_ids_encoded(users, what="user ID")
+        else:
+            uv, u = user_vocab, _encode(user_vocab, users, on_unknown, "user")
+        del users
+        if item_vocab is None:
+            iv, i = Vocab.from_ids_encoded(items, what="item ID")
+        else:
+            iv, i = item_vocab, _encode(item_vocab, items, on_unknown, "item")
+        del items
+        if user_vocab is not None or item_vocab is not None:
+            keep = (u >= 0) & (i >= 0)
+            if not keep.all():
+                u, i, w = u[keep], i[keep], w[keep]
+                ts = ts[keep] if ts is not None else None
         m, t = _build_csr(u, i, w, ts, (len(uv), len(iv)))
         return cls(uv, iv, m, t)
 
     @classmethod
     def from_dataframe(cls, df, user_col="user", item_col="item", weight_col=None,
                        time_col=None, **kw) -> Interactions:
-        """Interactions from a pandas DataFrame; columns by name (or position as int)."""
-        cols = list(df.columns)
+        """Interactions from a pandas or polars DataFrame (or a pyarrow Table); columns by name
+        (or position as int)."""
+        cols = list(getattr(df, "column_names", None) or df.columns)
 
         def pick(c, what):
             if c is None:
@@ -120,7 +132,7 @@ class Interactions:
                 c = cols[c]
             if c not in cols:
                 raise InputError(f"{what} column {c!r} is not in the DataFrame: {cols}")
-            return df[c].to_numpy()
+            return df[c]  # the column itself: Arrow-backed columns stay columnar
 
         return cls.from_arrays(pick(user_col, "user"), pick(item_col, "item"),
                                pick(weight_col, "weight"), pick(time_col, "time"), **kw)
@@ -142,12 +154,8 @@ class Interactions:
         own, mapped onto the training vocabularies). Pairs with an unknown user or item are
         dropped; returns ``(interactions, number dropped)``."""
         coo = self.matrix.tocoo()
-        u = _encode(user_vocab, np.asarray(self.user_vocab.keys, dtype=object
-                                           if self.user_vocab.key_type == "str" else np.int64),
-                    "fill", "user")[coo.row]
-        i = _encode(item_vocab, np.asarray(self.item_vocab.keys, dtype=object
-                                           if self.item_vocab.key_type == "str" else np.int64),
-                    "fill", "item")[coo.col]
+        u = _encode(user_vocab, self.user_vocab.key_array, "fill", "user")[coo.row]
+        i = _encode(item_vocab, self.item_vocab.key_array, "fill", "item")[coo.col]
         keep = (u >= 0) & (i >= 0)
         ts = self.timestamps[keep] if self.timestamps is not None else None
         m, t = _build_csr(u[keep], i[keep], coo.data[keep], ts, (len(user_vocab),
@@ -177,55 +185,76 @@ class Interactions:
                 f.write(f"{users[n]}\t{items[n]}\t{w[n]:.9g}{tail}\n")
 
 
-def _id_array(values: np.ndarray) -> np.ndarray:
-    """Integer IDs stay an int64 array (fast indexing); anything else becomes strings."""
-    if values.dtype.kind in "iu":
-        return values.astype(np.int64, copy=False)
-    if values.dtype.kind == "f":
-        if np.isnan(values).any():
-            raise InputError(f"{int(np.isnan(values).sum())} IDs are missing (NaN)")
-        if values.size and np.all(values == np.round(values)):
-            return values.astype(np.int64)
-    listed = values.tolist()
-    if any(v is None or (isinstance(v, float) and v != v) for v in listed):
-        raise InputError("some IDs are missing (None or NaN)")
-    return np.asarray([str(v) for v in listed], dtype=object)
+def _column_array(values):
+    """A numpy array, or the column as given when it is a pandas/polars/pyarrow column."""
+    if isinstance(values, np.ndarray) or type(values).__module__.split(".")[0] in (
+            "pandas", "polars", "pyarrow"):
+        return values
+    return np.asarray(values)
 
 
-def _encode(vocab: Vocab, values: np.ndarray, on_unknown: str, what: str) -> np.ndarray:
+def _shape(values) -> tuple:
+    return tuple(getattr(values, "shape", (len(values),)))
+
+
+def _float_column(values, dtype) -> np.ndarray:
+    mod = type(values).__module__.split(".")[0]
+    if mod == "polars":
+        values = values.to_numpy()
+    elif mod == "pyarrow":
+        values = values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") \
+            else np.asarray(values)
+    elif mod == "pandas":
+        values = values.to_numpy(dtype=dtype, na_value=np.nan)
+    try:
+        return np.asarray(values, dtype=dtype).ravel() if np.ndim(values) <= 1 \
+            else np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"weights and timestamps must be numbers ({exc})") from None
+
+
+def _encode(vocab: Vocab, values, on_unknown: str, what: str) -> np.ndarray:
+    """Rows of raw IDs in a given vocabulary, -1 where unknown (``raise``: an error).
+
+    Each distinct value is looked up once (hashing), then gathered for every row."""
     if on_unknown not in ("raise", "skip", "fill"):
         raise InputError(f"on_unknown must be 'raise' or 'skip', got {on_unknown!r}")
-    values = _id_array(values)
-    if vocab.key_type == "int" and values.dtype.kind == "i":
-        keys = np.asarray(vocab.keys, dtype=np.int64)
-        order = np.argsort(keys, kind="stable")
-        pos = np.searchsorted(keys[order], values)
-        pos = np.minimum(pos, keys.size - 1)
-        found = keys[order][pos] == values
-        out = np.where(found, order[pos], -1).astype(np.int64)
-    else:
-        out = vocab.encode(values.tolist(), on_unknown="fill", fill_value=-1)
+    uniques, codes = factorize_ids(values, what=f"{what} ID")
+    rows = vocab.encode(uniques, on_unknown="fill", fill_value=-1)
+    out = rows[codes]
     if on_unknown == "raise" and (out < 0).any():
-        missing = values[out < 0]
-        shown = ", ".join(repr(m) for m in missing[:5].tolist())
+        unknown = np.flatnonzero(rows < 0)
+        missing = [uniques[j] for j in unknown[:5].tolist()]
+        missing = [m.item() if isinstance(m, np.generic) else m for m in missing]
+        shown = ", ".join(repr(m) for m in missing)
         raise InputError(f"{int((out < 0).sum())} interactions have an unknown {what}: {shown}")
     return out
 
 
 def _build_csr(u, i, w, ts, shape):
-    """CSR with sorted indices; duplicate pairs summed (latest timestamp kept)."""
-    order = np.lexsort((i, u))
-    u, i, w = u[order], i[order], w[order]
-    new = np.ones(u.size, dtype=bool)
-    new[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+    """CSR with sorted indices; duplicate pairs summed (latest timestamp kept).
+
+    Without timestamps scipy's counting sort (O(nnz)) builds it with 32-bit indices where they
+    suffice; with timestamps one sort by (row, column) keeps them aligned with the entries."""
+    if ts is None:
+        idx_type = np.int32 if max(len(u), shape[0], shape[1]) < 2**31 else np.int64
+        m = sp.coo_matrix((np.asarray(w, dtype=np.float32),
+                           (u.astype(idx_type, copy=False), i.astype(idx_type, copy=False))),
+                          shape=shape).tocsr()
+        m.sum_duplicates()  # a no-op when tocsr already summed them (canonical format)
+        return m, None
+    key = u.astype(np.int64) * shape[1] + i
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    new = np.ones(key.size, dtype=bool)
+    new[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(new)
-    data = np.add.reduceat(w.astype(np.float64), starts).astype(np.float32)
-    t = np.maximum.reduceat(ts[order], starts) if ts is not None else None
-    rows, cols = u[starts], i[starts]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.add.at(indptr, rows + 1, 1)
-    np.cumsum(indptr, out=indptr)
+    data = np.add.reduceat(np.asarray(w, np.float64)[order], starts).astype(np.float32)
+    t = np.maximum.reduceat(ts[order], starts)
+    rows, cols = key[starts] // shape[1], key[starts] % shape[1]
     idx_type = np.int32 if max(rows.size, shape[1]) < 2**31 else np.int64
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(rows, minlength=shape[0]))
     m = sp.csr_matrix((data, cols.astype(idx_type), indptr.astype(idx_type)), shape=shape)
     m.has_sorted_indices = True
     return m, t

@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -47,34 +48,37 @@ class Vocab:
     component_type = "vocab"
 
     def __init__(self, keys: Sequence[Hashable] | np.ndarray, counts=None, *, build_info=None):
-        keys = list(keys) if not isinstance(keys, np.ndarray) else keys
+        self._str_keys: list | None = None
+        self._int_keys: np.ndarray | None = None
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
             self.key_type = "int"
             self._int_keys = np.ascontiguousarray(keys, dtype=np.int64)
-            self._str_keys = None
         else:
             keys = list(keys)
             if keys and all(isinstance(k, (int, np.integer)) and not isinstance(k, bool)
                             for k in keys):
                 self.key_type = "int"
                 self._int_keys = np.asarray(keys, dtype=np.int64)
-                self._str_keys = None
             else:
                 bad = next((k for k in keys if not isinstance(k, str)), None)
                 if bad is not None:
                     raise InputError(f"vocabulary keys must be all str or all int; got {bad!r}")
                 self.key_type = "str"
                 self._str_keys = keys
-                self._int_keys = None
         n = len(self)
         self.counts = (np.ones(n, dtype=np.int64) if counts is None
                        else np.ascontiguousarray(counts, dtype=np.int64))
         if self.counts.shape != (n,):
             raise InputError(f"vocabulary has {n} keys but {self.counts.shape[0]} counts")
         self.build_info = dict(build_info or {})
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
         self._index: dict | None = None
-        self._blob: tuple[np.ndarray, np.ndarray] | None = None
+        self._blob: tuple[np.ndarray, np.ndarray] | None = getattr(self, "_blob", None)
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._key_list: list | None = None  # int keys as a list, built once if asked for
+        self._key_objects: np.ndarray | None = None  # str keys as an object array (decode)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -124,19 +128,72 @@ class Vocab:
     @classmethod
     def from_ids(cls, values: Iterable[Hashable], *, min_count: int = 1,
                  max_size: int | None = None, max_scan_size: int | None = None) -> Vocab:
-        """Index the raw IDs of a column (users, items, any categorical value)."""
-        if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and max_scan_size is None:
-            uniq, first, cnt = np.unique(values, return_index=True, return_counts=True)
-            order = np.lexsort((first, -cnt))  # frequency, then first seen
-            keep = order[cnt[order] >= min_count]
-            if max_size is not None:
-                keep = keep[:max_size]
-            info = {"tokens": int(values.size), "distinct_seen": int(uniq.size),
-                    "min_count": min_count, "max_size": max_size, "kept": int(keep.size),
-                    "pruned_during_scan": False}
-            return cls(uniq[keep], cnt[keep], build_info=info)
+        """Index the raw IDs of a column (users, items, any categorical value).
+
+        Keys are ordered by frequency, ties in first-seen order. Arrays (numpy, pandas,
+        pyarrow) are indexed by hashing (:func:`factorize_ids`), without a Python object per
+        value; ``max_scan_size`` bounds memory for a stream of values instead.
+        """
+        if max_scan_size is None and (isinstance(values, np.ndarray) or _is_column(values)):
+            return cls.from_ids_encoded(values, min_count=min_count, max_size=max_size)[0]
         counts, info = count_keys([values], max_scan_size=max_scan_size, desc="counting ids")
         return cls.from_counts(counts, min_count=min_count, max_size=max_size, build_info=info)
+
+    @classmethod
+    def from_ids_encoded(cls, values, *, min_count: int = 1, max_size: int | None = None,
+                         what: str = "ID") -> tuple[Vocab, np.ndarray]:
+        """Index a column of raw IDs and return its codes too, in one hashing pass.
+
+        Parameters
+        ----------
+        values : array-like (numpy, pandas Series, pyarrow Array, list)
+            Integer IDs stay integers; any other values become strings.
+        min_count, max_size : int
+            Keys seen fewer than ``min_count`` times, or beyond the ``max_size`` most
+            frequent, get no row (their code is -1).
+        what : str
+            Named in errors ("user", "item").
+
+        Returns
+        -------
+        vocab : Vocab
+            Keys by frequency, ties in first-seen order.
+        codes : ndarray of int32 (int64 past 2**31 keys)
+            The row of each value, -1 where it was cut.
+
+        Raises
+        ------
+        InputError
+            A missing value (None, NaN), naming its position.
+
+        Examples
+        --------
+        >>> vocab, codes = Vocab.from_ids_encoded(np.array([70, 30, 70, 90]))
+        >>> vocab.keys, codes.tolist()
+        ([70, 30, 90], [0, 1, 0, 2])
+        """
+        if min_count < 1:
+            raise InputError(f"min_count must be >= 1, got {min_count}")
+        if max_size is not None and max_size < 1:
+            raise InputError(f"max_size must be >= 1, got {max_size}")
+        uniques, codes = factorize_ids(values, what=what)
+        counts = np.bincount(codes, minlength=len(uniques))
+        order = np.argsort(-counts, kind="stable")  # frequency, ties in first-seen order
+        keep = order[counts[order] >= min_count]
+        if max_size is not None:
+            keep = keep[:max_size]
+        code_type = np.int32 if len(uniques) < 2**31 else np.int64
+        rank = np.full(len(uniques), -1, dtype=code_type)
+        rank[keep] = np.arange(keep.size, dtype=code_type)
+        codes = rank[codes]
+        info = {"tokens": int(codes.size), "distinct_seen": int(len(uniques)),
+                "min_count": min_count, "max_size": max_size, "kept": int(keep.size),
+                "pruned_during_scan": False}
+        if isinstance(uniques, np.ndarray):
+            vocab = cls(uniques[keep], counts[keep], build_info=info)
+        else:
+            vocab = cls([uniques[i] for i in keep.tolist()], counts[keep], build_info=info)
+        return vocab, codes
 
     # -- access --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -148,19 +205,35 @@ class Vocab:
 
     @property
     def keys(self) -> list:
-        """The keys in row order (a list)."""
+        """The keys in row order, as a list (built once and kept; see :attr:`key_array`)."""
         if self.key_type == "int":
-            return self._int_keys.tolist()
+            if self._key_list is None:
+                self._key_list = self._int_keys.tolist()
+            return self._key_list
         if self._str_keys is None:
             blob, offs = self._blob
             data = bytes(blob)
-            self._str_keys = [data[offs[i]:offs[i + 1]].decode("utf-8")
-                              for i in range(len(offs) - 1)]
+            bounds = offs.tolist()
+            self._str_keys = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
         return self._str_keys
 
     @property
+    def key_array(self) -> np.ndarray:
+        """The keys in row order as an array: the stored int64 array for integer keys (no
+        Python object per key), an object array of the strings otherwise. Read-only."""
+        if self.key_type == "int":
+            view = self._int_keys.view()
+        else:
+            if self._key_objects is None:
+                self._key_objects = np.empty(len(self), dtype=object)
+                self._key_objects[:] = self.keys
+            view = self._key_objects.view()
+        view.flags.writeable = False
+        return view
+
+    @property
     def index(self) -> dict:
-        """key -> row dict, built on first use."""
+        """key -> row dict, built on first use (integer keys are looked up without it)."""
         if self._index is None:
             keys = self.keys
             self._index = dict(zip(keys, range(len(keys))))
@@ -169,9 +242,13 @@ class Vocab:
         return self._index
 
     def __contains__(self, key) -> bool:
+        if self.key_type == "int":
+            return bool(self.encode([key], on_unknown="fill")[0] >= 0)
         return self._coerce(key) in self.index
 
     def __getitem__(self, key) -> int:
+        if self.key_type == "int":
+            return int(self.encode([key])[0])
         try:
             return self.index[self._coerce(key)]
         except KeyError:
@@ -208,49 +285,95 @@ class Vocab:
         """
         if on_unknown not in ("raise", "skip", "fill"):
             raise InputError(f"on_unknown must be 'raise', 'skip' or 'fill', got {on_unknown!r}")
-        if (self.key_type == "int" and isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"
-                and keys.ndim == 1):
-            return self._encode_int_array(keys, on_unknown, fill_value)
+        if self.key_type == "int":
+            ints, ok = self._as_int_array(keys)
+            out = np.full(ints.shape, -1, dtype=np.int64)
+            out[ok] = self._encode_int_array(ints[ok])
+            return self._finish_encode(out, keys, on_unknown, fill_value)
         index = self.index
-        keys = [self._coerce(k) for k in keys]
-        if on_unknown == "skip":
-            return np.fromiter((index[k] for k in keys if k in index), dtype=np.int64)
-        out = np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        if not isinstance(keys, (list, tuple)):
+            keys = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+        # str keys: no coercion needed (an integer is never a key of a str vocabulary)
+        out = np.fromiter(map(index.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+        return self._finish_encode(out, keys, on_unknown, fill_value)
+
+    def _finish_encode(self, out: np.ndarray, keys, on_unknown: str, fill_value: int):
         missing = out < 0
         if missing.any():
             if on_unknown == "raise":
+                listed = list(keys) if not isinstance(keys, np.ndarray) else keys.tolist()
                 raise UnknownKeyError(self._unknown_message(
-                    [k for k, m in zip(keys, missing) if m]))
+                    [listed[i] for i in np.flatnonzero(missing).tolist()]))
+            if on_unknown == "skip":
+                return out[~missing]
             out[missing] = fill_value
         return out
 
-    def _encode_int_array(self, keys: np.ndarray, on_unknown: str, fill_value: int) -> np.ndarray:
-        """Vectorised encode of integer IDs: binary search in the sorted keys."""
-        if getattr(self, "_sorted", None) is None:
+    @staticmethod
+    def _as_int_array(keys) -> tuple[np.ndarray, np.ndarray]:
+        """Keys as int64 (digit strings too, as the CLI gives them) and which ones are ints."""
+        if not isinstance(keys, np.ndarray):
+            keys = list(keys) if not isinstance(keys, (list, tuple)) else keys
+            try:
+                arr = np.asarray(keys)
+            except (ValueError, OverflowError):  # ragged input, huge integers
+                arr = np.empty(0)
+            if arr.dtype.kind not in "iu" or arr.ndim != 1 or arr.size != len(keys):
+                arr = np.empty(len(keys), dtype=object)
+                arr[:] = keys
+        else:
+            arr = keys.ravel()
+        if arr.dtype.kind in "iu":
+            if arr.dtype.kind == "u" and arr.size and arr.max() >= 2**63:
+                ok = arr < 2**63
+                return np.where(ok, arr, 0).astype(np.int64), ok
+            return arr.astype(np.int64, copy=False), np.ones(arr.shape, dtype=bool)
+        out = np.zeros(arr.shape, dtype=np.int64)
+        ok = np.zeros(arr.shape, dtype=bool)
+        for n, k in enumerate(arr.tolist()):
+            if isinstance(k, (bool, np.bool_)):
+                continue
+            if isinstance(k, np.integer):
+                k = int(k)
+            elif isinstance(k, str):
+                try:
+                    k = int(k)
+                except ValueError:
+                    continue
+            if isinstance(k, int) and -2**63 <= k < 2**63:
+                out[n], ok[n] = k, True
+        return out, ok
+
+    def _encode_int_array(self, keys: np.ndarray) -> np.ndarray:
+        """Rows of integer IDs (-1 where unknown): binary search in the sorted keys."""
+        if self._sorted is None:
             order = np.argsort(self._int_keys, kind="stable")
             self._sorted = (self._int_keys[order], order)
         skeys, order = self._sorted
-        k = keys.astype(np.int64, copy=False)
-        pos = np.minimum(np.searchsorted(skeys, k), max(len(skeys) - 1, 0))
-        found = (skeys[pos] == k) if len(skeys) else np.zeros(k.shape, bool)
-        out = np.where(found, order[pos] if len(skeys) else 0, -1).astype(np.int64)
-        if not found.all():
-            if on_unknown == "raise":
-                raise UnknownKeyError(self._unknown_message(k[~found].tolist()))
-            if on_unknown == "skip":
-                return out[found]
-            out[~found] = fill_value
-        return out
+        if not len(skeys):
+            return np.full(keys.shape, -1, dtype=np.int64)
+        pos = np.searchsorted(skeys, keys)
+        np.minimum(pos, len(skeys) - 1, out=pos)
+        found = skeys[pos] == keys
+        return np.where(found, order[pos], -1).astype(np.int64, copy=False)
 
     def decode(self, ids) -> list:
-        """Map row indices back to keys; an index out of range raises IndexError."""
-        ids = np.asarray(ids, dtype=np.int64).ravel()
+        """Map row indices back to keys (a list); an index out of range raises IndexError."""
+        return self.decode_array(np.asarray(ids, dtype=np.int64).ravel()).tolist()
+
+    def decode_array(self, ids) -> np.ndarray:
+        """Map row indices back to keys in one array operation, keeping the shape of ``ids``:
+        int64 for integer keys, an object array of str otherwise. Out of range: IndexError."""
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            ids = ids.astype(np.int64)
         n = len(self)
-        bad = (ids < 0) | (ids >= n)
-        if bad.any():
-            raise IndexError(f"row index {int(ids[bad][0])} out of range for a vocabulary of {n}")
-        keys = self.keys
-        return [keys[i] for i in ids]
+        if ids.size:
+            lo, hi = int(ids.min()), int(ids.max())
+            if lo < 0 or hi >= n:
+                bad = lo if lo < 0 else hi
+                raise IndexError(f"row index {bad} out of range for a vocabulary of {n}")
+        return self.key_array[ids]
 
     def encode_corpus(self, corpus, *, tokenizer: Tokenizer | None = None,
                       chunk_tokens: int = 1 << 20) -> Iterator[np.ndarray]:
@@ -307,7 +430,8 @@ class Vocab:
         v.counts = arrays["counts"]
         if v.counts.shape != (attrs["size"],):
             raise ValueError("vocabulary counts do not match its size")
-        v.build_info, v._index, v._sorted = info, None, None
+        v.build_info = info
+        v._reset_caches()
         return v
 
     @property
@@ -326,6 +450,151 @@ class Vocab:
         from .storage import save_components
 
         save_components(path, "vocab", {"vocab": self}, meta=meta)
+
+
+def _is_column(values) -> bool:
+    """A pandas Series / Index, polars Series or pyarrow (Chunked)Array (duck-typed, no import)."""
+    mod = type(values).__module__.split(".")[0]
+    return mod in ("pandas", "pyarrow", "polars")
+
+
+def _first_missing(mask: np.ndarray, what: str) -> InputError:
+    pos = int(np.flatnonzero(mask)[0])
+    return InputError(f"{int(mask.sum())} {what}s are missing (None or NaN), the first at "
+                      f"row {pos} (0-based)")
+
+
+def factorize_ids(values, *, what: str = "ID") -> tuple[np.ndarray | list, np.ndarray]:
+    """Distinct values in first-seen order and the code of each value, by hashing.
+
+    Parameters
+    ----------
+    values : array-like
+        numpy array, pandas or polars Series, pyarrow (Chunked)Array, or a list.
+    what : str
+        Named in errors.
+
+    Returns
+    -------
+    uniques : int64 ndarray (integer IDs) or list of str (any other IDs)
+    codes : ndarray of intp
+        ``uniques[codes[n]]`` is value ``n``.
+
+    Raises
+    ------
+    InputError
+        A missing value (None or NaN), naming the first one's row.
+
+    Examples
+    --------
+    >>> uniques, codes = factorize_ids(np.array([5, 9, 5]))
+    >>> uniques.tolist(), codes.tolist()
+    ([5, 9], [0, 1, 0])
+
+    Notes
+    -----
+    Uses pyarrow's dictionary encoding for Arrow data and pandas' hash tables when pandas is
+    installed; without them ``np.unique`` (a sort) gives the same result more slowly.
+    Integer IDs stay integers; floats that are all whole numbers become integers; anything
+    else becomes a string (so ``1`` and ``"1"`` are the same ID in a mixed column).
+    """
+    values = _to_numpy_or_arrow(values)
+    if not isinstance(values, np.ndarray):
+        return _factorize_arrow(values, what)
+    if values.ndim != 1:
+        values = values.ravel()
+    kind = values.dtype.kind
+    if kind == "b":
+        values, kind = values.astype(np.int64), "i"
+    if kind == "f":
+        nan = np.isnan(values)
+        if nan.any():
+            raise _first_missing(nan, what)
+        if values.size and np.all(values == np.round(values)):
+            values, kind = values.astype(np.int64), "i"
+    if kind in "iu":
+        if kind == "u" and values.size and values.max() >= 2**63:
+            raise InputError(f"{what}s above 2**63 - 1 are not supported as integers")
+        uniques, codes = _hash_factorize(values.astype(np.int64, copy=False), what)
+        return uniques, codes
+    uniques, codes = _hash_factorize(values if kind == "O" else values.astype(object), what)
+    listed = uniques.tolist()
+    if kind == "O" and listed and all(type(v) is int for v in listed):
+        return np.asarray(listed, dtype=np.int64), codes
+    as_str = [v if type(v) is str else str(v) for v in listed]
+    if len(set(as_str)) != len(as_str):  # 1 and "1" name the same ID
+        merged, remap = _hash_factorize(np.asarray(as_str, dtype=object), what)
+        return merged.tolist(), remap[codes]
+    return as_str, codes
+
+
+def _to_numpy_or_arrow(values):
+    """A numpy array, or a pyarrow Array / ChunkedArray for Arrow-backed data."""
+    if isinstance(values, np.ndarray):
+        return values
+    mod = type(values).__module__.split(".")[0]
+    if mod == "pyarrow":
+        return values
+    if mod == "polars":
+        return values.to_arrow()
+    if mod == "pandas":
+        dtype = str(getattr(values, "dtype", ""))
+        if "pyarrow" in dtype or dtype in ("str", "string"):
+            import pyarrow as pa
+
+            try:
+                return pa.array(values, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
+        if dtype == "category":
+            values = values.astype(object)
+        return np.asarray(values.to_numpy())
+    return np.asarray(values if isinstance(values, (list, tuple)) else list(values))
+
+
+def _factorize_arrow(arr, what: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if isinstance(arr.type, pa.DictionaryType):
+        arr = arr.dictionary_decode()
+    if arr.null_count:
+        raise _first_missing(np.asarray(arr.is_null()), what)
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        return factorize_ids(arr.to_numpy(zero_copy_only=False), what=what)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    enc = pc.dictionary_encode(arr)
+    return enc.dictionary.to_pylist(), enc.indices.to_numpy().astype(np.intp, copy=False)
+
+
+def _hash_factorize(values: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(uniques in first-seen order, codes): pandas' hash table, else np.unique (a sort)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    if pd is not None:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if codes.size and (codes < 0).any():
+            raise _first_missing(codes < 0, what)
+        return np.asarray(uniques), codes
+    if values.dtype == object:
+        missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in values),
+                              dtype=bool, count=values.size)
+        if missing.any():
+            raise _first_missing(missing, what)
+    try:
+        uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    except TypeError:  # mixed types do not sort: index them as strings
+        values = np.asarray([str(v) for v in values.tolist()], dtype=object)
+        uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    return uniq[order], rank[inverse.ravel()]
 
 
 def _dict_bytes(d: dict) -> int:
