@@ -41,7 +41,9 @@ def project_2d(x, *, method: str = "pca", random_state: int = 0) -> np.ndarray:
     if method == "pca":
         return pca_2d(x)
     if method == "umap":
-        umap = require("umap", "umap")
+        with warnings.catch_warnings():  # umap-learn warns on import when TensorFlow is absent
+            warnings.simplefilter("ignore", ImportWarning)
+            umap = require("umap", "umap")
         x = np.asarray(x, dtype=np.float32)
         reducer = umap.UMAP(n_components=2, random_state=random_state, n_jobs=1,
                             n_neighbors=min(15, max(2, x.shape[0] - 1)))
