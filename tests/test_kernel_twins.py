@@ -393,3 +393,46 @@ np.savez(sys.argv[1], *out)
         got = np.load(path)
         for i, w in enumerate(want):
             np.testing.assert_allclose(got[f"arr_{i}"], w, rtol=1e-5, atol=1e-6)
+
+
+_CACHED_PARALLEL = """
+import json, sys
+import numpy as np
+from compactemb.train import _linalg_kernels as L, _mf_kernels as K
+from compactemb.train import _linalg_twins, _mf_twins
+
+rng = np.random.default_rng(0)
+n, m, k = 300, 200, 8
+indptr = np.concatenate([[0], np.cumsum(rng.integers(0, 12, n))]).astype(np.int64)
+indices = rng.integers(0, m, indptr[-1]).astype(np.int32)
+conf = (1 + 4 * rng.random(indptr[-1])).astype(np.float32)
+X, Y = rng.random((n, k), dtype=np.float32), rng.random((m, k), dtype=np.float32)
+A = (Y.T @ Y + 0.1 * np.eye(k)).astype(np.float32)
+bounds = np.linspace(0, n, 9).astype(np.int64)
+got, want = X.copy(), X.copy()
+K.als_cg_half(indptr, indices, conf, got, Y, A, 3, bounds)
+_mf_twins.als_cg_half(indptr, indices, conf, want, Y, A, 3, bounds)
+prod, prod_twin = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
+L.csr_dense_matmul(indptr, indices, conf, Y, prod)
+_linalg_twins.csr_dense_matmul(indptr, indices, conf, Y, prod_twin)
+np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-4)
+np.testing.assert_allclose(prod, prod_twin, rtol=1e-5, atol=1e-5)
+hits = sum(sum(f.stats.cache_hits.values()) for f in (K.als_cg_half, L.csr_dense_matmul))
+json.dump({"hits": hits}, sys.stdout)
+"""
+
+
+def test_cached_parallel_kernels_load_under_other_thread_counts(tmp_path):
+    """The parallel kernels are disk-cached: a cache written under 2 threads is loaded under 1
+    and 3 (the numba#7518 crash) and gives what the twins give under each (checked inside)."""
+    import json
+    import os
+
+    runs = {}
+    for threads in (2, 1, 3):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_NUM_THREADS": str(threads)}
+        out = subprocess.run([sys.executable, "-c", _CACHED_PARALLEL], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        runs[threads] = json.loads(out)
+    assert runs[2]["hits"] == 0  # compiled and written
+    assert runs[1]["hits"] == 2 and runs[3]["hits"] == 2  # both kernels loaded from the cache

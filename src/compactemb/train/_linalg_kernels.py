@@ -1,4 +1,6 @@
-"""numba kernels for sparse linear algebra (multi-threaded where scipy is single-threaded)."""
+"""numba kernels for sparse linear algebra (multi-threaded where scipy is single-threaded).
+
+Cached although parallel: safe with numba >= 0.57, see ``_mf_kernels.py``."""
 
 from __future__ import annotations
 
