@@ -167,6 +167,18 @@ def _reference_decode(kind, attrs, a):
             out.append(rows @ proj)
             e0, p0 = e0 + (end - start) * db, p0 + db * d
         return np.concatenate(out)
+    if kind in ("bit1", "bit2"):
+        bits, codes = attrs["bits"], a["codes"]
+        per_byte = 8 // bits
+        rows = np.array([[a["levels"][(int(codes[i, j // per_byte]) >> (bits * (j % per_byte)))
+                                      & ((1 << bits) - 1)] for j in range(d)] for i in range(n)])
+        if "row_scales" in a:
+            rows = rows * a["row_scales"].astype(np.float32)[:, None]
+        if "dim_scales" in a:
+            rows = rows * a["dim_scales"]
+        if "rotation" in a:
+            rows = rows @ a["rotation"].T
+        return rows + a["mean"] if "mean" in a else rows
     raise AssertionError(f"no reference decoder for table kind {kind!r}: add one here")
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from compactemb import load
 from compactemb.tables import (
+    Bit1Table,
+    Bit2Table,
     DenseTable,
     HashedTable,
     Int4Table,
@@ -45,6 +47,8 @@ BUILDERS = {
     "qr-mul": lambda x: QRTable.random(N, D, n_remainder=30, seed=1),
     "qr-add": lambda x: QRTable.random(N, D, n_remainder=17, combine="add", seed=2),
     "mixed": lambda x: MixedDimTable.from_dense(x, n_blocks=3, shrink=2.0),
+    "bit1": lambda x: Bit1Table.from_dense(x),
+    "bit2-rotated-both": lambda x: Bit2Table.from_dense(x, scale="both", rotation=True),
 }
 
 

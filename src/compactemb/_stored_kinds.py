@@ -17,6 +17,8 @@ COMPONENT_TYPES: dict[str, str] = {
     "hashed": "compactemb.tables",
     "qr": "compactemb.tables",
     "mixed": "compactemb.tables",
+    "bit1": "compactemb.tables",
+    "bit2": "compactemb.tables",
     "seen": "compactemb.recommend",
     "classifier_head": "compactemb.train._classifier",
 }

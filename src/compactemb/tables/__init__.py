@@ -8,6 +8,7 @@ neighbours, evaluation, storage and the memory report work on all of them unchan
 from ._base import EmbeddingTable, check_bag_inputs, register_table
 from ._dense import DenseTable
 from ._hashed import HashedTable, QRTable
+from ._lowbit import Bit1Table, Bit2Table
 from ._lowrank import LowRankTable
 from ._mixed import MixedDimTable
 from ._pq import PQTable
@@ -16,7 +17,7 @@ from ._quantized import Int4Table, Int8Table
 
 __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs", "table_kinds",
            "Int8Table", "Int4Table", "PQTable", "LowRankTable", "PrunedTable", "HashedTable",
-           "QRTable", "MixedDimTable"]
+           "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table"]
 
 
 def table_kinds() -> dict[str, type]:

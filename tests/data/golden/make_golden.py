@@ -19,6 +19,8 @@ import compactemb
 from compactemb import DenseTable, KeyedVectors, Vocab
 from compactemb.recommend import FactorModel
 from compactemb.tables import (
+    Bit1Table,
+    Bit2Table,
     HashedTable,
     Int4Table,
     Int8Table,
@@ -77,6 +79,14 @@ def golden_objects():
     mixed = MixedDimTable(emb=np.array([1.0, 2.0, 3.0, 4.0, 0.5, -0.5], np.float32),
                           proj=np.array([1, 0, 0, 1, 2, -1], np.float32),
                           block_starts=[0, 2], block_dims=[2, 1], n_rows=4, dim=2)
+    bit1 = Bit1Table(np.array([[0b10110010, 0b01], [0b01001101, 0b10], [0xFF, 0b00]], np.uint8),
+                     10, np.array([-1.0, 1.0], np.float32),
+                     row_scales=np.array([0.5, 2.0, 1.25], np.float16),
+                     mean=np.linspace(-1, 1, 10).astype(np.float32))
+    bit2 = Bit2Table(np.array([[0b11100100, 0b01], [0b00011011, 0b10]], np.uint8), 5,
+                     np.array([-1.5, -0.5, 0.5, 1.5], np.float32),
+                     dim_scales=np.array([1.0, 0.5, 2.0, 0.25, 4.0], np.float32),
+                     rotation=np.eye(5, dtype=np.float32)[[1, 0, 2, 4, 3]] * np.float32(-1))
     return {
         "keyed_vectors.cemb": (kv, {}),
         "table_float16.cemb": (half, {"meta": {"golden": True}}),
@@ -91,6 +101,8 @@ def golden_objects():
                                           seeds=np.array([1, 2**40 + 5], np.uint64)), {}),
         "table_qr.cemb": (QRTable(MATRIX[:2, :3], MATRIX[2:, :3], n_rows=4, combine="mul"), {}),
         "table_mixed.cemb": (mixed, {}),
+        "table_bit1.cemb": (bit1, {}),
+        "table_bit2.cemb": (bit2, {}),
         "vocab.cemb": (Vocab(np.array([42, 7, 1000], dtype=np.int64), [9, 4, 1]),
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),
