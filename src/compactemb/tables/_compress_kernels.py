@@ -28,6 +28,23 @@ def hash_id(row, seed, n_buckets):
     return np.int64(z % np.uint64(n_buckets))
 
 
+# -- the bag skeleton shared by every table kind (inlined into each bag kernel) ---------------
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bag_zero(out, b):
+    for j in range(out.shape[1]):
+        out[b, j] = 0.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bag_mean(out, b, count, mean):
+    """Divide bag ``b`` by its size when ``mean`` (an empty bag stays zero)."""
+    if mean and count > 0:
+        inv = np.float32(1.0 / count)
+        for j in range(out.shape[1]):
+            out[b, j] *= inv
+
+
 # -- row-wise int8 / int4 (FBGEMM fused rows: codes then scale and bias) -----------------------
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
@@ -53,16 +70,12 @@ def int8_lookup(data, dim, ids, out):
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def int8_bag(data, dim, ids, starts, ends, per_sample, has_weights, mean, out):
     for b in range(starts.shape[0]):
-        for j in range(dim):
-            out[b, j] = 0.0
+        _bag_zero(out, b)
         s, e = starts[b], ends[b]
         for p in range(s, e):
             w = per_sample[p] if has_weights else np.float32(1.0)
             int8_decode_into(data, dim, ids[p], out, b, w)
-        if mean and e > s:
-            inv = np.float32(1.0 / (e - s))
-            for j in range(dim):
-                out[b, j] *= inv
+        _bag_mean(out, b, e - s, mean)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
@@ -96,16 +109,12 @@ def int4_lookup(data, dim, half_lut, ids, out):
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def int4_bag(data, dim, half_lut, ids, starts, ends, per_sample, has_weights, mean, out):
     for b in range(starts.shape[0]):
-        for j in range(dim):
-            out[b, j] = 0.0
+        _bag_zero(out, b)
         s, e = starts[b], ends[b]
         for p in range(s, e):
             w = per_sample[p] if has_weights else np.float32(1.0)
             int4_decode_into(data, dim, half_lut, ids[p], out, b, w)
-        if mean and e > s:
-            inv = np.float32(1.0 / (e - s))
-            for j in range(dim):
-                out[b, j] *= inv
+        _bag_mean(out, b, e - s, mean)
 
 
 # -- product quantisation ----------------------------------------------------------------------
@@ -126,10 +135,8 @@ def pq_lookup(codebooks, codes, ids, out):
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def pq_bag(codebooks, codes, ids, starts, ends, per_sample, has_weights, mean, out):
     n_sub, _, dsub = codebooks.shape
-    dim = n_sub * dsub
     for b in range(starts.shape[0]):
-        for j in range(dim):
-            out[b, j] = 0.0
+        _bag_zero(out, b)
         s, e = starts[b], ends[b]
         for p in range(s, e):
             w = per_sample[p] if has_weights else np.float32(1.0)
@@ -139,10 +146,7 @@ def pq_bag(codebooks, codes, ids, starts, ends, per_sample, has_weights, mean, o
                 base = m * dsub
                 for j in range(dsub):
                     out[b, base + j] += w * codebooks[m, c, j]
-        if mean and e > s:
-            inv = np.float32(1.0 / (e - s))
-            for j in range(dim):
-                out[b, j] *= inv
+        _bag_mean(out, b, e - s, mean)
 
 
 # -- hashing trick -----------------------------------------------------------------------------

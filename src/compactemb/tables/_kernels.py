@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numba as nb
 
+from ._compress_kernels import _bag_mean, _bag_zero
+
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def dense_bag(weights, ids, starts, ends, per_sample, has_weights, mean, out):
     """out[b] = sum or mean of weights[ids[starts[b]:ends[b]]] (optionally scaled)."""
     dim = weights.shape[1]
     for b in range(starts.shape[0]):
-        for j in range(dim):
-            out[b, j] = 0.0
+        _bag_zero(out, b)
         s, e = starts[b], ends[b]
         for p in range(s, e):
             row = ids[p]
@@ -22,10 +23,7 @@ def dense_bag(weights, ids, starts, ends, per_sample, has_weights, mean, out):
             else:
                 for j in range(dim):
                     out[b, j] += weights[row, j]
-        if mean and e > s:
-            inv = 1.0 / (e - s)
-            for j in range(dim):
-                out[b, j] *= inv
+        _bag_mean(out, b, e - s, mean)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
