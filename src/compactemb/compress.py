@@ -45,6 +45,8 @@ first ones and drops the others from the input (no fallback); the classifier-onl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .exceptions import InputError
@@ -102,7 +104,8 @@ def _options_of(step: str) -> set:
 
     from .tables import table_kinds
 
-    params = inspect.signature(table_kinds()[step].from_dense).parameters.values()
+    cls: Any = table_kinds()[step]
+    params = inspect.signature(cls.from_dense).parameters.values()
     return {p.name for p in params if p.kind == p.KEYWORD_ONLY}
 
 
@@ -271,9 +274,10 @@ def _value_step(step: str, opts: dict):
         return f
     from .tables import table_kinds
 
-    cls = table_kinds()[step]  # another registered kind: its own from_dense options
-    return lambda x: cls.from_dense(x, **{k: v for k, v in opts.items()
-                                          if k in _options_of(step)})
+    # another registered kind: its own from_dense options
+    cls: Any = table_kinds()[step]
+    from_dense = cls.from_dense
+    return lambda x: from_dense(x, **{k: v for k, v in opts.items() if k in _options_of(step)})
 
 
 def compress_table(table: EmbeddingTable, method="int8", **options) -> EmbeddingTable:

@@ -10,6 +10,7 @@ quantisation ...). :func:`compactemb.compress.compress` and ``TextClassifier.com
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def compress_classifier(model, method: str = "int8", *, cutoff: int | None = Non
             norms[eos] = np.inf
         keep = np.sort(np.argsort(-norms, kind="stable")[:cutoff])
     words = keep[keep < n_words]
-    small = TextClassifier(**model.get_params())
+    small: Any = TextClassifier(**model.get_params())  # filled in attribute by attribute
     small.meta = dict(model.meta)
     if hash_words or model.vocab_ is None:
         hashes = (model._word_hashes()[words] if model.vocab_ is not None
