@@ -284,3 +284,33 @@ def test_compress_a_classifier_is_textclassifier_compress():
         compress(clf, "int8", keep=10)
     with pytest.raises(InputError, match="retrain apply to classifiers only"):
         compress(clf.word_vectors(), "int8", retrain=True)
+
+
+def test_cli_compress_factor_side_and_bare_table(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    m = FactorModel(Vocab(np.arange(20)), Vocab(np.arange(40)),
+                    DenseTable(rng.standard_normal((20, 8)).astype(np.float32)),
+                    DenseTable(rng.standard_normal((40, 8)).astype(np.float32)))
+    m.save(tmp_path / "m.cemb")
+    assert main(["compress", str(tmp_path / "m.cemb"), "-o", str(tmp_path / "mi.cemb"),
+                 "--method", "int8", "--side", "item", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "factor_model" and info["keep_capped"] == []
+    out = load(tmp_path / "mi.cemb")
+    np.testing.assert_array_equal(out.user_table.weights, m.user_table.weights)
+    np.testing.assert_array_equal(out.item_table.data, Int8Table.from_dense(m.item_table).data)
+    table = DenseTable(rng.standard_normal((50, 8)).astype(np.float32))
+    table.save(tmp_path / "t.cemb")
+    assert main(["compress", str(tmp_path / "t.cemb"), "-o", str(tmp_path / "t2.cemb"),
+                 "--method", "svd", "--rank", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "table"
+    from compactemb.tables import LowRankTable
+
+    np.testing.assert_allclose(load(tmp_path / "t2.cemb").to_dense().weights,
+                               LowRankTable.from_dense(table, rank=2).to_dense().weights)
+    assert main(["compress", str(tmp_path / "t.cemb"), "-o", str(tmp_path / "t3.cemb"),
+                 "--method", "int8", "--side", "user"]) == 1
+    assert "apply to factor models only" in capsys.readouterr().err
+    assert main(["compress", str(tmp_path / "t.cemb"), "-o", str(tmp_path / "t3.cemb"),
+                 "--method", "int8", "--keep", "2.5"]) == 2
+    assert "a row count must be a whole number" in capsys.readouterr().err

@@ -270,7 +270,7 @@ def plot_frontier(result: dict, path) -> None:
     named = sorted(rows, key=lambda r: not r["pareto"])
     annotate_without_overlap(ax, [(r["bytes"], r[primary]) for r in named],
                              [r["label"] for r in named], fontsize=6.5,
-                             others=list(zip(xs, ys)))
+                             others=list(zip(xs, ys)), marker_radius=3.0)  # scatter's s=36
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=120)
     plt.close(fig)

@@ -215,7 +215,8 @@ def _block_start(wanted: np.ndarray, gap: float) -> float:
 _DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
 
 
-def place_labels(points, sizes, *, others=None, radii=None) -> np.ndarray:
+def place_labels(points, sizes, *, others=None, radii=None,
+                 marker_radius: float = 1.5) -> np.ndarray:
     """Lower-left corners for label boxes next to their points, without overlaps.
 
     Greedy, in the given order (put the most important labels first): each box takes the first
@@ -229,9 +230,11 @@ def place_labels(points, sizes, *, others=None, radii=None) -> np.ndarray:
     sizes : array of shape (n, 2)
         Width and height of each label's box, same units.
     others : array of shape (m, 2), optional
-        Other markers to keep clear of (each a 3 x 3 square).
+        Markers to keep clear of (each a square of half-width ``marker_radius``).
     radii : sequence of float, optional
         Distances tried (default 2 .. 120).
+    marker_radius : float, default 1.5
+        Half-width of a marker of ``others``, in the units of ``points``.
 
     Returns
     -------
@@ -250,7 +253,8 @@ def place_labels(points, sizes, *, others=None, radii=None) -> np.ndarray:
     marks = np.zeros((0, 2)) if others is None else \
         np.asarray(others, dtype=np.float64).reshape(-1, 2)
     boxes = np.empty((marks.shape[0] + pts.shape[0], 4))
-    boxes[:marks.shape[0]] = np.concatenate([marks - 1.5, marks + 1.5], axis=1)
+    boxes[:marks.shape[0]] = np.concatenate([marks - marker_radius, marks + marker_radius],
+                                            axis=1)
     n_boxes = marks.shape[0]
     placed = np.zeros_like(pts)
     for i, ((px, py), (w, h)) in enumerate(zip(pts, wh)):
@@ -282,7 +286,7 @@ def _overlap(box, boxes: np.ndarray) -> float:
 
 
 def annotate_without_overlap(ax, xy, texts, *, fontsize: float = 7, others=None,
-                             alpha: float = 0.85) -> list:
+                             alpha: float = 0.85, marker_radius: float = 1.5) -> list:
     """Write ``texts`` next to the data points ``xy`` of ``ax`` with no two labels overlapping.
 
     Call it once the axes are laid out (after ``tight_layout``); a label moved away from its
@@ -299,6 +303,8 @@ def annotate_without_overlap(ax, xy, texts, *, fontsize: float = 7, others=None,
     others : array of shape (m, 2), optional
         Data coordinates of other markers labels should not cover.
     alpha : float, default 0.85
+    marker_radius : float, default 1.5
+        Half-width of the markers of ``others``, in points.
 
     Returns
     -------
@@ -325,7 +331,7 @@ def annotate_without_overlap(ax, xy, texts, *, fontsize: float = 7, others=None,
     for t in texts:
         ext = TextPath((0, 0), t, size=fontsize).get_extents()
         sizes.append((ext.width + 2.0, fontsize * 1.25))
-    corners = place_labels(pts, sizes, others=other_pts)
+    corners = place_labels(pts, sizes, others=other_pts, marker_radius=marker_radius)
     out = []
     for (x, y), (cx, cy), t in zip(xy, corners - pts, texts):
         far = np.hypot(cx, cy) > 12
