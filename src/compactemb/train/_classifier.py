@@ -35,6 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._native import kernels
 from .._progress import progress
 from .._threads import resolve_threads, run_hogwild
 from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real
@@ -264,7 +265,8 @@ class TextClassifier(Trainer):
 
     def _encode_tokens(self, flat: list[str], lens: np.ndarray):
         """Rows of each example: (ids, offsets, denominators). Offsets have n + 1 entries."""
-        from ._classifier_kernels import count_ngrams, hash_ngrams
+        classifier_kernels = kernels("compactemb.train._classifier_kernels")
+        count_ngrams, hash_ngrams = classifier_kernels.count_ngrams, classifier_kernels.hash_ngrams
 
         n = lens.shape[0]
         if self.vocab_ is None:  # words stored as hashes: look the token hashes up
@@ -407,7 +409,7 @@ class TextClassifier(Trainer):
     def _run_sgd(self, w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights, *, epochs, lr,
                  update_input, seed, shuffle=None) -> float:
         """Hogwild SGD: each thread takes a disjoint part of the shuffled examples."""
-        from ._classifier_kernels import train_range
+        train_range = kernels("compactemb.train._classifier_kernels").train_range
 
         n = offsets.shape[0] - 1
         n_threads = max(1, min(self._threads(), n))

@@ -33,18 +33,17 @@ def _next_random(state):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, grad, scores):
-    """One fastText update: hidden = mean(w_in[ids]), softmax or one-vs-all loss, backprop.
-
-    ``target`` is the gold label used by the softmax loss; one-vs-all uses all of
-    ``labels[ls:le]``. Returns the example's loss.
-    """
+def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, grad, scores,
+                  update_input):
+    """One fastText update: hidden = mean(w_in[ids]), softmax or one-vs-all loss, backprop into
+    ``w_out`` and, with ``update_input``, into the input rows. Returns the example's loss."""
     dim = w_in.shape[1]
     n_labels = w_out.shape[0]
     n = e - s
     for j in range(dim):
         hidden[j] = 0.0
-        grad[j] = 0.0
+        if update_input:
+            grad[j] = 0.0
     for p in range(s, e):
         row = ids[p]
         for j in range(dim):
@@ -73,7 +72,8 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
                 total = -np.log(max(prob, 1e-10))
             alpha = lr * (gold - prob)
             for j in range(dim):
-                grad[j] += alpha * w_out[i, j]
+                if update_input:
+                    grad[j] += alpha * w_out[i, j]
                 w_out[i, j] += alpha * hidden[j]
     else:
         for i in range(n_labels):
@@ -85,21 +85,31 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
             for j in range(dim):
                 acc += w_out[i, j] * hidden[j]
             prob = 1.0 / (1.0 + np.exp(-acc))
-            if gold > 0:
-                total -= np.log(max(prob, 1e-10))
-            else:
-                total -= np.log(max(1.0 - prob, 1e-10))
+            total -= np.log(max(prob if gold > 0 else 1.0 - prob, 1e-10))
             alpha = lr * (gold - prob)
             for j in range(dim):
-                grad[j] += alpha * w_out[i, j]
+                if update_input:
+                    grad[j] += alpha * w_out[i, j]
                 w_out[i, j] += alpha * hidden[j]
-    for j in range(dim):
-        grad[j] *= inv
-    for p in range(s, e):
-        row = ids[p]
+    if update_input:
         for j in range(dim):
-            w_in[row, j] += grad[j]
+            grad[j] *= inv
+        for p in range(s, e):
+            row = ids[p]
+            for j in range(dim):
+                w_in[row, j] += grad[j]
     return total
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, grad, scores):
+    """One fastText update of both layers (see ``_example_step``); returns the example's loss.
+
+    ``target`` is the gold label used by the softmax loss; one-vs-all uses all of
+    ``labels[ls:le]``.
+    """
+    return _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden,
+                         grad, scores, True)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
@@ -145,69 +155,11 @@ def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examp
                 target = labels[ls]
                 if le - ls > 1:  # softmax with several gold labels: one at random (fastText)
                     target = labels[ls + int(_next_random(state) * (le - ls))]
-                if update_input:
-                    epoch_loss += sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target,
-                                              loss, lr, hidden, grad, scores)
-                else:
-                    epoch_loss += output_step(w_in, w_out, ids, s, e, labels, ls, le, target,
-                                              loss, lr, hidden, scores)
+                epoch_loss += _example_step(w_in, w_out, ids, s, e, labels, ls, le, target,
+                                            loss, lr, hidden, grad, scores, update_input)
             done[slot] += 1
         last = epoch_loss
     return last
-
-
-@nb.njit(cache=True, nogil=True, fastmath=True)
-def output_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, scores):
-    """``sgd_example`` without touching ``w_in``: the input gradient is computed and dropped."""
-    dim = w_in.shape[1]
-    n_labels = w_out.shape[0]
-    n = e - s
-    for j in range(dim):
-        hidden[j] = 0.0
-    for p in range(s, e):
-        row = ids[p]
-        for j in range(dim):
-            hidden[j] += w_in[row, j]
-    inv = 1.0 / n
-    for j in range(dim):
-        hidden[j] *= inv
-    total = 0.0
-    if loss == LOSS_SOFTMAX:
-        top = -np.inf
-        for i in range(n_labels):
-            acc = 0.0
-            for j in range(dim):
-                acc += w_out[i, j] * hidden[j]
-            scores[i] = acc
-            if acc > top:
-                top = acc
-        z = 0.0
-        for i in range(n_labels):
-            scores[i] = np.exp(scores[i] - top)
-            z += scores[i]
-        for i in range(n_labels):
-            prob = scores[i] / z
-            gold = 1.0 if i == target else 0.0
-            if i == target:
-                total = -np.log(max(prob, 1e-10))
-            alpha = lr * (gold - prob)
-            for j in range(dim):
-                w_out[i, j] += alpha * hidden[j]
-    else:
-        for i in range(n_labels):
-            gold = 0.0
-            for q in range(ls, le):
-                if labels[q] == i:
-                    gold = 1.0
-            acc = 0.0
-            for j in range(dim):
-                acc += w_out[i, j] * hidden[j]
-            prob = 1.0 / (1.0 + np.exp(-acc))
-            total -= np.log(max(prob if gold > 0 else 1.0 - prob, 1e-10))
-            alpha = lr * (gold - prob)
-            for j in range(dim):
-                w_out[i, j] += alpha * hidden[j]
-    return total
 
 
 @nb.njit(cache=True, nogil=True)
