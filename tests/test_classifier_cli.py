@@ -41,6 +41,10 @@ def test_train_eval_predict_quantize(tmp_path, capsys):
     assert out["examples"] == 300 and out["test"]["accuracy"] == 1.0
     info = run_json(capsys, ["info", str(model)])
     assert info["kind"] == "classifier"
+    for name, comp in info["components"].items():  # every figure info prints is explained
+        figures = set(comp) - {"type"}
+        assert figures <= set(info["explanations"]["components"][name]), name
+    assert "one stored array" not in info["explanations"]["memory"].values()
     assert info["memory"]["parts"]["input_table.weights"] == out["model_bytes"] - sum(
         v for k, v in info["memory"]["parts"].items()
         if k != "input_table.weights" and not k.endswith("index_dict"))

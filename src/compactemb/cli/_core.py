@@ -134,6 +134,17 @@ _ATTR_DOC = {
     "size": "keys in the vocabulary",
     "key_type": "str (stored as UTF-8 text) or int keys",
     "n_items": "items covered by the seen-items matrix (excluded from recommendations)",
+    "n_buckets": "hash space of the word n-grams (only buckets seen in training have a row)",
+    "ngrams": "longest word n-gram",
+    "hashed_words": "whether words are stored as 32-bit hashes instead of text",
+    "loss": "softmax (one label per text) or ova (one sigmoid per label)",
+    "missing_ngrams": "how an n-gram without a row counts in the mean: 'zero' or 'drop'",
+    "params": "the training parameters, as given to the trainer",
+    "tokenizer": "how texts were split into tokens (regex pattern, lowercasing)",
+    "train_info": "what training saw and took: examples, tokens, words, n-gram rows, labels, "
+                  "seconds, threads, final loss",
+    "build_info": "how the vocabulary was counted: tokens scanned, distinct keys seen, keys kept "
+                  "after min_count / max_size, pruning during the scan",
 }
 # memory parts by the last part of their name
 _PART_DOC = {
@@ -152,6 +163,10 @@ _PART_DOC = {
     "counts": "int64 training frequency of each key",
     "indptr": "seen items as CSR: int64 start of each user's items (users + 1)",
     "indices": "seen items as CSR: one int32 item id per seen (user, item) pair",
+    "output": "classifier output layer: labels x dim float32",
+    "bucket_ids": "id of each n-gram bucket with a row (sorted)",
+    "row_counts": "int32 occurrences of each input row in the training data",
+    "word_hashes": "uint32 hash of each kept word (instead of its text)",
 }
 
 
@@ -169,6 +184,10 @@ def explain_info(stored, info: dict, report: dict) -> dict:
             lines["dim"] = (f"{c['dim']} = {c['dim'] - 1} learned factors + 1 bias column "
                             f"(column {bias}: the item's bias; users hold 1 there, so the "
                             "dot product adds the item bias) - BPR's --dim counts the factors")
+        if stored.kind == "classifier" and name == "table" and "n_rows" in c:
+            n_words = info["components"].get("vocab", {}).get("size")
+            lines["n_rows"] = ("input rows: one per word" + (f" ({n_words:,})" if n_words else "")
+                               + " then one per n-gram bucket seen in training")
         if "inner" in c:
             lines["inner"] = ("the table of the kept + fallback rows (n_rows there = n_keep + "
                               "n_fallback)")
