@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from .exceptions import InputError
 
@@ -50,12 +55,91 @@ class Tokenizer:
     def __call__(self, line: str) -> list[str]:
         return self._findall(line.lower() if self.lowercase else line)
 
+    def tokenize_lines(self, lines: list[str]) -> tuple[list[str], np.ndarray]:
+        """Tokenize many lines at once: the tokens of ``[self(line) for line in lines]``
+        concatenated, and the number of tokens of each line.
+
+        Patterns that are one character class repeated (the default ``[^\\W\\d_]+``,
+        ``\\S+``, ``\\w+``, ...) run over the whole block in NumPy: lowercase, mark the
+        characters of the class through a table, split; other patterns run line by line.
+
+        Parameters
+        ----------
+        lines : list of str
+
+        Returns
+        -------
+        tokens : list of str
+        lengths : ndarray of int64, shape (len(lines),)
+
+        Examples
+        --------
+        >>> Tokenizer().tokenize_lines(["A cat.", "", "Dogs, 2 dogs"])
+        (['a', 'cat', 'dogs', 'dogs'], array([2, 0, 2]))
+        """
+        table = _run_table(self.pattern)
+        if table is None or not lines:
+            return self._tokenize_each(lines)
+        text = "\n".join(lines)
+        if self.lowercase and not text.isascii():
+            text = text.lower()  # exact Unicode lowercasing (final sigma, dotted I)
+        try:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+        except UnicodeEncodeError:  # lone surrogates (only from in-memory strings)
+            return self._tokenize_each(lines)
+        if self.lowercase and text.isascii():
+            upper = (codes >= 65) & (codes <= 90)
+            codes[upper] += 32
+        if codes.size and codes.max() >= table.size:  # beyond the BMP (emoji, old scripts)
+            table = _run_table(self.pattern, 0x110000)
+        in_token = table[codes]
+        starts = np.flatnonzero(in_token[1:] & ~in_token[:-1]) + 1
+        if in_token.size and in_token[0]:
+            starts = np.concatenate([[0], starts])
+        newlines = np.flatnonzero(codes == 10)
+        if newlines.size != len(lines) - 1:  # lines holding newlines: keep them apart
+            return self._tokenize_each(lines)
+        lengths = np.bincount(np.searchsorted(newlines, starts), minlength=len(lines))
+        codes[~in_token] = 32  # every character outside the class becomes a space
+        tokens = codes.tobytes().decode("utf-32-le").split()
+        return tokens, lengths.astype(np.int64, copy=False)
+
+    def _tokenize_each(self, lines) -> tuple[list[str], np.ndarray]:
+        per_line = [self(line) for line in lines]
+        return ([t for toks in per_line for t in toks],
+                np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line)))
+
     def to_dict(self) -> dict:
         return {"pattern": self.pattern, "lowercase": self.lowercase}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Tokenizer:
         return cls(**d) if d else cls()
+
+
+_ONE_CLASS_RUN = re.compile(r"(\[(?:\\.|[^\]\\])+\]|\\[wWdDsS])\+")
+_RUN_TABLES: dict = {}
+
+
+def _run_table(pattern: str, size: int = 0x10000) -> np.ndarray | None:
+    """For a pattern ``C+`` (one character class repeated): a bool table over the code points
+    below ``size`` (the BMP first; all of Unicode once a text needs it) of the characters in
+    ``C``; None for any other pattern, or a class holding a whitespace character (the block
+    path splits on whitespace)."""
+    table = _RUN_TABLES.get(pattern, False)
+    if table is None or (table is not False and table.size >= size):
+        return table
+    table = None
+    if _ONE_CLASS_RUN.fullmatch(pattern) is not None:
+        every_char = "".join(map(chr, range(size)))
+        table = np.zeros(size, dtype=bool)
+        for run in re.finditer(pattern, every_char):
+            table[run.start():run.end()] = True
+        spaces = [c for c in range(0x3001) if chr(c).isspace()]  # U+3000 is the last
+        if table[spaces].any():
+            table = None
+    _RUN_TABLES[pattern] = table
+    return table
 
 
 def _open_binary(path: str):
@@ -81,44 +165,153 @@ def iter_lines(path: str | os.PathLike, max_line_bytes: int = _BLOCK) -> Iterato
     bounded and nothing is dropped. Raises :class:`InputError` naming the file and line for
     binary content or invalid UTF-8.
     """
+    for lines in iter_line_blocks(path, max_line_bytes):
+        yield from lines
+
+
+def iter_line_blocks(path: str | os.PathLike, max_line_bytes: int = _BLOCK) -> Iterator[list[str]]:
+    """The lines of :func:`iter_lines` (the same strings, the same errors), a block at a time.
+
+    Each block of about 1 MB is decoded with one call, and a compressed file is read and
+    decompressed in a background thread (the decompressors release the GIL), so a tokenizer
+    working on whole blocks overlaps with the reading.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    max_line_bytes : int
+        Longer lines are cut at a space into pieces, each its own line.
+
+    Returns
+    -------
+    iterator of list of str
+
+    Raises
+    ------
+    InputError
+        Missing file, binary content, or invalid UTF-8 (naming the line).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "c.txt")
+    >>> _ = open(p, "w").write("a b\\nc\\n")
+    >>> [line for block in iter_line_blocks(p) for line in block]
+    ['a b', 'c']
+    """
     path = os.fspath(path)
-    lineno = 0
-    carry = b""
     try:
         with _open_binary(path) as f:
-            first = True
-            while True:
-                try:
-                    block = f.read(_BLOCK)
-                except (OSError, EOFError, lzma.LZMAError) as exc:
-                    raise InputError(f"{path}: cannot be decompressed ({exc})") from None
-                if first:
-                    first = False
-                    if b"\x00" in block[:8192]:
-                        raise InputError(f"{path}: looks like a binary file (NUL bytes), "
-                                         "expected UTF-8 text")
-                    if block.startswith(b"\xef\xbb\xbf"):
-                        block = block[3:]
-                if not block:
-                    break
-                parts = (carry + block).split(b"\n")
-                carry = parts.pop()
-                for raw in parts:
-                    lineno += 1
-                    yield _decode(raw, path, lineno)
-                while len(carry) > max_line_bytes:
-                    cut = carry.rfind(b" ", 0, max_line_bytes)
-                    if cut <= 0:
-                        cut = max_line_bytes
-                        while cut > 0 and (carry[cut] & 0xC0) == 0x80:  # stay on a char boundary
-                            cut -= 1
-                    yield _decode(carry[:cut], path, lineno + 1)
-                    carry = carry[cut:]
-            if carry:
-                lineno += 1
-                yield _decode(carry, path, lineno)
+            compressed = not isinstance(f, io.BufferedReader)
+            blocks = _prefetch(f, path) if compressed else _read_blocks(f, path)
+            try:
+                yield from _split_blocks(blocks, path, max_line_bytes)
+            finally:
+                blocks.close()  # stops the reader thread before the file closes
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
+
+
+def _split_blocks(blocks, path: str, max_line_bytes: int) -> Iterator[list[str]]:
+    lineno = 0
+    carry = b""
+    first = True
+    for block in blocks:
+        if first:
+            first = False
+            if b"\x00" in block[:8192]:
+                raise InputError(f"{path}: looks like a binary file (NUL bytes), "
+                                 "expected UTF-8 text")
+            if block.startswith(b"\xef\xbb\xbf"):
+                block = block[3:]
+        data = carry + block if carry else block
+        end = data.rfind(b"\n")
+        if end >= 0:
+            carry = data[end + 1:]
+            lines = _decode_block(data[:end], path, lineno)
+            lineno += len(lines)
+            yield lines
+        else:
+            carry = data
+        pieces = []
+        while len(carry) > max_line_bytes:
+            cut = carry.rfind(b" ", 0, max_line_bytes)
+            if cut <= 0:
+                cut = max_line_bytes
+                while cut > 0 and (carry[cut] & 0xC0) == 0x80:  # stay on a char boundary
+                    cut -= 1
+            pieces.append(_decode(carry[:cut], path, lineno + 1))
+            carry = carry[cut:]
+        if pieces:
+            yield pieces
+    if carry:
+        lineno += 1
+        yield [_decode(carry, path, lineno)]
+
+
+def _read_blocks(f, path: str) -> Iterator[bytes]:
+    while True:
+        try:
+            block = f.read(_BLOCK)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise InputError(f"{path}: cannot be decompressed ({exc})") from None
+        if not block:
+            return
+        yield block
+
+
+def _prefetch(f, path: str, depth: int = 4) -> Iterator[bytes]:
+    """``_read_blocks`` run in a thread, ``depth`` blocks ahead; errors re-raised here."""
+    blocks: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                blocks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader():
+        try:
+            for block in _read_blocks(f, path):
+                if not put(block):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="compactemb-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = blocks.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _decode_block(raw: bytes, path: str, lineno: int) -> list[str]:
+    """Lines ``lineno + 1 ...`` of a block (without its last newline), one decode call."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        bad_line = lineno + raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{path}: line {bad_line}: not valid UTF-8 (byte {exc.start - line_start} of the "
+            "line); convert the file to UTF-8") from None
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    return lines
 
 
 def _decode(raw: bytes, path: str, lineno: int) -> str:
@@ -159,6 +352,53 @@ def iter_sentences(
         return
     for item in corpus:
         yield tok(item) if isinstance(item, str) else list(item)
+
+
+def iter_token_blocks(corpus: str | os.PathLike | Iterable, tokenizer: Tokenizer | None = None,
+                      *, batch_lines: int = 8192) -> Iterator[tuple[list[str], np.ndarray]]:
+    """The sentences of :func:`iter_sentences`, a block at a time, flattened.
+
+    Parameters
+    ----------
+    corpus : path, :class:`Corpus`, iterable of str, or iterable of token lists
+    tokenizer : Tokenizer, optional
+    batch_lines : int, default 8192
+        Lines per block for in-memory corpora (files go by blocks of about 1 MB).
+
+    Returns
+    -------
+    iterator of (tokens, lengths)
+        ``tokens`` is the list of a block's tokens, ``lengths[j]`` how many of them belong to
+        the block's ``j``-th sentence (zero for an empty line).
+
+    Examples
+    --------
+    >>> [(t, n.tolist()) for t, n in iter_token_blocks(["A b", "", "c"])]
+    [(['a', 'b', 'c'], [2, 0, 1])]
+    """
+    tok = tokenizer or Tokenizer()
+    if isinstance(corpus, (str, os.PathLike, Corpus)):
+        paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else corpus.paths
+        for path in paths:
+            for lines in iter_line_blocks(path):
+                yield tok.tokenize_lines(lines)
+        return
+    batch: list = []
+    for item in corpus:
+        batch.append(item)
+        if len(batch) >= batch_lines:
+            yield _tokenize_batch(tok, batch)
+            batch = []
+    if batch:
+        yield _tokenize_batch(tok, batch)
+
+
+def _tokenize_batch(tok: Tokenizer, items: list) -> tuple[list[str], np.ndarray]:
+    if all(isinstance(item, str) for item in items):
+        return tok.tokenize_lines(items)
+    sents = [tok(item) if isinstance(item, str) else list(item) for item in items]
+    return ([t for sent in sents for t in sent],
+            np.fromiter(map(len, sents), dtype=np.int64, count=len(sents)))
 
 
 def describe(corpus) -> str:

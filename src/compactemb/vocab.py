@@ -22,7 +22,7 @@ import numpy as np
 from ._progress import progress
 from .exceptions import InputError, UnknownKeyError
 from .storage import build_component, register_component, register_file_kind
-from .text import Tokenizer, describe, iter_sentences
+from .text import Tokenizer, describe, iter_token_blocks
 
 OnUnknown = Literal["raise", "skip", "fill"]
 
@@ -114,8 +114,9 @@ class Vocab:
             rarest are dropped (counts below a threshold that rises each time, as gensim does).
             That it happened, and the last threshold, are in ``build_info`` and warned about.
         """
-        counts, info = count_keys(iter_sentences(corpus, tokenizer), max_scan_size=max_scan_size,
-                                  desc="counting tokens")
+        counts, info = count_keys(iter_token_blocks(corpus, tokenizer),
+                                  max_scan_size=max_scan_size, desc="counting tokens",
+                                  blocks=True)
         if info["tokens"] == 0:
             raise InputError(f"{describe(corpus)}: the corpus has no tokens")
         info["tokenizer"] = (tokenizer or Tokenizer()).to_dict()
@@ -379,21 +380,27 @@ class Vocab:
                       chunk_tokens: int = 1 << 20) -> Iterator[np.ndarray]:
         """Stream a corpus as int32 chunks: known tokens' rows, ``-1`` between sentences.
 
-        Unknown tokens are dropped (the word2vec convention), sentence boundaries kept.
+        Unknown tokens are dropped (the word2vec convention), sentence boundaries kept (a
+        sentence with no known token leaves no trace). Chunks end at sentence ends.
         """
-        index = self.index
-        get = index.get
-        buf: list[int] = []
-        for sent in iter_sentences(corpus, tokenizer):
-            ids = [i for i in map(get, sent) if i is not None]
-            if ids:
-                buf.extend(ids)
-                buf.append(-1)
-                if len(buf) >= chunk_tokens:
-                    yield np.asarray(buf, dtype=np.int32)
-                    buf = []
-        if buf:
-            yield np.asarray(buf, dtype=np.int32)
+        get = self.index.get
+        pending: list[np.ndarray] = []
+        held = 0
+        for tokens, lengths in iter_token_blocks(corpus, tokenizer):
+            ids = np.fromiter(map(get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
+            known = ids >= 0
+            if not known.all():
+                sentence = np.repeat(np.arange(lengths.size), lengths)
+                lengths = np.bincount(sentence[known], minlength=lengths.size)
+                ids = ids[known]
+            if ids.size:
+                pending.append(join_sentences(ids, lengths))
+                held += pending[-1].size
+            if held >= chunk_tokens:
+                yield np.concatenate(pending) if len(pending) > 1 else pending[0]
+                pending, held = [], 0
+        if pending:
+            yield np.concatenate(pending) if len(pending) > 1 else pending[0]
 
     # -- storage -------------------------------------------------------------------------------
     def _key_blob(self) -> tuple[np.ndarray, np.ndarray]:
@@ -607,10 +614,34 @@ def _dict_bytes(d: dict) -> int:
     return total
 
 
-def count_keys(groups: Iterable[Iterable[Hashable]], *, max_scan_size: int | None = None,
-               desc: str = "counting") -> tuple[Counter, dict]:
+def join_sentences(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Token ids of consecutive sentences as one int32 array with ``-1`` after each non-empty
+    sentence; ``lengths[j]`` ids belong to sentence ``j``.
+
+    Examples
+    --------
+    >>> join_sentences(np.array([4, 5, 6]), np.array([2, 0, 1])).tolist()
+    [4, 5, -1, 6, -1]
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    nonempty = lengths > 0
+    sep_at = np.cumsum(lengths)[nonempty] + np.arange(int(nonempty.sum()))
+    out = np.empty(ids.size + sep_at.size, dtype=np.int32)
+    is_sep = np.zeros(out.size, dtype=bool)
+    is_sep[sep_at] = True
+    out[is_sep] = -1
+    out[~is_sep] = ids
+    return out
+
+
+def count_keys(groups: Iterable, *, max_scan_size: int | None = None,
+               desc: str = "counting", blocks: bool = False) -> tuple[Counter, dict]:
     """Count keys over groups (sentences), pruning the rarest when more than ``max_scan_size``
-    distinct keys are held. Returns the counts and a dict describing the scan."""
+    distinct keys are held. Returns the counts and a dict describing the scan.
+
+    With ``blocks=True`` each group is a ``(tokens, lengths)`` block of
+    :func:`~compactemb.text.iter_token_blocks`, counted at C level with one ``Counter.update``
+    (the bound is then checked once per block)."""
     counts: Counter = Counter()
     threshold = 1
     prunes = 0
@@ -619,8 +650,8 @@ def count_keys(groups: Iterable[Iterable[Hashable]], *, max_scan_size: int | Non
     bar = progress(desc=desc, unit="tok")
     try:
         for n, group in enumerate(groups):
-            counts.update(group)
-            if n % 4096 == 4095:
+            counts.update(group[0] if blocks else group)
+            if blocks or n % 4096 == 4095:
                 done = counts.total() + removed
                 bar.update(done - shown)
                 shown = done

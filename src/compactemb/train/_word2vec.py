@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
+from itertools import count, repeat
 
 import numpy as np
 
@@ -39,12 +40,12 @@ from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
 from ..tables import DenseTable
-from ..text import Tokenizer, describe, iter_sentences
-from ..vocab import Vocab
+from ..text import Tokenizer, describe, iter_token_blocks
+from ..vocab import Vocab, join_sentences
 from ._base import Trainer, _Renamed, epoch_callback
 
 _LCG_MASK = (1 << 48) - 1
-_CHUNK = 1 << 16  # tokens per write while tokenising (a Python list: keep it small)
+_CHUNK = 1 << 20  # int32 tokens per read while remapping the cache
 
 
 class Word2Vec(Trainer):
@@ -409,27 +410,20 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
     bar = progress(desc="tokenising", unit="tok")
     try:
         with open(raw_path, "wb") as f:
-            buf: list[int] = []
-            for sent in iter_sentences(corpus, tok):
+            # whole blocks of lines: tokenised in NumPy, mapped to ids by C-level map()
+            for tokens, lengths in iter_token_blocks(corpus, tok):
+                n_tokens += len(tokens)
+                n_sentences += int(np.count_nonzero(lengths))
                 if vocab is None:
-                    setdefault = index.setdefault
-                    buf.extend([setdefault(t, len(index)) for t in sent])
-                    n_tokens += len(sent)
+                    ids = _provisional_ids(index, tokens)
+                    block = join_sentences(ids, lengths)
                 else:
-                    get = index.get
-                    ids = [i for i in map(get, sent) if i is not None]
-                    n_tokens += len(sent)
-                    buf.extend(ids)
-                if sent:
-                    n_sentences += 1
-                    buf.append(-1)
-                if len(buf) >= _CHUNK:
-                    counts = _flush(f, buf, counts, len(index), vocab is None)
-                    bar.update(len(buf))
-                    buf = []
-            if buf:
-                counts = _flush(f, buf, counts, len(index), vocab is None)
-                bar.update(len(buf))
+                    ids = np.fromiter(map(index.get, tokens, repeat(-2)), dtype=np.int32,
+                                      count=len(tokens))
+                    block = join_sentences(ids, lengths)
+                    block = block[block != -2]  # unknown tokens dropped, sentence ends kept
+                counts = _flush(f, block, counts, len(index), vocab is None)
+                bar.update(block.size)
     finally:
         bar.close()
     if n_tokens == 0:
@@ -467,8 +461,26 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
     return vocab, stats
 
 
-def _flush(f, buf: list[int], counts: np.ndarray, n_keys: int, count: bool) -> np.ndarray:
-    arr = np.asarray(buf, dtype=np.int32)
+def _provisional_ids(index: dict, tokens: list[str]) -> np.ndarray:
+    """Ids of a block's tokens in first-seen order over the whole corpus, new keys added to
+    ``index``. ``setdefault`` runs in C over the block with placeholder values (the token's
+    position plus ``_NEW``); only the block's new distinct keys get a loop in Python."""
+    n_known = len(index)
+    ids = np.fromiter(map(index.setdefault, tokens, count(_NEW)), dtype=np.int64,
+                      count=len(tokens))
+    fresh = ids >= _NEW
+    if fresh.any():
+        first_pos = np.unique(ids[fresh])  # each new key's first position, in block order
+        for offset, pos in enumerate((first_pos - _NEW).tolist()):
+            index[tokens[pos]] = n_known + offset
+        ids[fresh] = n_known + np.searchsorted(first_pos, ids[fresh])
+    return ids.astype(np.int32)
+
+
+_NEW = 1 << 40  # placeholder ids of keys first seen in the current block
+
+
+def _flush(f, arr: np.ndarray, counts: np.ndarray, n_keys: int, count: bool) -> np.ndarray:
     arr.tofile(f)
     if not count:
         return counts
