@@ -100,7 +100,7 @@ def server_uri(tmp_path_factory):
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"milvus-server exited with {proc.returncode}: "
@@ -112,7 +112,7 @@ def server_uri(tmp_path_factory):
                 break
             except Exception:
                 if time.monotonic() > deadline:
-                    pytest.fail("milvus-server did not answer within 120 s")
+                    pytest.fail("milvus-server did not answer within 240 s")
                 time.sleep(0.5)
         yield uri, proc
     finally:

@@ -252,7 +252,8 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
         _call(f"drop collection {collection!r}", uri, c.drop_collection, collection)
         exists = False
     record = {_TAG: 1, "key_type": vocab.key_type, "rows": n, "dim": dim,
-              "table_kind": getattr(table, "kind", ""), "metric": metric, "source": source}
+              "table_kind": getattr(table, "kind", ""), "metric": metric, "source": source,
+              "search_params": search_params}
     if exists:
         old = _describe(c, uri, collection)
         if old["dim"] != dim or old["vector_type"] != vtype.name:
@@ -350,31 +351,31 @@ def _open(uri, collection, token, timeout):
     idx = _call("describe index", uri, c.describe_index, collection, "vector") or {}
     rec["metric"] = str(idx.get("metric_type", rec.get("metric", "cosine"))).lower()
     rec["index_type"] = idx.get("index_type", "")
-    rec["index_params"] = idx.get("params", {})
+    rec["index_params"] = {k: v for k, v in idx.items() if k in ("nlist", "m", "nbits", "M",
+                                                                   "efConstruction")}
     return c, rec
 
 
 def _search_params(rec: dict, k: int) -> dict:
+    """The search parameters recorded at push time (HNSW's ef raised to k where needed)."""
     t = rec.get("index_type", "")
-    params = rec.get("index_params") or {}
-    if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except ValueError:
-            params = {}
-    if t == "HNSW":
-        return {"ef": max(128, k)}
-    if t.startswith("IVF"):
-        nlist = int(params.get("nlist", 128))
-        return {"nprobe": min(nlist, 4 * (nlist // 8 + 16))}
-    return {}
+    params = dict(rec.get("search_params") or {})
+    if not params and t == "HNSW":
+        params = {"ef": 128}
+    if not params and t.startswith("IVF"):
+        nlist = int(rec.get("index_params", {}).get("nlist", 128))
+        params = {"nprobe": min(nlist, nlist // 8 + 16)}
+    if "ef" in params:
+        params["ef"] = max(int(params["ef"]), k)
+    return params
 
 
 def _key_of(rec: dict, key: str):
     return int(key) if rec.get("key_type") == "int" else key
 
 
-def _run_search(c, uri, collection, rec, vectors, k, *, filters=None, exclude_ids=None):
+def _run_search(c, uri, collection, rec, vectors, k, *, filters=None, exclude_ids=None,
+                consistency="Strong"):
     vdtype = np.float16 if rec.get("vector_type") == "FLOAT16_VECTOR" else np.float32
     q = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
     if q.shape[1] != rec["dim"]:
@@ -388,7 +389,7 @@ def _run_search(c, uri, collection, rec, vectors, k, *, filters=None, exclude_id
         flt = "" if filters is None else filters[i]
         res = _call(f"search {collection!r}", uri, c.search, collection,
                     data=[q[i].astype(vdtype)], limit=min(16384, k + extra), filter=flt,
-                    output_fields=["key"], search_params=params, consistency_level="Strong")
+                    output_fields=["key"], search_params=params, consistency_level=consistency)
         hits = []
         skip = set() if exclude_ids is None else set(exclude_ids[i])
         for h in res[0]:
@@ -401,7 +402,8 @@ def _run_search(c, uri, collection, rec, vectors, k, *, filters=None, exclude_id
 
 
 def search_vectors(uri: str, collection: str, vectors, k: int = 10, *,
-                   token: str | None = None, timeout: float = 10.0) -> list[list[tuple]]:
+                   token: str | None = None, timeout: float = 10.0,
+                   consistency: str = "Strong") -> list[list[tuple]]:
     """Top-k ``(key, score)`` of each query vector in a Milvus collection.
 
     Scores are similarities (higher first) for cosine and ip, squared distances (lower first)
@@ -412,6 +414,10 @@ def search_vectors(uri: str, collection: str, vectors, k: int = 10, *,
     uri, collection : str
     vectors : array of shape (n, dim) or (dim,)
     k : int
+    consistency : {"Strong", "Bounded", "Session", "Eventually"}
+        Milvus' consistency level. ``Strong`` (default) sees every finished push but waits
+        for the server's time tick (about 200 ms per search on a 2.3 server); ``Bounded``
+        answers at once, possibly without rows written in the last seconds.
 
     Returns
     -------
@@ -428,7 +434,7 @@ def search_vectors(uri: str, collection: str, vectors, k: int = 10, *,
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
     c, rec = _open(uri, collection, token, timeout)
-    return _run_search(c, uri, collection, rec, vectors, k)
+    return _run_search(c, uri, collection, rec, vectors, k, consistency=consistency)
 
 
 def search(uri: str, collection: str, queries: Sequence[Hashable], k: int = 10, *,
