@@ -329,6 +329,10 @@ class RayALS(ALS):
         self.plan_ = {"n_shards": n, "need_rows": plan["need_rows"],
                       "bytes_sent_per_iteration": int(sent)}
         threads = self.n_threads or self.cpus_per_worker
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if n * self.cpus_per_worker > cpus:  # the extra actors would wait for CPUs forever
+            raise InputError(f"RayALS: {n} workers x {self.cpus_per_worker} CPUs need "
+                             f"{n * self.cpus_per_worker} CPUs; the cluster has {cpus}")
         remote = ray.remote(ShardSolver).options(
             num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts,
             max_task_retries=self.max_restarts, scheduling_strategy="SPREAD")

@@ -1,0 +1,252 @@
+"""The Ray backend on a real two-node cluster on this machine (every node on 127.0.0.1).
+
+One module-scoped cluster: a head and a second node, each a ``ray start --block`` process
+started by :class:`LocalCluster`; the tests connect to it by address and compare with the
+single-process code; the cluster's processes are ended in the fixture's finalizer, pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+pytest.importorskip("ray", reason="the Ray backend needs ray (pip install 'compactemb[ray]')")
+
+from compactemb.distributed import (  # noqa: E402
+    ClusterError,
+    LocalCluster,
+    RayALS,
+    RayPPMISVD,
+    count_cooccurrence,
+    count_vocab,
+    recommend_all,
+)
+from compactemb.distributed._cluster import free_port  # noqa: E402
+from compactemb.distributed._counting import corpus_units  # noqa: E402
+from compactemb.train import ALS, PPMISVD  # noqa: E402
+from compactemb.vocab import Vocab  # noqa: E402
+
+
+def _sockets_of(pids) -> list[tuple[str, str]]:
+    """(local, remote) IP addresses of every TCP socket the processes hold (Linux /proc)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    out = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(table) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[9] in inodes:
+                out.append((_ip(f[1], v6), _ip(f[2], v6)))
+    return out
+
+
+def _ip(hexaddr: str, v6: bool) -> str:
+    raw = bytes.fromhex(hexaddr.split(":")[0])
+    if not v6:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    return socket.inet_ntop(socket.AF_INET6, words)
+
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+ANY = {"0.0.0.0", "::"}  # the remote end of a listening socket
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import ray
+
+    from compactemb.distributed._cluster import LOOPBACK, pin_loopback
+
+    local = LocalCluster(n_nodes=2, cpus_per_node=2, object_store_memory=150_000_000)
+    try:
+        with local.driver_env():
+            pin_loopback()
+            ray.init(address=local.address, _node_ip_address=LOOPBACK, logging_level="error",
+                     log_to_driver=False)
+            try:
+                yield local
+            finally:
+                ray.shutdown()
+    finally:
+        local.stop()
+        assert not local.pids(), "cluster processes left running"
+
+
+@pytest.fixture(scope="module")
+def interactions():
+    rng = np.random.default_rng(7)
+    n_users, n_items, nnz = 400, 1500, 4000
+    m = sp.coo_matrix((rng.integers(1, 6, nnz).astype(np.float32),
+                       (rng.integers(0, n_users, nnz), rng.integers(0, n_items, nnz))),
+                      shape=(n_users, n_items)).tocsr()
+    m.sum_duplicates()
+    return m
+
+
+def test_two_nodes_all_on_loopback(cluster):
+    import ray
+
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    assert len(nodes) == 2
+    assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
+    sockets = _sockets_of(cluster.pids() + [os.getpid()])
+    assert sockets, "no socket found for the cluster processes"
+    # every socket, listening or connected, is bound to loopback and talks to loopback
+    assert [(a, b) for a, b in sockets if a not in LOOPBACK or b not in LOOPBACK | ANY] == []
+
+
+@pytest.mark.parametrize("partition, solver", [("broadcast", "cg"), ("blocked", "cholesky")])
+def test_als_equals_single_process(cluster, interactions, partition, solver):
+    params = dict(dim=8, epochs=3, regularization=0.05, solver=solver, random_state=3)
+    ref = ALS(n_threads=1, **params).fit(interactions)
+    est = RayALS(address=cluster.address, n_workers=2, partition=partition,
+                 **params).fit(interactions)
+    assert est.partition_ == partition
+    assert len({s["node_id"] for s in est.worker_stats_}) == 2  # one actor on each node
+    scale = np.abs(ref.user_factors_).max()
+    np.testing.assert_allclose(est.user_factors_, ref.user_factors_, atol=2e-4 * scale, rtol=0)
+    np.testing.assert_allclose(est.item_factors_, ref.item_factors_,
+                               atol=2e-4 * np.abs(ref.item_factors_).max(), rtol=0)
+    # what went between the actors is what the plan says
+    received = sum(s["bytes_received"] for s in est.worker_stats_)
+    assert received == 3 * est.plan_["bytes_sent_per_iteration"]
+    top_ref = ref.model_.recommend_rows(np.arange(50), k=10).ids
+    top = est.model_.recommend_rows(np.arange(50), k=10).ids
+    assert (top_ref == top).mean() > 0.95
+
+
+def test_blocked_scheme_by_a_forced_small_limit(cluster, interactions):
+    ref = ALS(dim=8, epochs=2, n_threads=1, random_state=1).fit(interactions)
+    est = RayALS(dim=8, epochs=2, random_state=1, address=cluster.address, n_workers=3,
+                 max_factor_bytes=1000).fit(interactions)
+    assert est.partition_ == "blocked"
+    n_users, n_items = interactions.shape
+    # each actor holds only the item rows its users touch, never the whole item table
+    need_items = est.plan_["need_rows"][0]
+    for k in range(est.plan_["n_shards"]):
+        assert need_items[k] < n_items
+    bcast = RayALS(dim=8, epochs=2, address=cluster.address, n_workers=3,
+                   max_factor_bytes=10**9)
+    assert bcast._choose_partition(__import__("ray"), n_users, n_items) == "broadcast"
+    np.testing.assert_allclose(est.item_factors_, ref.item_factors_,
+                               atol=2e-4 * np.abs(ref.item_factors_).max(), rtol=0)
+
+
+def test_worker_killed_mid_job_is_restarted(cluster, interactions):
+    ref = ALS(dim=8, epochs=4, n_threads=1, random_state=5).fit(interactions)
+    killed = []
+
+    def kill_one(epoch, info):
+        if epoch == 1:
+            pid = est.worker_pids_[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    est = RayALS(dim=8, epochs=4, random_state=5, address=cluster.address, n_workers=2,
+                 partition="broadcast")
+    est.fit(interactions, callback=kill_one)
+    assert killed
+    assert killed[0] not in [s["pid"] for s in est.worker_stats_]  # a new process took over
+    np.testing.assert_allclose(est.user_factors_, ref.user_factors_,
+                               atol=2e-4 * np.abs(ref.user_factors_).max(), rtol=0)
+    np.testing.assert_allclose(est.item_factors_, ref.item_factors_,
+                               atol=2e-4 * np.abs(ref.item_factors_).max(), rtol=0)
+
+
+def test_unreachable_cluster_is_one_clear_error(cluster, interactions):
+    port = free_port()
+    with pytest.raises(ClusterError) as err:
+        RayALS(dim=4, epochs=1, address=f"127.0.0.1:{port}").fit(interactions)
+    message = str(err.value)
+    assert "\n" not in message and f"127.0.0.1:{port}" in message
+    with pytest.raises(ClusterError, match="HOST:PORT"):
+        RayALS(dim=4, epochs=1, address="nowhere").fit(interactions)
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    words = [f"w{c}" for c in "abcdefghijklmnopqrstuvwxyz"] + ["Élan", "naïve", "x"]
+    p = rng.zipf(1.5, 40_000) % len(words)
+    tokens = [words[i] for i in p]
+    d = tmp_path_factory.mktemp("corpus")
+    paths = []
+    import gzip
+
+    for n in range(3):
+        lines = [" ".join(tokens[i:i + 1 + (i % 13)])
+                 for i in range(n * 4000, (n + 1) * 4000, 7)]
+        path = d / (f"part{n}.txt.gz" if n == 1 else f"part{n}.txt")
+        data = ("\ufeff" if n == 0 else "") + "\n".join(lines) + "\n\n"
+        if n == 1:
+            with gzip.open(path, "wt", encoding="utf-8") as f:
+                f.write(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def test_vocab_counts_equal_single_process(cluster, corpus_files):
+    from compactemb.text import Corpus
+
+    # small byte ranges: the plain files are cut into many units, mid-line
+    units = corpus_units(corpus_files, chunk_bytes=997)
+    assert len(units) > 10 and any(u[1] > 0 for u in units)
+    ref = Vocab.from_corpus(Corpus(corpus_files), min_count=2)
+    got = count_vocab(corpus_files, min_count=2, address=cluster.address, chunk_bytes=997)
+    assert got.keys == ref.keys
+    assert got.counts.tolist() == ref.counts.tolist()
+    assert got.build_info["tokens"] == ref.build_info["tokens"]
+
+
+def test_cooccurrence_and_ppmi_svd_equal_single_process(cluster, corpus_files):
+    from compactemb.text import Corpus
+    from compactemb.train._svd import cooccurrence
+
+    vocab = Vocab.from_corpus(Corpus(corpus_files), min_count=3)
+    ref = cooccurrence(vocab.encode_corpus(Corpus(corpus_files)), len(vocab), window=3,
+                       weighting="harmonic")
+    got = count_cooccurrence(corpus_files, vocab, window=3, weighting="harmonic",
+                             address=cluster.address, chunk_bytes=1500)
+    assert (got != ref).nnz == 0 or np.abs((got - ref).data).max() < 1e-9
+    assert got.nnz == ref.nnz
+    kv_ref = PPMISVD(dim=5, min_count=3).fit(Corpus(corpus_files)).model_
+    kv = RayPPMISVD(dim=5, min_count=3, address=cluster.address,
+                    chunk_bytes=1500).fit(corpus_files).model_
+    assert kv.vocab.keys == kv_ref.vocab.keys
+    # singular vectors are defined up to sign: compare |cosine| of each column
+    rows = np.arange(len(kv.vocab))
+    a, b = kv.table.lookup(rows), kv_ref.table.lookup(rows)
+    cos = np.abs((a * b).sum(0)) / (np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0))
+    assert cos.min() > 0.999
+
+
+def test_recommend_all_equals_single_process(cluster, interactions):
+    model = ALS(dim=8, epochs=2, n_threads=1).fit(interactions).model_
+    ref = model.recommend_rows(np.arange(model.n_users), k=7)
+    got = recommend_all(model, k=7, n_shards=5, address=cluster.address)
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    # the same code per row; BLAS may sum in another order with another thread count
+    np.testing.assert_allclose(got.scores, ref.scores, rtol=1e-5)
