@@ -11,6 +11,7 @@ into an :class:`~compactemb.interactions.Interactions`. The names stay importabl
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 
@@ -18,12 +19,13 @@ import numpy as np
 
 from .exceptions import InputError, require
 from .interactions import Interactions
-from .text import iter_lines
+from .text import _open_binary, iter_lines
 from .vocab import Vocab
 
-__all__ = ["FORMATS", "read_interactions"]
+__all__ = ["ENGINES", "FORMATS", "read_interactions"]
 
 FORMATS = ("auto", "text", "csv", "tsv", "movielens", "parquet")
+ENGINES = ("auto", "pyarrow", "python")
 
 
 def _parse_id(tok: str):
@@ -72,8 +74,8 @@ _TIME_NAMES = ("timestamp", "time", "ts", "datetime", "date")
 def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str | None = None,
                       header: bool | None = None, user_col=0, item_col=1, weight_col="auto",
                       time_col="auto", user_vocab: Vocab | None = None,
-                      item_vocab: Vocab | None = None, on_unknown: str = "raise"
-                      ) -> Interactions:
+                      item_vocab: Vocab | None = None, on_unknown: str = "raise",
+                      engine: str = "auto") -> Interactions:
     """Read interactions from a delimited text file, a MovieLens file or Parquet.
 
     Parameters
@@ -97,6 +99,12 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
         MovieLens files; ``None``: no timestamps.
     user_vocab, item_vocab, on_unknown
         See :meth:`Interactions.from_arrays` (index a test file like its training set).
+    engine : {"auto", "pyarrow", "python"}, default "auto"
+        Delimited text is read by pyarrow's multithreaded CSV reader when pyarrow is installed
+        (``compactemb[data]``), columns straight into the hashing indexer; a file it cannot
+        take exactly as the Python reader would (comment lines, ragged rows, padded fields, a
+        bad value) is read again by the Python reader, which names the line of any error.
+        ``python`` always uses the Python reader; ``pyarrow`` requires pyarrow.
 
     Raises
     ------
@@ -123,6 +131,13 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
         sep = "," if sep is None else sep
     elif format == "tsv":
         sep = "\t" if sep is None else sep
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "python":
+        fast = _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col,
+                                     time_col, kw, required=engine == "pyarrow")
+        if fast is not None:
+            return fast
     rows = _split_rows(path, sep)
     return _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col,
                                  kw)
@@ -175,19 +190,13 @@ def _detect_header(f0: list[str], f1: list[str] | None, names: list, weight_col)
     return False
 
 
-def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw):
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        raise InputError(f"{path}: no interactions in the file")
-    n0, f0 = first
+def _resolve_columns(f0, f1, path, header, user_col, item_col, weight_col, time_col):
+    """Header or not, and the positions of the user, item, weight and time columns (the last
+    two may be None), from the first two rows' fields."""
     names = [user_col, item_col] + [c for c in (weight_col, time_col)
                                     if c not in (None, "auto")]
-    second = next(rows, None)
-    if second is not None:
-        rows = _chain([second], rows)
     if header is None:
-        header = _detect_header(f0, second[1] if second else None, names, weight_col)
+        header = _detect_header(f0, f1, names, weight_col)
     hdr = f0 if header else None
     ucol = _column(user_col, hdr, "user", path, True)
     icol = _column(item_col, hdr, "item", path, True)
@@ -211,6 +220,21 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
                     break
     else:
         tcol = _column(time_col, hdr, "time", path, True)
+    return header, ucol, icol, wcol, tcol
+
+
+def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw):
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        raise InputError(f"{path}: no interactions in the file")
+    n0, f0 = first
+    second = next(rows, None)
+    if second is not None:
+        rows = _chain([second], rows)
+    header, ucol, icol, wcol, tcol = _resolve_columns(
+        f0, second[1] if second else None, path, header, user_col, item_col, weight_col,
+        time_col)
     need = max(c for c in (ucol, icol, wcol, tcol) if c is not None) + 1
     users, items, weights, times = [], [], [], []
 
@@ -252,6 +276,112 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
                                     np.asarray(times) if tcol is not None else None, **kw)
 
 
+def _sniff_delimiter(line: str, fields: list[str]) -> str | None:
+    """The one character that splits ``line`` into exactly ``fields`` (no padding)."""
+    for delim in ("\t", ",", " "):
+        if delim in line and line.split(delim) == fields:
+            return delim
+    return None
+
+
+def _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col, time_col, kw, *,
+                          required: bool) -> Interactions | None:
+    """The file through pyarrow's CSV reader, or None where the Python reader must read it
+    (pyarrow missing, or anything the two readers could take differently)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:
+        if required:
+            require("pyarrow", "data")
+        return None
+    head = list(itertools.islice(_split_rows(path, sep), 2))
+    if not head or head[0][0] != 1:
+        return None  # empty file, or leading blank/comment lines: the Python reader
+    f0, f1 = head[0][1], head[1][1] if len(head) > 1 else None
+    header, ucol, icol, wcol, tcol = _resolve_columns(
+        f0, f1, path, header, user_col, item_col, weight_col, time_col)
+    first_line = next(iter_lines(path))
+    delim = sep if sep is not None and len(sep) == 1 else None
+    if sep is None:
+        delim = _sniff_delimiter(first_line, f0)
+    if delim is None or (delim != "," and first_line.split(delim) != f0):
+        return None
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    if magic[:2] == b"\x1f\x8b" or magic == b"\xef\xbb\xbf":
+        source = _open_binary(path)  # gzip (pyarrow guesses compression by name only), BOM
+        if magic == b"\xef\xbb\xbf":
+            source.read(3)
+    elif magic in (b"\xfd7z", b"BZh"):
+        source = _open_binary(path)
+    else:
+        source = path
+    cols = {"user": ucol, "item": icol, "weight": wcol, "time": tcol}
+    wanted = sorted({c for c in cols.values() if c is not None})
+    types = {f"f{c}": pa.float64() for c in (wcol, tcol) if c is not None}
+    try:
+        table = pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(skip_rows=1 if header else 0,
+                                           autogenerate_column_names=True,
+                                           block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delim,
+                                             quote_char='"' if delim == "," else False,
+                                             ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(include_columns=[f"f{c}" for c in wanted],
+                                                  column_types=types))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+        return None  # ragged rows, a bad number...: the Python reader names the line
+    finally:
+        if source is not path:
+            source.close()
+    if table.num_rows == 0:
+        return None
+    columns = {}
+    for what, c in cols.items():
+        if c is None:
+            continue
+        col = table.column(f"f{c}")
+        if col.null_count:
+            return None
+        if what in ("user", "item"):
+            col = _arrow_ids(col, pa, pc, first=what == "user")
+            if col is None:
+                return None
+        else:
+            col = col.to_numpy()
+            if not np.isfinite(col).all():
+                return None
+        columns[what] = col
+    del table
+    return Interactions.from_arrays(
+        columns["user"], columns["item"],
+        columns["weight"].astype(np.float32) if "weight" in columns else None,
+        columns.get("time"), **kw)
+
+
+def _arrow_ids(col, pa, pc, *, first: bool):
+    """An ID column as the Python reader would take it (ints, or stripped strings), or None
+    when it holds something the two readers treat differently."""
+    if pa.types.is_integer(col.type):
+        return col
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        return None  # dates, floats: the Python reader's rules
+    stripped = pc.utf8_trim_whitespace(col)
+    if pc.any(pc.equal(stripped, "")).as_py():
+        return None  # an empty ID: the Python reader names its line
+    if first and pc.any(pc.starts_with(col, "#")).as_py():
+        return None  # comment lines
+    # int-like text that int() would rewrite ("007", "+5", "1_0") keeps the Python reader
+    int_like = pc.match_substring_regex(stripped, r"^[+-]?[0-9_]+$")
+    canonical = pc.match_substring_regex(stripped, r"^(0|-?[1-9][0-9]*)$")
+    if pc.any(pc.and_(int_like, pc.invert(canonical))).as_py():
+        return None
+    return stripped
+
+
 def _uniform_ids(values: list) -> np.ndarray:
     """All-int IDs as int64; mixed ints and strings are indexed as strings."""
     if all(type(v) is int for v in values):
@@ -267,17 +397,18 @@ def _read_parquet(path, user_col, item_col, weight_col, time_col, kw) -> Interac
         df = pd.read_parquet(path)
     else:
         try:
-            df = pq.read_table(path).to_pandas()
+            df = pq.read_table(path)  # an Arrow table: columns go to the indexer as they are
         except Exception as exc:  # pyarrow raises its own error types for bad files
             raise InputError(f"{path}: cannot read Parquet ({exc})") from None
-    cols = [str(c).lower() for c in df.columns]
+    names = list(getattr(df, "column_names", None) or df.columns)
+    cols = [str(c).lower() for c in names]
     if weight_col == "auto":
-        weight_col = next((df.columns[cols.index(n)] for n in
+        weight_col = next((names[cols.index(n)] for n in
                            ("weight", "rating", "count", "plays", "value") if n in cols), None)
         if weight_col is None and len(cols) > 2:
             weight_col = 2
     if time_col == "auto":
-        time_col = next((df.columns[cols.index(n)] for n in _TIME_NAMES if n in cols), None)
+        time_col = next((names[cols.index(n)] for n in _TIME_NAMES if n in cols), None)
     try:
         return Interactions.from_dataframe(df, user_col, item_col, weight_col, time_col, **kw)
     except InputError as exc:
