@@ -265,7 +265,8 @@ def confidence(matrix, *, weighting: str = "linear", alpha: float = 1.0,
     """Turn weights into confidences (float32 CSR of the same pattern).
 
     ``linear``: ``1 + alpha * w``; ``log``: ``1 + alpha * log(1 + w / eps)``; ``binary``:
-    ``1 + alpha``; ``none``: ``w`` unchanged.
+    ``1 + alpha``; ``none``: ``w`` unchanged. The result shares its index arrays
+    (``indices``, ``indptr``) with ``matrix``: only the values are new memory.
     """
     if weighting not in WEIGHTINGS:
         raise InputError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
@@ -273,20 +274,27 @@ def confidence(matrix, *, weighting: str = "linear", alpha: float = 1.0,
         raise InputError(f"alpha must be a finite number >= 0, got {alpha}")
     if weighting == "log" and not eps > 0:
         raise InputError(f"eps must be > 0 for log weighting, got {eps}")
-    m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    w = m.data.astype(np.float64)
-    if weighting == "linear":
-        c = 1.0 + alpha * w
-    elif weighting == "log":
-        if (w < 0).any():
-            raise InputError("log weighting needs weights >= 0")
-        c = 1.0 + alpha * np.log1p(w / eps)
-    elif weighting == "binary":
-        c = np.full_like(w, 1.0 + alpha)
-    else:
-        c = w
-    m.data = c.astype(np.float32)
-    return m
+    m = sp.csr_matrix(matrix)
+    if weighting == "log" and (m.data < 0).any():
+        raise InputError("log weighting needs weights >= 0")
+    # the index arrays are shared with the input (only the values differ), and the values
+    # are computed in float64 a block at a time: no full-size float64 temporaries
+    out = np.empty(m.data.shape, dtype=np.float32)
+    step = 1 << 20
+    for s in range(0, out.size, step):
+        w = m.data[s:s + step].astype(np.float64)
+        if weighting == "linear":
+            c = 1.0 + alpha * w
+        elif weighting == "log":
+            c = 1.0 + alpha * np.log1p(w / eps)
+        elif weighting == "binary":
+            c = np.full_like(w, 1.0 + alpha)
+        else:
+            c = w
+        out[s:s + step] = c
+    conf = sp.csr_matrix((out, m.indices, m.indptr), shape=m.shape, copy=False)
+    conf.has_sorted_indices = m.has_sorted_indices
+    return conf
 
 
 # -- splits -------------------------------------------------------------------------------------

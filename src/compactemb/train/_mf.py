@@ -259,8 +259,9 @@ class ALS(Trainer):
             n_chunks = 8 * n_threads
             sides = []
             for c in (cui, ciu):
-                sides.append((c.indptr.astype(np.int64), c.indices.astype(np.int32),
-                              c.data.astype(np.float32),
+                # copy=False: no second copy of the matrix when it is already int32/float32
+                sides.append((c.indptr.astype(np.int64), c.indices.astype(np.int32, copy=False),
+                              c.data.astype(np.float32, copy=False),
                               balanced_bounds(c.indptr, self.dim / 2, n_chunks)))
             try:
                 for it in range(self.epochs):
@@ -409,7 +410,7 @@ class BPR(Trainer):
         Y[counts_i == 0] = 0
         X[:, self.dim] = 1.0
         indptr = m.indptr.astype(np.int64)
-        indices = m.indices.astype(np.int32)
+        indices = m.indices.astype(np.int32, copy=False)
         userids = np.repeat(np.arange(n_users, dtype=np.int32), counts_u)
         lr, reg = np.float32(self.learning_rate), np.float32(self.regularization)
         self.iteration_seconds_, self.train_auc_ = [], []
