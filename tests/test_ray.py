@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-pytest.importorskip("ray", reason="the Ray backend needs ray (pip install 'compactemb[ray]')")
-
-from compactemb.distributed import (  # noqa: E402
+from compactemb.distributed import (
     ClusterError,
     LocalCluster,
     RayALS,
@@ -26,10 +24,10 @@ from compactemb.distributed import (  # noqa: E402
     count_vocab,
     recommend_all,
 )
-from compactemb.distributed._cluster import free_port  # noqa: E402
-from compactemb.distributed._counting import corpus_units  # noqa: E402
-from compactemb.train import ALS, PPMISVD  # noqa: E402
-from compactemb.vocab import Vocab  # noqa: E402
+from compactemb.distributed._cluster import free_port
+from compactemb.distributed._counting import corpus_units
+from compactemb.train import ALS, PPMISVD
+from compactemb.vocab import Vocab
 
 
 def _sockets_of(pids) -> list[tuple[str, str]]:
@@ -250,3 +248,44 @@ def test_recommend_all_equals_single_process(cluster, interactions):
     np.testing.assert_array_equal(got.ids, ref.ids)
     # the same code per row; BLAS may sum in another order with another thread count
     np.testing.assert_allclose(got.scores, ref.scores, rtol=1e-5)
+
+
+def _cli(capsys, *argv):
+    import json
+
+    from compactemb.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 and "--json" in argv else out), err
+
+
+def test_cli_ray_switch(cluster, interactions, corpus_files, tmp_path, capsys):
+    from compactemb.storage import load
+
+    coo = interactions.tocoo()
+    log = tmp_path / "log.tsv"
+    log.write_text("".join(f"{u}\t{i}\t{int(w)}\n" for u, i, w in
+                           zip(coo.row, coo.col, coo.data)))
+    ray = f"--ray={cluster.address}"
+    code, out, err = _cli(capsys, "train", "items", str(log), "-o", str(tmp_path / "m.cemb"),
+                          "--method", "als", "--dim", "8", "--epochs", "2", ray, "--json")
+    assert code == 0, err
+    model = load(str(tmp_path / "m.cemb"))
+    assert model.meta["backend"] == "ray" and model.meta["n_shards"] == 2
+    assert out["users"] == interactions.shape[0] - (np.diff(interactions.indptr) == 0).sum()
+    code, out, err = _cli(capsys, "vocab", corpus_files[0], "-o", str(tmp_path / "v.cemb"),
+                          "--min-count", "2", ray, "--json")
+    assert code == 0, err
+    assert out["most_frequent"] == Vocab.from_corpus(corpus_files[0], min_count=2).keys[:10]
+    code, out, err = _cli(capsys, "train", "words", corpus_files[2], "-o",
+                          str(tmp_path / "w.cemb"), "--dim", "4", "--min-count", "2", ray,
+                          "--json")
+    assert code == 0, err
+    # no distributed version: a clear error, not a silent single-process run
+    code, _, err = _cli(capsys, "train", "words", corpus_files[2], "-o",
+                        str(tmp_path / "w2.cemb"), "--method", "sgns", ray)
+    assert code == 1 and "--ray is available for --method svd" in err
+    code, _, err = _cli(capsys, "train", "items", str(log), "-o", str(tmp_path / "m2.cemb"),
+                        "--method", "als", f"--ray=127.0.0.1:{free_port()}")
+    assert code == 1 and err.count("\n") == 1 and "no Ray cluster answers" in err

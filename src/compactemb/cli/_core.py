@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..distributed._cli import add_ray_options, ray_address, using_ray
 from ..exceptions import InputError
 from . import common, emit, emit_ranked
 
@@ -54,6 +55,7 @@ def register(commands, families) -> None:
     p.add_argument("--max-scan-size", type=int, default=10_000_000,
                    help="prune rare keys during the scan above this many (bounded memory)")
     add_tokenizer_options(p)
+    add_ray_options(p, "count")
     common(p)
     p.set_defaults(func=cmd_vocab)
 
@@ -314,9 +316,16 @@ def cmd_analogy(args) -> int:
 def cmd_vocab(args) -> int:
     from ..vocab import Vocab
 
-    vocab = Vocab.from_corpus(args.corpus, tokenizer=tokenizer_from(args),
-                              min_count=args.min_count, max_size=args.max_size,
-                              max_scan_size=args.max_scan_size)
+    if using_ray(args):
+        from ..distributed import count_vocab
+
+        vocab = count_vocab(args.corpus, tokenizer=tokenizer_from(args),
+                            min_count=args.min_count, max_size=args.max_size,
+                            address=ray_address(args))
+    else:
+        vocab = Vocab.from_corpus(args.corpus, tokenizer=tokenizer_from(args),
+                                  min_count=args.min_count, max_size=args.max_size,
+                                  max_scan_size=args.max_scan_size)
     vocab.save(args.out)
     out = {"output": args.out, "size": len(vocab), **vocab.build_info,
            "most_frequent": vocab.keys[:10]}

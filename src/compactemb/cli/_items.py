@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
+from ..distributed._cli import add_ray_options, check_ray_method, ray_address, using_ray
 from . import common, deprecated_alias, emit, emit_ranked, load_object
 from ._core import check_positive
 
@@ -77,6 +79,7 @@ def register(commands, families) -> None:
     p.add_argument("--negatives", default="popularity", choices=["popularity", "uniform"],
                    help="how bpr draws negative items: by popularity (implicit) or uniformly")
     p.add_argument("--threads", type=int, help="threads (default: all cores)")
+    add_ray_options(p, "train als", workers=True)
     add_format_options(p)
     common(p)
     p.set_defaults(func=cmd_train_items)
@@ -129,6 +132,10 @@ def _train_svd(args, interactions):
 def _train_als(args, interactions):
     from ..train import ALS
 
+    if using_ray(args):
+        from ..distributed import RayALS
+
+        ALS = partial(RayALS, address=ray_address(args), n_workers=args.ray_workers)  # noqa: N806
     return ALS(args.dim, regularization=args.regularization, alpha=args.alpha,
                weighting=args.weighting, epochs=15 if args.epochs is None
                else args.epochs, solver=args.solver, cg_steps=args.cg_steps,
@@ -152,6 +159,7 @@ ITEM_METHODS["bpr"] = _train_bpr
 def cmd_train_items(args) -> int:
     check_positive("dim", args.dim)
     check_positive("threads", args.threads)
+    check_ray_method(args, ("als",))
     inter = read_from_args(args.interactions, args)
     model = ITEM_METHODS[args.method](args, inter)
     model.save(args.out)

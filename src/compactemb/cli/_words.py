@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
+from ..distributed._cli import add_ray_options, check_ray_method, ray_address, using_ray
 from . import common, deprecated_alias, emit
 from ._core import add_tokenizer_options, check_positive, load_vectors, tokenizer_from
 
@@ -45,6 +47,7 @@ def register(commands, families) -> None:
     g.add_argument("--cbow-sum", action="store_true",
                    help="cbow: sum the context vectors instead of averaging them")
     add_tokenizer_options(p)
+    add_ray_options(p, "count co-occurrences (svd)")
     common(p)
     p.set_defaults(func=cmd_train_words)
 
@@ -74,6 +77,10 @@ def _vocab_from(args):
 def _train_svd(args):
     from ..train import PPMISVD
 
+    if using_ray(args):
+        from ..distributed import RayPPMISVD
+
+        PPMISVD = partial(RayPPMISVD, address=ray_address(args))  # noqa: N806
     model = PPMISVD(dim=args.dim, window=args.window or 2, weighting=args.weighting,
                     min_count=args.min_count, max_size=args.max_size, cds=args.cds,
                     eig=args.eig, tokenizer=tokenizer_from(args), random_state=args.seed)
@@ -109,6 +116,7 @@ def cmd_train_words(args) -> int:
     check_positive("dim", args.dim)
     check_positive("window", args.window)
     check_positive("min-count", args.min_count)
+    check_ray_method(args, ("svd",))
     kv = WORD_METHODS[args.method](args)
     kv.save(args.out)
     out = {"output": args.out, "method": args.method, "vocab_size": len(kv), "dim": kv.dim,

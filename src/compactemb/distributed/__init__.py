@@ -10,10 +10,21 @@ benchmarks). See docs/SCALE.md.
 
 from __future__ import annotations
 
-from ._als import RayALS
-from ._batch import recommend_all
-from ._cluster import ClusterError, LocalCluster, ray_session
-from ._counting import RayPPMISVD, count_cooccurrence, count_vocab
+import importlib
 
-__all__ = ["ClusterError", "LocalCluster", "RayALS", "RayPPMISVD", "count_cooccurrence",
-           "count_vocab", "ray_session", "recommend_all"]
+# name -> submodule; loaded on first use so that the command line stays light
+_EXPORTS = {"RayALS": "_als", "recommend_all": "_batch", "ClusterError": "_cluster",
+            "LocalCluster": "_cluster", "ray_session": "_cluster", "RayPPMISVD": "_counting",
+            "count_cooccurrence": "_counting", "count_vocab": "_counting"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

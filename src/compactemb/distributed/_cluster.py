@@ -149,11 +149,14 @@ def _children() -> dict[int, list[int]]:
 
 
 def _start_time(pid: int) -> str | None:
+    """The start time of a running process (None when gone or a zombie): with the pid, it
+    names the process even if the pid is reused later."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _refresh_ray_config() -> None:
