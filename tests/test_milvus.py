@@ -116,13 +116,31 @@ def server_uri(tmp_path_factory):
                 time.sleep(0.5)
         yield uri, proc
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        _stop_group(proc)
         log.close()
+
+
+def _stop_group(proc) -> None:
+    """SIGINT the launcher and the milvus binary (its own process group), wait until every
+    process of the group is gone (ports released), SIGKILL after 30 s."""
+    os.killpg(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is None:
+            time.sleep(0.2)
+        else:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        if time.monotonic() > deadline:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+            return
 
 
 @pytest.fixture(params=["lite", "server"])
@@ -295,6 +313,8 @@ def test_cli_bad_input_is_one_line_exit_1(capsys, tmp_path):
         cm.push(kv, closed, "x", timeout=2)
     assert time.monotonic() - t0 < 30
     for argv, msg in (
+        (["milvus", "push", str(tmp_path / "w.cemb"), "--uri", closed, "--collection", "x"],
+         "cannot connect to Milvus"),
         (["milvus", "push", str(tmp_path / "w.cemb"), "--uri", "vectors", "--collection", "x"],
          "expected a Milvus Lite file"),
         (["milvus", "push", str(tmp_path / "w.cemb"), "--uri", str(tmp_path / "v.db"),

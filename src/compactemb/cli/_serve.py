@@ -81,6 +81,13 @@ def register(commands, families) -> None:
         rec.set_defaults(func=_recommend_or_milvus(rec.get_default("func")))
 
 
+def _quiet_pymilvus() -> None:
+    """pymilvus logs every failed RPC with a traceback; the CLI reports the error in one line."""
+    import logging
+
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL + 1)
+
+
 def _recommend_or_milvus(in_process):
     def cmd_recommend(args) -> int:
         from ..exceptions import InputError
@@ -94,6 +101,7 @@ def _recommend_or_milvus(in_process):
         from . import load_object
 
         check_positive("k", args.k)
+        _quiet_pymilvus()
         if not args.collection:
             raise InputError("--milvus needs --collection")
         if args.cold_start != "error":
@@ -111,6 +119,7 @@ def _recommend_or_milvus(in_process):
 def cmd_milvus_push(args) -> int:
     from .. import milvus
 
+    _quiet_pymilvus()
     out = milvus.push(args.file, args.uri, args.collection, index=args.index, metric=args.metric,
                       replace=args.replace, side=args.side, token=args.token,
                       resume=args.resume)
@@ -143,6 +152,7 @@ def cmd_milvus_search(args) -> int:
     from ..exceptions import InputError
 
     check_positive("k", args.k)
+    _quiet_pymilvus()
     if args.vector_file:
         if args.queries:
             raise InputError("give query keys or --vector-file, not both")
@@ -192,6 +202,7 @@ def cmd_search(args) -> int:
     if args.milvus:
         from .. import milvus
 
+        _quiet_pymilvus()
         if not args.collection:
             raise InputError("--milvus needs --collection")
         q = embed_query(docs, args.query, words=args.words)
