@@ -28,6 +28,7 @@ _MODULES = [
     "compactemb.cli._interop",
     "compactemb.cli._classify",
     "compactemb.cli._serve",
+    "compactemb.cli._shrink",
 ]
 
 

@@ -1,0 +1,185 @@
+"""shrink(): size parsing, budgets met or refused with the closest point, the search against an
+exhaustive reference over the same candidates, evaluators, and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from compactemb import KeyedVectors, Vocab, load
+from compactemb.cli import main
+from compactemb.exceptions import InputError
+from compactemb.shrink import (
+    _build,
+    estimate_bytes,
+    float32_bytes,
+    neighbour_recall,
+    parse_size,
+    shrink,
+    table_bytes,
+)
+from compactemb.tables import DenseTable
+
+
+def _kv(n=3000, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    # clustered vectors: neighbours are meaningful, compression loses them gradually
+    centres = rng.standard_normal((60, dim)) * 2
+    x = centres[rng.integers(0, 60, n)] + rng.standard_normal((n, dim))
+    vocab = Vocab([f"w{i}" for i in range(n)], np.arange(n, 0, -1))
+    return KeyedVectors(vocab, DenseTable(x.astype(np.float32)), {"trainer": "test"})
+
+
+@pytest.fixture(scope="module")
+def kv():
+    return _kv()
+
+
+def test_parse_size():
+    assert parse_size("5MB") == 5_000_000
+    assert parse_size("300KiB") == 300 * 1024
+    assert parse_size("1.5 GiB") == int(1.5 * 2**30)
+    assert parse_size("123456") == 123456
+    assert parse_size(77) == 77
+    assert parse_size("32x", 3200) == 100
+    for bad in ("5 parsecs", "x", "-3MB", "0.5x", "0"):
+        with pytest.raises(InputError):
+            parse_size(bad, 100)
+    with pytest.raises(InputError, match="float32"):
+        parse_size("8x")
+
+
+@pytest.mark.parametrize("method,options", [
+    ("float16", {}), ("int8", {}), ("int4", {}), ("bit1", {}), ("bit2", {}),
+    ("pq", {"n_subvectors": 8}), ("pruned+int4", {"keep": 700}),
+    ("pruned+bit2", {"keep": 1234}), ("pruned+pq", {"keep": 2900, "n_subvectors": 8}),
+])
+def test_estimates_equal_measured_bytes(kv, method, options):
+    assert estimate_bytes(kv, method, options) == table_bytes(_build(kv, method, options))
+
+
+def test_recall_of_the_input_is_one_and_drops_with_compression(kv):
+    ev = neighbour_recall(kv, n_queries=200)
+    assert ev(kv) == {"recall@10": 1.0}
+    r8 = ev(_build(kv, "int8", {}))["recall@10"]
+    r1 = ev(_build(kv, "bit1", {}))["recall@10"]
+    assert 1.0 >= r8 > r1 > 0.05
+
+
+def _exhaustive(kv, ev, budget):
+    """Best quality within the budget over a dense grid of the same families (the reference)."""
+    best = -1.0
+    n = kv.table.n_rows
+    grid = [("float16", {}), ("int8", {}), ("int4", {}), ("bit2", {}), ("bit1", {})]
+    grid += [("pq", {"n_subvectors": m}) for m in (1, 2, 4, 8, 16)]
+    for value in ("int8", "int4", "bit2", "bit1"):
+        grid += [(f"pruned+{value}", {"keep": int(f * n)}) for f in np.linspace(0.05, 0.95, 19)]
+    for method, opts in grid:
+        if estimate_bytes(kv, method, opts) <= budget:
+            best = max(best, np.mean(list(ev(_build(kv, method, opts)).values())))
+    return best
+
+
+@pytest.mark.parametrize("ratio", ["6x", "20x"])
+def test_max_bytes_meets_the_budget_near_the_best_of_a_grid(kv, ratio):
+    ev = neighbour_recall(kv, n_queries=200)
+    r = shrink(kv, max_bytes=ratio, evaluator=ev)
+    budget = parse_size(ratio, float32_bytes(kv))
+    assert r.met and r.bytes <= budget and table_bytes(r.obj) == r.bytes
+    assert r.quality >= _exhaustive(kv, ev, budget) - 0.02
+    assert r.candidates_tried == len(r.candidates) <= 12
+    meta = r.obj.meta["shrink"]
+    assert meta["bytes"] == r.bytes and meta["quality"] == pytest.approx(r.quality, abs=1e-6)
+    assert r.obj.meta["trainer"] == "test"
+
+
+def test_min_quality_gives_the_smallest_candidate_keeping_it(kv):
+    ev = neighbour_recall(kv, n_queries=200)
+    r = shrink(kv, min_quality=0.8, evaluator=ev)
+    assert r.met and r.quality >= 0.8
+    # nothing tried that keeps the quality is smaller
+    assert all(c["bytes"] >= r.bytes for c in r.candidates if c["quality"] >= 0.8)
+    # and the fixed 2-bit table (a candidate that may or may not keep 0.8) is consistent
+    q2 = np.mean(list(ev(_build(kv, "bit2", {})).values()))
+    if q2 >= 0.8:
+        assert r.bytes <= estimate_bytes(kv, "bit2", {})
+
+
+def test_impossible_budget_reports_the_closest(kv):
+    r = shrink(kv, max_bytes=100)
+    assert not r.met and "no method meets" in r.message and "closest" in r.message
+    assert r.bytes == min(c["bytes"] for c in r.candidates)
+    r = shrink(kv, min_quality=1.5)
+    assert not r.met and r.quality == max(c["quality"] for c in r.candidates)
+
+
+def test_bad_arguments(kv):
+    with pytest.raises(InputError, match="budget"):
+        shrink(kv)
+    with pytest.raises(InputError, match="min_quality"):
+        shrink(kv, min_quality=-1)
+    with pytest.raises(InputError, match="cannot shrink"):
+        shrink("words", max_bytes=10)
+
+
+def test_user_evaluator_is_relative_to_the_input(kv):
+    calls = []
+
+    def spread(obj):  # a made-up metric: mean row norm
+        calls.append(1)
+        return {"norm": float(np.linalg.norm(np.asarray(obj.table), axis=1).mean())}
+
+    r = shrink(kv, max_bytes="4x", evaluator=spread)
+    direct = spread(r.obj)["norm"] / spread(kv)["norm"]
+    assert r.quality == pytest.approx(direct, rel=1e-6)
+
+
+def test_factor_models_and_tables(kv):
+    from compactemb.recommend import FactorModel
+
+    rng = np.random.default_rng(1)
+    users = Vocab(np.arange(400), np.arange(400, 0, -1))
+    items = Vocab(np.arange(3000), np.arange(3000, 0, -1))
+    model = FactorModel(users, items, DenseTable(rng.standard_normal((400, 16))),
+                        DenseTable(kv.table.weights[:, :16]))
+    r = shrink(model, max_bytes="10x")
+    assert r.met and r.bytes <= float32_bytes(model) / 10
+    assert type(r.obj) is FactorModel and "shrink" in r.obj.meta
+    r = shrink(kv.table, min_quality=0.9)
+    assert r.met and r.quality >= 0.9 and r.obj.kind != "dense"
+
+
+def test_cli_shrink(kv, tmp_path):
+    src, out = tmp_path / "in.cemb", tmp_path / "out.cemb"
+    kv.save(src)
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["shrink", str(src), "-o", str(out), "--max-bytes", "16x", "--json",
+                   "--queries", "200"])
+    assert rc == 0
+    res = json.loads(buf.getvalue())
+    for key in ("bytes", "ratio", "quality", "method", "options", "candidates_tried",
+                "seconds"):
+        assert key in res
+    small = load(out)
+    assert table_bytes(small) == res["bytes"] <= float32_bytes(kv) / 16
+    assert small.meta["shrink"]["quality"] == pytest.approx(res["quality"], abs=1e-5)
+
+
+def test_cli_shrink_impossible(kv, tmp_path, capsys):
+    src, out = tmp_path / "in.cemb", tmp_path / "out.cemb"
+    kv.save(src)
+    rc = main(["shrink", str(src), "-o", str(out), "--max-bytes", "100", "--json", "-q"])
+    cap = capsys.readouterr()
+    assert rc == 1 and not out.exists()
+    assert json.loads(cap.out)["met"] is False
+    assert cap.err.count("\n") == 1 and "no method meets" in cap.err
+    rc = main(["shrink", str(src), "-o", str(out)])
+    assert rc == 1 and "budget" in capsys.readouterr().err
+    rc = main(["shrink", str(src), "-o", str(out), "--max-bytes", "10 parsecs"])
+    assert rc == 1 and "size" in capsys.readouterr().err
