@@ -29,14 +29,47 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
 
 
 def squared_distances(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances, shape (len(x), len(centers)), clipped at 0."""
+    """Squared Euclidean distances by the BLAS expansion ``|x|^2 - 2 x.c + |c|^2``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, dim)
+    centers : ndarray of shape (k, dim)
+
+    Returns
+    -------
+    ndarray of float64, shape (n, k)
+        Clipped at 0 (the expansion can round below it).
+
+    Examples
+    --------
+    >>> squared_distances(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]))
+    array([[25.]])
+    """
     d = (x * x).sum(axis=1, dtype=np.float64)[:, None] - 2.0 * (x @ centers.T).astype(np.float64)
     d += (centers * centers).sum(axis=1, dtype=np.float64)[None, :]
     return np.maximum(d, 0.0, out=d)
 
 
 def assign(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre of each row and its squared distance."""
+    """Nearest centre of each row and its squared distance.
+
+    Parameters
+    ----------
+    x : float32 ndarray of shape (n, dim)
+    centers : ndarray of shape (k, dim)
+
+    Returns
+    -------
+    labels : int64 ndarray of shape (n,)
+    distances : float64 ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> x = np.array([[0, 0], [5, 5]], dtype=np.float32)
+    >>> assign(x, np.array([[4, 4], [0, 1]], dtype=np.float32))[0]
+    array([1, 0])
+    """
     labels = np.empty(x.shape[0], dtype=np.int64)
     dist = np.empty(x.shape[0], dtype=np.float64)
     if x.shape[1] <= _DIRECT_MAX_DIM:
@@ -62,9 +95,29 @@ def _point_distances(x: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator,
                     n_trials: int | None = None) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007) with ``n_trials`` local trials per centre,
-    by default ``2 + log k`` (the greedy variant scikit-learn uses; 1 is the classic seeding).
-    Returns the chosen row indices."""
+    """k-means++ seeding (Arthur & Vassilvitskii 2007).
+
+    Parameters
+    ----------
+    x : float32 ndarray of shape (n, dim)
+    k : int
+        Centres to choose.
+    rng : numpy.random.Generator
+    n_trials : int, optional
+        Candidates drawn per centre, the one lowering the potential most is kept; default
+        ``2 + log k`` (the greedy variant scikit-learn uses); 1 is the classic seeding.
+
+    Returns
+    -------
+    int64 ndarray of shape (k,)
+        The chosen row indices.
+
+    Examples
+    --------
+    >>> x = np.array([[0, 0], [0, 0.1], [9, 9]], dtype=np.float32)
+    >>> sorted(kmeans_plusplus(x, 2, np.random.default_rng(0)).tolist()) in ([0, 2], [1, 2])
+    True
+    """
     n = x.shape[0]
     trials = 2 + int(math.log(k)) if n_trials is None else int(n_trials)
     chosen = [int(rng.integers(n))]
@@ -86,10 +139,34 @@ def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator,
 
 def lloyd(x: np.ndarray, centers: np.ndarray, *, max_iter: int = 100, tol: float = 1e-4,
           spherical: bool = False) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Lloyd iterations from ``centers``; returns (labels, centers, inertia, iterations).
+    """Lloyd iterations from ``centers``.
 
     Stops when no label changes or the centres move less than ``tol`` times the mean variance
     of the data (scikit-learn's rule). An empty cluster takes the point farthest from its centre.
+
+    Parameters
+    ----------
+    x : float32 ndarray of shape (n, dim)
+    centers : ndarray of shape (k, dim)
+        Starting centres.
+    max_iter : int, default 100
+    tol : float, default 1e-4
+    spherical : bool, default False
+        Normalise the centres after each update (spherical k-means on unit rows).
+
+    Returns
+    -------
+    labels : int64 ndarray of shape (n,)
+    centers : float32 ndarray of shape (k, dim)
+    inertia : float
+        Sum of squared distances of the rows to their centre.
+    iterations : int
+
+    Examples
+    --------
+    >>> x = np.array([[0, 0], [0, 1], [9, 9], [9, 8]], dtype=np.float32)
+    >>> lloyd(x, x[[0, 2]])[0]
+    array([0, 0, 1, 1])
     """
     center_sums = kernels("compactemb.cluster._kernels").center_sums
     k, dim = centers.shape
@@ -126,10 +203,35 @@ def kmeans(x: np.ndarray, k: int, *, n_init: int = 1, max_iter: int = 100, tol: 
            on_run=None) -> tuple[np.ndarray, np.ndarray, float, int]:
     """k-means++ then Lloyd, ``n_init`` times; the run with the lowest inertia wins.
 
-    ``x`` is a float32 (n, dim) matrix (already normalised for spherical k-means); ``init``
-    replaces the seeding (one run); ``n_trials`` as :func:`kmeans_plusplus`. ``on_run()`` is
-    called after each run (progress bars).
-    Returns (labels, centers, inertia, iterations) of the best run.
+    The one k-means of the package: :class:`KMeans` and the PQ codebooks call it.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, dim)
+        Converted to float32; already normalised for spherical k-means.
+    k : int
+    n_init : int, default 1
+    max_iter, tol, spherical
+        As :func:`lloyd`.
+    random_state : int or numpy.random.Generator, default 0
+    init : ndarray of shape (k, dim), optional
+        Starting centres instead of the seeding (one run).
+    n_trials : int, optional
+        As :func:`kmeans_plusplus`.
+    on_run : callable, optional
+        Called after each run (progress bars).
+
+    Returns
+    -------
+    tuple
+        (labels, centers, inertia, iterations) of the best run, as :func:`lloyd`.
+
+    Examples
+    --------
+    >>> x = np.array([[0, 0], [0, 1], [9, 9], [9, 8]], dtype=np.float32)
+    >>> labels, centers, inertia, _ = kmeans(x, 2, n_init=2)
+    >>> round(inertia, 3)
+    1.0
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     rng = random_state if isinstance(random_state, np.random.Generator) \
