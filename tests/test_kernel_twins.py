@@ -365,6 +365,24 @@ CASES.update({
 })
 
 
+TOPK = "compactemb._topk_kernels"
+
+
+def build_merge_top_k(rng):
+    """Scores with many ties, -inf and NaN, merged into a running best already half full."""
+    best_s = np.full((9, 5), -np.inf, np.float32)
+    best_i = np.full((9, 5), -1, np.int64)
+    best_s[:, :2] = [[4.0, 2.0]] * 9
+    best_i[:, :2] = [[3, 1]] * 9
+    scores = rng.integers(0, 6, (9, 30)).astype(np.float32)
+    scores[rng.random((9, 30)) < 0.2] = -np.inf
+    scores[rng.random((9, 30)) < 0.05] = np.nan
+    return [scores, 10, best_s, best_i]
+
+
+CASES["merge_top_k"] = (TOPK, "merge_top_k", build_merge_top_k, EXACT)
+
+
 def _assert_same(got, want, tol, what):
     if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
@@ -391,7 +409,7 @@ def test_kernel_equals_twin(case, seed):
             _assert_same(g, w, tol, f"{name} argument {i}")
 
 
-KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER]
+KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

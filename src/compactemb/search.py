@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from ._native import kernels
 from .exceptions import InputError
 
 Metric = Literal["cosine", "dot"]
@@ -38,18 +39,6 @@ def keyed_results(res: SearchResult, keys) -> list[list[tuple]]:
     """``SearchResult`` rows as lists of ``(keys[id], score)``, padding (-1) dropped."""
     return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
             for ri, rs in zip(res.ids.tolist(), res.scores)]
-
-
-def _merge_topk(best_s, best_i, s, offset, k):
-    """Merge a block of scores (n, b) into the running top-k (n, k)."""
-    cand_s = np.concatenate([best_s, s], axis=1)
-    cand_i = np.concatenate([best_i, np.broadcast_to(
-        np.arange(offset, offset + s.shape[1], dtype=np.int64), s.shape)], axis=1)
-    if cand_s.shape[1] > k:
-        part = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
-        cand_s = np.take_along_axis(cand_s, part, axis=1)
-        cand_i = np.take_along_axis(cand_i, part, axis=1)
-    return cand_s, cand_i
 
 
 def flatten_exclusions(exclude, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +69,8 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
     The one top-k loop of the package (``search``, 3CosMul in ``KeyedVectors`` and
     ``FactorModel.recommend_rows`` all use it): the table is decoded ``block_rows`` rows at a
     time, each block scored for ``query_batch`` queries at once (a BLAS matrix product in the
-    callers), and the running best ``k`` kept with ``argpartition``, so memory stays about
-    ``query_batch x (block_rows + k)`` floats whatever the table's size.
+    callers), and the running best ``k`` kept by a parallel kernel (``_topk_kernels``), so
+    memory stays about ``query_batch x (block_rows + k)`` floats whatever the table's size.
 
     Parameters
     ----------
@@ -123,6 +112,7 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
     """
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
+    merge_top_k = kernels("compactemb._topk_kernels").merge_top_k
     kk = min(k, table.n_rows)
     out_i = np.full((n_queries, k), -1, dtype=np.int64)
     out_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
@@ -135,18 +125,16 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
         q1 = min(n_queries, q0 + max(1, query_batch))
         no_pairs = np.empty(0, np.int64)
         ex_rows, ex_cols = exclusions(q0, q1) if exclusions is not None else (no_pairs, no_pairs)
-        best_s = np.full((q1 - q0, 0), -np.inf, dtype=np.float32)
-        best_i = np.empty((q1 - q0, 0), dtype=np.int64)
+        # the running best k of each query, merged block by block in a parallel kernel
+        best_s = np.full((q1 - q0, kk), -np.inf, dtype=np.float32)
+        best_i = np.full((q1 - q0, kk), -1, dtype=np.int64)
         for start, blk in table.iter_blocks(max(1, block_rows)):
             s = score_block(q0, q1, start, blk)
             if ex_rows.size:
                 _mask_excluded(s, ex_rows, ex_cols, start)
-            best_s, best_i = _merge_topk(best_s, best_i, s, start, kk)
-        order = np.argsort(-best_s, axis=1, kind="stable")
-        best_s = np.take_along_axis(best_s, order, axis=1)
-        best_i = np.take_along_axis(best_i, order, axis=1)
+            merge_top_k(np.ascontiguousarray(s, dtype=np.float32), start, best_s, best_i)
         out_s[q0:q1, :kk] = best_s
-        out_i[q0:q1, :kk] = np.where(np.isfinite(best_s), best_i, -1)
+        out_i[q0:q1, :kk] = best_i
     return SearchResult(out_i, out_s)
 
 
