@@ -170,15 +170,17 @@ def _reference_decode(kind, attrs, a):
     if kind in ("bit1", "bit2"):
         bits, codes = attrs["bits"], a["codes"]
         per_byte = 8 // bits
+        k = attrs.get("n_components", d)
         rows = np.array([[a["levels"][(int(codes[i, j // per_byte]) >> (bits * (j % per_byte)))
-                                      & ((1 << bits) - 1)] for j in range(d)] for i in range(n)])
+                                      & ((1 << bits) - 1)] for j in range(k)] for i in range(n)])
         if "row_scales" in a:
             rows = rows * a["row_scales"].astype(np.float32)[:, None]
         if "dim_scales" in a:
             rows = rows * a["dim_scales"]
         if "rotation" in a:
             rows = rows @ a["rotation"].T
-        return rows + a["mean"] if "mean" in a else rows
+        rows = rows + a["mean"] if "mean" in a else rows
+        return rows * a["norms"].astype(np.float32)[:, None] if "norms" in a else rows
     raise AssertionError(f"no reference decoder for table kind {kind!r}: add one here")
 
 

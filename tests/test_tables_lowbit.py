@@ -14,7 +14,8 @@ from compactemb.tables._lowbit import lowbit_search, pack_codes
 
 KINDS = [Bit1Table, Bit2Table]
 OPTIONS = [dict(scale="dim"), dict(scale="row", center=False), dict(scale="both"),
-           dict(scale="dim", rotation=True)]
+           dict(scale="dim", rotation=True), dict(scale="dim", normalize=True),
+           dict(scale="both", rotation="pca", n_components=7, normalize=True)]
 
 
 def _x(n=120, dim=13, seed=0):
@@ -26,9 +27,9 @@ def _x(n=120, dim=13, seed=0):
 def reference_decode(t) -> np.ndarray:
     """The layout of docs/FORMAT.md, bit by bit, in plain Python loops."""
     per_byte = 8 // t.bits
-    out = np.zeros((t.n_rows, t.dim), np.float32)
+    out = np.zeros((t.n_rows, t.code_dim), np.float32)
     for i in range(t.n_rows):
-        for j in range(t.dim):
+        for j in range(t.code_dim):
             code = (int(t.codes[i, j // per_byte]) >> (t.bits * (j % per_byte))) \
                 & ((1 << t.bits) - 1)
             v = t.levels[code]
@@ -41,6 +42,8 @@ def reference_decode(t) -> np.ndarray:
         out = out @ t.rotation.T
     if t.mean is not None:
         out = out + t.mean
+    if t.norms is not None:
+        out = out * t.norms.astype(np.float32)[:, None]
     return out
 
 
@@ -50,13 +53,13 @@ def test_decode_equals_reference(cls, opts):
     t = cls.from_dense(_x(), **opts)
     ref = reference_decode(t)
     got = t.lookup(np.arange(t.n_rows))
-    if t.rotation is None:
+    if t.rotation is None and t.norms is None:
         np.testing.assert_array_equal(got, ref)  # bit for bit
     else:
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
     ids = np.array([[5, 0], [119, 5]])
     # a rotation is a BLAS product, whose rounding may depend on the batch
-    same = np.testing.assert_array_equal if t.rotation is None else \
+    same = np.testing.assert_array_equal if t.rotation is None and t.norms is None else \
         (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6))
     same(t.lookup(ids), got[ids])
     same(t.rows(7, 30), got[7:30])
@@ -76,6 +79,20 @@ def test_one_bit_keeps_the_signs_of_centred_values():
     assert np.array_equal(dec > mean, x > mean)
     # per-dimension scale: the least-squares value mean |x - mean| of the column
     np.testing.assert_allclose(t.dim_scales, np.abs(x - mean).mean(axis=0), rtol=1e-4)
+
+
+def test_normalize_keeps_row_norms_and_pca_keeps_the_top_directions():
+    x = _x(400, 16)
+    t = Bit2Table.from_dense(x, normalize=True)
+    np.testing.assert_allclose(np.linalg.norm(t.to_dense().weights, axis=1),
+                               np.linalg.norm(x, axis=1), rtol=2e-3)
+    # 4 of 16 components: the projection is the top principal subspace of the centred rows
+    p = Bit1Table.from_dense(x, rotation="pca", n_components=4)
+    _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(p.rotation.T @ vt[:4].T), np.eye(4), atol=1e-4)
+    assert p.codes.shape == (400, 1)
+    with pytest.raises(InputError, match="n_components"):
+        Bit1Table.from_dense(x, n_components=4)
 
 
 def test_two_bits_are_closer_than_one_bit():
@@ -129,7 +146,7 @@ def test_hamming_counts_differing_bits():
 def test_bag_equals_pooled_decoded_rows(cls, mode, weighted):
     if weighted and mode == "mean":
         return
-    t = cls.from_dense(_x(), scale="both", rotation=True)
+    t = cls.from_dense(_x(), scale="both", rotation="pca", n_components=9, normalize=True)
     dec = reference_decode(t)
     ids = np.array([3, 9, 9, 1, 4, 7])
     offsets = np.array([0, 3, 5, 5])
@@ -152,9 +169,7 @@ def test_storage_round_trip(cls, opts, tmp_path):
         back = load(path, mmap=mmap)
         assert type(back) is cls and back.attrs() == t.attrs()
         np.testing.assert_array_equal(back.to_dense().weights, t.to_dense().weights)
-    assert t.nbytes == cls.estimate_nbytes(t.n_rows, t.dim, scale=opts["scale"],
-                                           center=opts.get("center", True),
-                                           rotation=opts.get("rotation", False))
+    assert t.nbytes == cls.estimate_nbytes(t.n_rows, t.dim, **opts)
 
 
 def test_sizes():

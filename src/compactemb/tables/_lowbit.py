@@ -1,12 +1,17 @@
-"""1-bit and 2-bit tables: bit-packed codes, scales per row and/or per dimension, centring and
-an optional random rotation.
+"""1-bit and 2-bit tables: bit-packed codes, scales per row and/or per dimension, centring, an
+optional rotation or projection, and optional row norms.
 
-A row is stored as ``dim`` codes of ``bits`` bits packed into ``ceil(dim * bits / 8)`` bytes
-(column ``j`` in byte ``j // (8 // bits)``, starting at bit ``bits * (j % (8 // bits))``), and
-decodes as::
+A row is stored as ``k`` codes (``k = dim`` unless a projection keeps fewer components) of
+``bits`` bits packed into ``ceil(k * bits / 8)`` bytes (column ``j`` in byte ``j // (8 //
+bits)``, starting at bit ``bits * (j % (8 // bits))``), and decodes as::
 
     y[j] = levels[code[j]] * row_scale * dim_scale[j]        (a scale that is absent is 1)
-    row  = y @ rotation.T + mean                             (rotation and mean optional)
+    row  = norm * (y @ rotation.T + mean)                    (rotation, mean, norm optional)
+
+``rotation`` is (dim, k) with orthonormal columns: a random rotation (k = dim) or the top ``k``
+principal directions of the centred rows (``rotation="pca"``, fewer bytes a row). With
+``normalize=True`` the codes are taken of the unit rows and a float16 ``norm`` per row restores
+each decoded row's length.
 
 1 bit keeps the sign of each centred value (``levels = [-1, 1]``); 2 bits keep four levels
 fitted to the data (Lloyd-Max on the scaled values). Scales are refitted by least squares for
@@ -175,38 +180,46 @@ class LowBitTable(EmbeddingTable):
     levels : float32 array of shape (2 ** bits,)
         Value of each code, ascending.
     row_scales : float16 array of shape (n_rows,), optional
-    dim_scales : float32 array of shape (dim,), optional
+    dim_scales : float32 array of shape (k,), optional
     mean : float32 array of shape (dim,), optional
         Added after the rotation (the centre the codes were taken around).
-    rotation : float32 array of shape (dim, dim), optional
-        Orthogonal; decoded rows are ``y @ rotation.T + mean``.
+    rotation : float32 array of shape (dim, k), optional
+        Orthonormal columns; decoded rows are ``y @ rotation.T + mean``. ``k`` (the code
+        columns) is ``dim`` without it.
+    norms : float16 array of shape (n_rows,), optional
+        Multiplies each decoded row.
     """
 
     bits: ClassVar[int] = 1
 
     def __init__(self, codes, dim: int, levels, *, row_scales=None, dim_scales=None, mean=None,
-                 rotation=None):
+                 rotation=None, norms=None):
         codes = np.asarray(codes)
         dim = int(dim)
-        n_bytes = self.row_bytes(dim)
+        self.rotation = None
+        code_dim = dim
+        if rotation is not None:
+            rot = np.asarray(rotation)
+            if rot.dtype != np.float32 or rot.ndim != 2 or rot.shape[0] != dim \
+                    or not 1 <= rot.shape[1] <= dim:
+                raise InputError(f"{self.kind} rotation must be float32 ({dim}, k) with k <= "
+                                 f"{dim}, got {rot.dtype} {rot.shape}")
+            self.rotation = np.ascontiguousarray(rot)
+            code_dim = rot.shape[1]
+        n_bytes = self.row_bytes(code_dim)
         if codes.ndim != 2 or codes.dtype != np.uint8 or codes.shape[1] != n_bytes:
-            raise InputError(f"{self.kind} codes of dim {dim} must be uint8 of shape (n_rows, "
-                             f"{n_bytes}); got {codes.dtype} {codes.shape}")
+            raise InputError(f"{self.kind} codes of {code_dim} columns must be uint8 of shape "
+                             f"(n_rows, {n_bytes}); got {codes.dtype} {codes.shape}")
         self.codes = np.ascontiguousarray(codes)
-        self.n_rows, self.dim = codes.shape[0], dim
+        self.n_rows, self.dim, self.code_dim = codes.shape[0], dim, code_dim
         self.levels = self._vector(levels, 1 << self.bits, np.float32, "levels")
         self.row_scales = None if row_scales is None else self._vector(
             row_scales, self.n_rows, np.float16, "row_scales")
         self.dim_scales = None if dim_scales is None else self._vector(
-            dim_scales, dim, np.float32, "dim_scales")
+            dim_scales, code_dim, np.float32, "dim_scales")
         self.mean = None if mean is None else self._vector(mean, dim, np.float32, "mean")
-        self.rotation = None
-        if rotation is not None:
-            rot = np.asarray(rotation)
-            if rot.dtype != np.float32 or rot.shape != (dim, dim):
-                raise InputError(f"{self.kind} rotation must be float32 ({dim}, {dim}), got "
-                                 f"{rot.dtype} {rot.shape}")
-            self.rotation = np.ascontiguousarray(rot)
+        self.norms = None if norms is None else self._vector(norms, self.n_rows, np.float16,
+                                                             "norms")
         self.meta: dict = {}
 
     def _vector(self, a, size: int, dtype, name: str) -> np.ndarray:
@@ -232,7 +245,8 @@ class LowBitTable(EmbeddingTable):
 
     @classmethod
     def from_dense(cls, table_or_array, *, scale: str = "dim", center: bool = True,
-                   rotation: bool = False, n_iter: int = 4, random_state=0) -> LowBitTable:
+                   rotation: bool | str = False, n_components: int | None = None,
+                   normalize: bool = False, n_iter: int = 4, random_state=0) -> LowBitTable:
         """Quantise a float table (any kind, decoded) or matrix.
 
         Parameters
@@ -244,8 +258,14 @@ class LowBitTable(EmbeddingTable):
             or both.
         center : bool, default True
             Subtract the column mean before coding (kept as ``mean``).
-        rotation : bool, default False
-            Apply a random orthogonal rotation (``dim * dim`` float32 stored) before coding.
+        rotation : bool or "pca", default False
+            Rotate before coding: ``True`` a random orthogonal rotation, ``"pca"`` the
+            principal directions of the centred rows (``dim * k`` float32 stored).
+        n_components : int, optional
+            Code columns ``k`` (default ``dim``); fewer keep the top principal directions only
+            (needs ``rotation="pca"``, or a random one).
+        normalize : bool, default False
+            Code the unit rows; a float16 norm per row (2 bytes) restores each row's length.
         n_iter : int, default 4
             Alternating least-squares rounds for the scales (and 2-bit codes).
         random_state : int, default 0
@@ -273,43 +293,75 @@ class LowBitTable(EmbeddingTable):
         if not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
             raise InputError(f"{cls.kind} option 'n_iter' must be a positive integer, "
                              f"got {n_iter!r}")
+        if rotation not in (False, True, "pca"):
+            raise InputError(f"{cls.kind} option 'rotation' must be False, True or 'pca', got "
+                             f"{rotation!r}")
         x = _float_matrix(table_or_array)
         n, dim = x.shape
+        k = dim if n_components is None else n_components
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= max(1, dim):
+            raise InputError(f"{cls.kind} option 'n_components' must be an integer in [1, "
+                             f"dim={dim}], got {n_components!r}")
+        if k < dim and rotation is False:
+            raise InputError(f"{cls.kind} option 'n_components' < dim needs rotation='pca' "
+                             "(or True)")
+        if normalize:
+            row_norms = np.linalg.norm(x, axis=1)
+            if row_norms.max(initial=0) > 65000:
+                raise InputError(f"row norms exceed the float16 range of {cls.kind} norms")
+            x = x / np.where(row_norms > 0, row_norms, 1)[:, None].astype(np.float32)
         mean = x.mean(axis=0, dtype=np.float64).astype(np.float32) if center and n else None
-        rot = random_rotation(dim, random_state) if rotation and dim else None
-        codes = np.empty((n, cls.row_bytes(dim)), np.uint8)
         z = x - mean[None, :] if mean is not None else x
+        rot = None
+        if rotation == "pca" and dim:
+            sample = z if n <= 50000 else z[np.random.default_rng(random_state).choice(
+                n, 50000, replace=False)]
+            _, _, vt = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
+            rot = np.zeros((dim, k), np.float32)
+            rot[:, :min(k, vt.shape[0])] = vt[:k].T
+        elif rotation and dim:
+            rot = np.ascontiguousarray(random_rotation(dim, random_state)[:, :k])
         if rot is not None:
             z = z @ rot
+        codes = np.empty((n, cls.row_bytes(k)), np.uint8)
         if n == 0:
             levels = np.array([-1.0, 1.0], np.float32) if cls.bits == 1 else \
                 np.array([-1.5, -0.5, 0.5, 1.5], np.float32)
             r = np.zeros(0, np.float16) if scale in ("row", "both") else None
-            s = np.ones(dim, np.float32) if scale in ("dim", "both") else None
-            return cls(codes, dim, levels, row_scales=r, dim_scales=s, mean=mean, rotation=rot)
+            s = np.ones(k, np.float32) if scale in ("dim", "both") else None
+            return cls(codes, dim, levels, row_scales=r, dim_scales=s, mean=mean, rotation=rot,
+                       norms=np.zeros(0, np.float16) if normalize else None)
         c, levels, r, s = _fit(z, cls.bits, scale, int(n_iter))
         codes[:] = pack_codes(c, cls.bits)
-        return cls(codes, dim, levels, row_scales=r, dim_scales=s, mean=mean, rotation=rot)
+        table = cls(codes, dim, levels, row_scales=r, dim_scales=s, mean=mean, rotation=rot)
+        if normalize:
+            dec = np.linalg.norm(table.rows(0, n), axis=1)
+            table.norms = np.where(dec > 0, row_norms / np.maximum(dec, 1e-30), 0) \
+                .astype(np.float16)
+        return table
 
     # -- decode --------------------------------------------------------------------------------
     def _kernel_args(self):
         has_rows = self.row_scales is not None
         rows = self.row_scales.astype(np.float32) if has_rows else np.empty(0, np.float32)
-        dims = self.dim_scales if self.dim_scales is not None else np.ones(self.dim, np.float32)
+        dims = self.dim_scales if self.dim_scales is not None else \
+            np.ones(self.code_dim, np.float32)
         return rows, has_rows, dims
 
-    def _decode_flat(self, idx: np.ndarray, *, with_mean: bool = True) -> np.ndarray:
+    def _decode_flat(self, idx: np.ndarray) -> np.ndarray:
         k = kernels(_KERNELS)
         rows, has_rows, dims = self._kernel_args()
-        add_mean = self.mean is not None and self.rotation is None and with_mean
-        mean = self.mean if add_mean else np.zeros(self.dim, np.float32)
-        out = np.empty((idx.size, self.dim), np.float32)
-        k.lowbit_lookup(self.codes, self.dim, self.bits, self.levels, rows, has_rows, dims, mean,
-                        idx, out)
+        add_mean = self.mean is not None and self.rotation is None
+        mean = self.mean if add_mean else np.zeros(self.code_dim, np.float32)
+        out = np.empty((idx.size, self.code_dim), np.float32)
+        k.lowbit_lookup(self.codes, self.code_dim, self.bits, self.levels, rows, has_rows, dims,
+                        mean, idx, out)
         if self.rotation is not None:
             out = out @ self.rotation.T
-            if self.mean is not None and with_mean:
+            if self.mean is not None:
                 out += self.mean
+        if self.norms is not None:
+            out *= self.norms[idx].astype(np.float32)[:, None]
         return out
 
     def lookup(self, ids) -> np.ndarray:
@@ -324,24 +376,27 @@ class LowBitTable(EmbeddingTable):
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)
         rows, has_rows, dims = self._kernel_args()
-        out = np.empty((starts.size, self.dim), np.float32)
-        kernels(_KERNELS).lowbit_bag(self.codes, self.dim, self.bits, self.levels, rows,
+        if self.norms is not None:  # a row's norm is one more weight of the row
+            scale = self.norms[idx].astype(np.float32)
+            w = scale if w is None else w * scale
+        out = np.empty((starts.size, self.code_dim), np.float32)
+        kernels(_KERNELS).lowbit_bag(self.codes, self.code_dim, self.bits, self.levels, rows,
                                      has_rows, dims, idx, starts, ends,
                                      w if w is not None else np.empty(0, np.float32),
-                                     w is not None, mode == "mean", out)
+                                     w is not None, False, out)
         # decoding is linear: the rotation and mean apply once per bag
         if self.rotation is not None:
             out = out @ self.rotation.T
+        count = (ends - starts).astype(np.float32)
         if self.mean is not None:
-            count = (ends - starts).astype(np.float32)
-            if mode == "mean":
-                total = (count > 0).astype(np.float32)
-            elif w is not None:
+            if w is not None:
                 csum = np.concatenate([[0.0], np.cumsum(w, dtype=np.float64)])
                 total = (csum[ends] - csum[starts]).astype(np.float32)
             else:
                 total = count
             out += total[:, None] * self.mean[None, :]
+        if mode == "mean":
+            np.divide(out, count[:, None], out=out, where=count[:, None] > 0)
         return out
 
     # -- scoring without decoding --------------------------------------------------------------
@@ -354,9 +409,9 @@ class LowBitTable(EmbeddingTable):
         if self.dim_scales is not None:
             q = q * self.dim_scales[None, :]
         per_byte = 8 // self.bits
-        n_bytes = self.row_bytes(self.dim)
+        n_bytes = self.row_bytes(self.code_dim)
         w = np.zeros((q.shape[0], n_bytes * per_byte), np.float32)
-        w[:, :self.dim] = q
+        w[:, :self.code_dim] = q
         w = w.reshape(q.shape[0], n_bytes, per_byte)
         byte = np.arange(256)
         mask = (1 << self.bits) - 1
@@ -404,19 +459,26 @@ class LowBitTable(EmbeddingTable):
                                         stop, out)
         if self.mean is not None:
             out += (q @ self.mean)[:, None]
+        if self.norms is not None:
+            out *= self.norms[start:stop].astype(np.float32)[None, :]
         return out
 
     # -- storage -------------------------------------------------------------------------------
     def arrays(self):
         out = {"codes": self.codes, "levels": self.levels}
-        for name in ("row_scales", "dim_scales", "mean", "rotation"):
+        for name in ("row_scales", "dim_scales", "mean", "rotation", "norms"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
 
     def attrs(self):
-        return {"n_rows": self.n_rows, "dim": self.dim, "bits": self.bits, "scale": self.scale,
-                "center": self.mean is not None, "rotation": self.rotation is not None}
+        out = {"n_rows": self.n_rows, "dim": self.dim, "bits": self.bits, "scale": self.scale,
+               "center": self.mean is not None, "rotation": self.rotation is not None}
+        if self.code_dim != self.dim:
+            out["n_components"] = self.code_dim
+        if self.norms is not None:
+            out["normalize"] = True
+        return out
 
     @classmethod
     def from_state(cls, attrs, arrays):
@@ -425,19 +487,22 @@ class LowBitTable(EmbeddingTable):
                              f"say {attrs['bits']}")
         t = cls(arrays["codes"], attrs["dim"], arrays["levels"],
                 row_scales=arrays.get("row_scales"), dim_scales=arrays.get("dim_scales"),
-                mean=arrays.get("mean"), rotation=arrays.get("rotation"))
+                mean=arrays.get("mean"), rotation=arrays.get("rotation"),
+                norms=arrays.get("norms"))
         if t.n_rows != attrs["n_rows"]:
             raise ValueError(f"codes have {t.n_rows} rows, the attributes say {attrs['n_rows']}")
         return t
 
     @classmethod
     def estimate_nbytes(cls, n_rows: int, dim: int, *, scale: str = "dim", center: bool = True,
-                        rotation: bool = False, **_) -> int:
+                        rotation: bool | str = False, n_components: int | None = None,
+                        normalize: bool = False, **_) -> int:
         n_rows, dim = int(n_rows), int(dim)
-        return (n_rows * cls.row_bytes(dim) + 4 * (1 << cls.bits)
+        k = dim if n_components is None else int(n_components)
+        return (n_rows * (cls.row_bytes(k) + (2 if normalize else 0)) + 4 * (1 << cls.bits)
                 + (2 * n_rows if scale in ("row", "both") else 0)
-                + (4 * dim if scale in ("dim", "both") else 0)
-                + (4 * dim if center else 0) + (4 * dim * dim if rotation else 0))
+                + (4 * k if scale in ("dim", "both") else 0)
+                + (4 * dim if center else 0) + (4 * dim * k if rotation else 0))
 
 
 @register_table
@@ -483,6 +548,9 @@ class Bit1Table(LowBitTable):
         if q.shape[1] != self.dim:
             raise InputError(f"queries of shape {q.shape} do not match the table's dim "
                              f"{self.dim}")
+        if self.norms is not None:
+            qn = np.linalg.norm(q, axis=1, keepdims=True)
+            q = q / np.where(qn > 0, qn, 1)
         z = q - self.mean[None, :] if self.mean is not None else q
         if self.rotation is not None:
             z = z @ self.rotation

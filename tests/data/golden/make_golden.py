@@ -87,6 +87,13 @@ def golden_objects():
                      np.array([-1.5, -0.5, 0.5, 1.5], np.float32),
                      dim_scales=np.array([1.0, 0.5, 2.0, 0.25, 4.0], np.float32),
                      rotation=np.eye(5, dtype=np.float32)[[1, 0, 2, 4, 3]] * np.float32(-1))
+    # 1-bit codes of 3 principal directions of 4-d rows, with a float16 norm per row
+    bit1_projected = Bit1Table(np.array([[0b101], [0b010]], np.uint8), 4,
+                               np.array([-1.0, 1.0], np.float32),
+                               dim_scales=np.array([2.0, 1.0, 0.5], np.float32),
+                               mean=np.array([0.5, 0.0, -0.5, 1.0], np.float32),
+                               rotation=np.eye(4, dtype=np.float32)[:, [2, 0, 3]],
+                               norms=np.array([1.5, 0.25], np.float16))
     return {
         "keyed_vectors.cemb": (kv, {}),
         "table_float16.cemb": (half, {"meta": {"golden": True}}),
@@ -103,6 +110,7 @@ def golden_objects():
         "table_mixed.cemb": (mixed, {}),
         "table_bit1.cemb": (bit1, {}),
         "table_bit2.cemb": (bit2, {}),
+        "table_bit1_projected.cemb": (bit1_projected, {}),
         "vocab.cemb": (Vocab(np.array([42, 7, 1000], dtype=np.int64), [9, 4, 1]),
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),
