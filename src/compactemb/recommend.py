@@ -60,8 +60,9 @@ class FactorModel:
                 self._seen = seen
             else:
                 m = sp.csr_matrix(seen)
-                self._seen = _Seen(m.indptr.astype(np.int64), m.indices.astype(np.int32),
-                                   m.shape[1])
+                # copy=False: the training matrix's int32 indices are shared, not copied
+                self._seen = _Seen(m.indptr.astype(np.int64),
+                                   m.indices.astype(np.int32, copy=False), m.shape[1])
 
     @property
     def dim(self) -> int:

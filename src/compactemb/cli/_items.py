@@ -98,12 +98,18 @@ def register(commands, families) -> None:
 
     p = commands.add_parser("recommend", help="top-k items for users of a trained model")
     p.add_argument("file", help="a trained model (.cemb from 'train items')")
-    p.add_argument("users", nargs="+", metavar="USER", help="raw user IDs")
+    p.add_argument("users", nargs="*", metavar="USER", help="raw user IDs (or --all)")
     p.add_argument("-k", "--k", type=int, default=10)
     p.add_argument("--include-seen", action="store_true",
                    help="also recommend items the user interacted with in training")
     p.add_argument("--cold-start", choices=["error", "popular"], default="error",
                    help="unknown users: an error, or the most popular items")
+    p.add_argument("--all", action="store_true",
+                   help="every user of the model, written to -o OUT in bounded memory")
+    p.add_argument("-o", "--out", help="with --all: output file, .parquet (needs pyarrow) or "
+                   "tab-separated text (user, rank, item, score)")
+    p.add_argument("--batch", type=int, default=4096,
+                   help="with --all: users ranked at once (bounds memory)")
     common(p)
     p.set_defaults(func=cmd_recommend)
 
@@ -203,11 +209,34 @@ def cmd_eval_items(args) -> int:
 
 
 def cmd_recommend(args) -> int:
+    from ..exceptions import InputError
+
     check_positive("k", args.k)
+    if args.all or args.out:
+        return _recommend_all(args)
+    if not args.users:
+        raise InputError("give user IDs, or --all -o OUT for every user")
     model = _load_model(args.file)
     res = model.recommend(args.users, k=args.k, exclude_seen=not args.include_seen,
                           cold_start=args.cold_start)
     emit_ranked(args, args.users, res, field="item")
+    return 0
+
+
+def _recommend_all(args) -> int:
+    from ..batch_recommend import write_recommendations
+    from ..exceptions import InputError
+
+    if not (args.all and args.out):
+        raise InputError("--all and -o OUT go together: every user's recommendations to a file")
+    if args.users:
+        raise InputError("--all ranks every user: give no user IDs with it")
+    check_positive("batch", args.batch)
+    model = _load_model(args.file)
+    out = write_recommendations(model, args.out, k=args.k, exclude_seen=not args.include_seen,
+                                batch=args.batch)
+    emit(args, out, f"top {args.k} items for {out['users']:,} users ({out['rows']:,} rows) "
+         f"-> {args.out}")
     return 0
 
 
