@@ -167,6 +167,11 @@ def _reference_decode(kind, attrs, a):
             out.append(rows @ proj)
             e0, p0 = e0 + (end - start) * db, p0 + db * d
         return np.concatenate(out)
+    if kind == "tiered":
+        parts = [_reference_decode(attrs[f"{p}_kind"], attrs[p],
+                                   {k[len(p) + 1:]: v for k, v in a.items()
+                                    if k.startswith(p + ".")}) for p in ("head", "tail")]
+        return np.concatenate(parts)
     if kind in ("bit1", "bit2"):
         bits, codes = attrs["bits"], a["codes"]
         per_byte = 8 // bits

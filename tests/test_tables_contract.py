@@ -18,6 +18,7 @@ from compactemb.tables import (
     PQTable,
     PrunedTable,
     QRTable,
+    TieredTable,
     table_kinds,
 )
 
@@ -49,6 +50,9 @@ BUILDERS = {
     "mixed": lambda x: MixedDimTable.from_dense(x, n_blocks=3, shrink=2.0),
     "bit1": lambda x: Bit1Table.from_dense(x),
     "bit2-rotated-both": lambda x: Bit2Table.from_dense(x, scale="both", rotation=True),
+    "tiered": lambda x: TieredTable.from_dense(
+        x, keep=150, head=Int8Table.from_dense,
+        tail=lambda m: Bit1Table.from_dense(m, rotation="pca", n_components=5, normalize=True)),
 }
 
 

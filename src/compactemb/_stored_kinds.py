@@ -19,6 +19,7 @@ COMPONENT_TYPES: dict[str, str] = {
     "mixed": "compactemb.tables",
     "bit1": "compactemb.tables",
     "bit2": "compactemb.tables",
+    "tiered": "compactemb.tables",
     "seen": "compactemb.recommend",
     "classifier_head": "compactemb.train._classifier",
 }

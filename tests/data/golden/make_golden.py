@@ -29,6 +29,7 @@ from compactemb.tables import (
     PQTable,
     PrunedTable,
     QRTable,
+    TieredTable,
 )
 
 HERE = Path(__file__).parent / "v1"
@@ -111,6 +112,7 @@ def golden_objects():
         "table_bit1.cemb": (bit1, {}),
         "table_bit2.cemb": (bit2, {}),
         "table_bit1_projected.cemb": (bit1_projected, {}),
+        "table_tiered.cemb": (TieredTable(Int8Table.from_dense(MATRIX[:2]), bit1_projected), {}),
         "vocab.cemb": (Vocab(np.array([42, 7, 1000], dtype=np.int64), [9, 4, 1]),
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),
