@@ -55,9 +55,28 @@ def test_parse_size():
     ("float16", {}), ("int8", {}), ("int4", {}), ("bit1", {}), ("bit2", {}),
     ("pq", {"n_subvectors": 8}), ("pruned+int4", {"keep": 700}),
     ("pruned+bit2", {"keep": 1234}), ("pruned+pq", {"keep": 2900, "n_subvectors": 8}),
+    ("tiered+bit2", {"keep": 1000, "tail_components": 8}),
+    ("tiered+int4", {"keep": 10, "tail_components": 3}),
 ])
 def test_estimates_equal_measured_bytes(kv, method, options):
     assert estimate_bytes(kv, method, options) == table_bytes(_build(kv, method, options))
+
+
+def test_tiered_keeps_rare_rows_closer_than_hash_buckets(kv):
+    x = kv.table.weights
+    budget = estimate_bytes(kv, "tiered+bit2", {"keep": 1000, "tail_components": 8})
+    keep = max(k for k in range(1000, 3000, 50)
+               if estimate_bytes(kv, "pruned+bit2", {"keep": k}) <= budget)
+
+    def cosine_to_input(method, opts):  # mean cosine of the rare rows to their input rows
+        dec = np.asarray(_build(kv, method, opts).table)[keep:]
+        ref = x[keep:]
+        return np.mean((dec * ref).sum(1) / np.linalg.norm(dec, axis=1)
+                       / np.linalg.norm(ref, axis=1))
+
+    tiered = cosine_to_input("tiered+bit2", {"keep": 1000, "tail_components": 8})
+    pruned = cosine_to_input("pruned+bit2", {"keep": keep})
+    assert tiered > pruned + 0.1
 
 
 def test_recall_of_the_input_is_one_and_drops_with_compression(kv):

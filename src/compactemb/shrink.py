@@ -405,6 +405,14 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
     total = 0.0
     for t in _tables(obj):
         n = t.n_rows
+        if steps[0] == "tiered":
+            keep = min(n, int(options["keep"]))
+            kt = int(options["tail_components"])
+            total += (keep * _row_bytes(value, t.dim, options)
+                      + _fixed_bytes(value, t.dim, options) * (keep > 0)
+                      + (n - keep) * (-(-kt // 8) + 2)
+                      + (8 + 4 * kt + 4 * t.dim + 4 * t.dim * kt) * (n > keep))
+            continue
         if steps[0] == "pruned":
             keep = min(n, int(options["keep"]) if not isinstance(options["keep"], float)
                        else max(1, round(options["keep"] * n)))
@@ -421,20 +429,35 @@ def _build(obj, method: str, options: dict):
 
     steps = method.split("+")
     value = steps[-1]
-    if value not in LOWBIT or value in METHODS:
+    if steps[0] != "tiered" and (value not in LOWBIT or value in METHODS):
         return compress(obj, method, **options)
-    from .tables import Bit1Table, Bit2Table, PrunedTable
+    from .tables import Bit1Table, Bit2Table, PrunedTable, TieredTable
 
-    cls = Bit1Table if value == "bit1" else Bit2Table
     low = {k: v for k, v in options.items() if k in ("scale", "center", "rotation",
                                                      "random_state")}
+    if value in LOWBIT:
+        cls = Bit1Table if value == "bit1" else Bit2Table
+
+        def head(m):
+            return cls.from_dense(m, **low)
+    else:
+        from .compress import compress_table
+
+        def head(m):
+            return compress_table(m, value)
+
+    def tail(m):
+        return Bit1Table.from_dense(m, rotation="pca", n_components=int(
+            options["tail_components"]), normalize=True)
 
     def make(table):
+        if steps[0] == "tiered":
+            return TieredTable.from_dense(table, keep=min(int(options["keep"]), table.n_rows),
+                                          head=head, tail=tail)
         if steps[0] == "pruned":
             keep = min(int(options["keep"]), table.n_rows)
-            return PrunedTable.from_dense(table, keep=keep,
-                                          inner=lambda m: cls.from_dense(m, **low))
-        return cls.from_dense(table, **low)
+            return PrunedTable.from_dense(table, keep=keep, inner=head)
+        return head(table)
 
     info = {"method": method, "options": dict(options)}
     kind = _kind(obj)
@@ -452,7 +475,7 @@ def _build(obj, method: str, options: dict):
         out = make(obj)
         out.meta = {**(getattr(obj, "meta", None) or {}), "compression": info}
         return out
-    raise InputError(f"{value} tables are not available for classifiers")
+    raise InputError(f"{method} tables are not available for classifiers")
 
 
 @dataclass
@@ -574,6 +597,10 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
         if n_min >= 2560:
             knobs.append(_Family("pruned+pq", {"n_subvectors": default_subvectors(dim)},
                                  "keep"))
+        if lowbit and dim >= 16 and n_min >= 1000:
+            # rare rows keep 1-bit codes of a few principal directions instead of a bucket
+            for head, tail in (("bit2", dim // 4), ("bit2", dim // 8), ("int4", dim // 4)):
+                knobs.append(_Family(f"tiered+{head}", {"tail_components": tail}, "keep"))
     return fixed, knobs
 
 
@@ -611,7 +638,7 @@ def _for_bytes(search: _Search, fixed, knobs) -> None:
     # a fixed method already inside the budget makes its pruned family pointless
     inside = {c["method"] for c in search.tried}
     for fam in knobs:
-        if fam.method.startswith("pruned+") and fam.method.split("+")[1] in inside:
+        if fam.method.startswith(("pruned+", "tiered+")) and fam.method.split("+")[1] in inside:
             continue
         value = _largest_within(search.obj, fam, budget)
         for _ in range(3):  # the estimate is close; shrink the knob if the build is over
