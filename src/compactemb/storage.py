@@ -31,7 +31,6 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -121,17 +120,78 @@ def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]
         f.truncate(total)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_TMP_MARK = ".tmp-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or not a pid): leave its file alone
+    return True
+
+
+def temp_name(path: str) -> str:
+    """A temporary name beside ``path`` that says which process writes it:
+    ``<name>.tmp-<pid>-<random>``, so a later save can tell a dead writer's leftover."""
+    import secrets
+
+    return f"{path}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def remove_dead_temps(path: str | os.PathLike) -> list[str]:
+    """Remove ``<path>.tmp-<pid>-*`` files left beside ``path`` by writers that died (kill -9,
+    power loss); files of live processes are kept. Returns the removed paths.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The target whose leftovers to remove.
+
+    Returns
+    -------
+    list of str
+        The removed temporary files.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); target = os.path.join(d, "m.cemb")
+    >>> remove_dead_temps(target)
+    []
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = os.path.basename(path) + _TMP_MARK
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid_text = name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or len(pid_text) > 9 or _pid_alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+            removed.append(os.path.join(directory, name))
+        except OSError:
+            pass
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was.
+    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was. The
+    temporary name carries the writer's process id; leftovers of dead writers (kill -9) beside
+    ``path`` are removed first. An OSError (disk full, read-only folder ...) is raised with
+    ``path`` as its file name, never the temporary one.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -139,14 +199,24 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
         raise InputError(f"{path}: the directory {directory} does not exist")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
+    remove_dead_temps(path)
+    tmp = temp_name(os.path.join(directory, os.path.basename(path)))
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, mode, **kw) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o666)  # the umask applies, as for open()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from None
+    try:
+        try:
+            with os.fdopen(fd, mode, **kw) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.filename == path or exc.filename is None and exc.errno is None:
+                raise
+            raise OSError(exc.errno, exc.strerror, path) from None
     except BaseException:
         try:
             os.unlink(tmp)
@@ -161,7 +231,6 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
             os.close(dfd)
     except OSError:
         pass
-
 
 
 def write_json(path, obj) -> None:

@@ -144,32 +144,74 @@ def emit_ranked(args, queries, results, field: str = "key") -> None:
     emit(args, out, text)
 
 
+def _oserror_line(exc: OSError) -> str:
+    """One line for an OSError: the file the user named (atomic_write reports the target, not its
+    temporary name) and the cause, with advice for the causes a user can fix."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else ""
+    cause = exc.strerror or str(exc)
+    advice = {errno.ENOSPC: " (the disk is full; free space or write elsewhere)",
+              errno.EDQUOT: " (the disk quota is used up)",
+              errno.EFBIG: " (the file is larger than this system or its limits allow)",
+              errno.EROFS: " (write the output to another folder)",
+              errno.EACCES: " (no permission; check the file and its folder)",
+              }.get(exc.errno or 0, "")
+    return f"{where}: {cause}{advice}" if where else f"{cause}{advice}"
+
+
+# options whose values scale the memory a command needs, named in the out-of-memory advice
+_MEMORY_OPTIONS = (("k", "-k"), ("dim", "--dim"), ("batch_size", "--batch-size"),
+                   ("window", "--window"), ("limit", "--limit"), ("clusters", "--clusters"))
+
+
+def _memory_line(args) -> str:
+    given = [f"{flag} {getattr(args, dest)}" for dest, flag in _MEMORY_OPTIONS
+             if getattr(args, dest, None) is not None]
+    if given:
+        return ("out of memory: the inputs with " + ", ".join(given) +
+                " need more memory than is free; lower one of these or use a smaller input")
+    return "out of memory: the input needs more memory than is free; use a smaller input"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 user error, 2 usage error)."""
-    parser = build_parser()
+    """Run the command line; returns the exit status (0 ok, 1 user error, 2 usage error,
+    130 Ctrl-C).
+
+    The one error boundary: a user error, any OSError (disk full, read-only folder, no
+    permission, a missing file ...) and running out of memory print one line
+    ``compactemb: error: ...`` and return 1; outputs are checked before any work
+    (:func:`compactemb.cli._outputs.check_outputs`) and written atomically, so a failed command
+    leaves nothing behind.
+    """
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, usage errors
-        return int(exc.code or 0)
-    set_quiet(getattr(args, "quiet", False))
-    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version, usage errors
+            return int(exc.code or 0)
+        set_quiet(getattr(args, "quiet", False))
+        from ._outputs import check_outputs
+
+        check_outputs(args)
         return int(args.func(args) or 0)
     except CompactEmbError as exc:
         print(f"compactemb: error: {exc}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"compactemb: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print("compactemb: error: out of memory (try a smaller --dim or a higher --min-count)",
-              file=sys.stderr)
-        return 1
     except BrokenPipeError:  # output piped into head & co: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:
+        print(f"compactemb: error: {_oserror_line(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"compactemb: error: {_memory_line(args)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("compactemb: interrupted (no output file was written)", file=sys.stderr)
-        return 130
+        from .._entry import interrupted
+
+        return interrupted()
     finally:
         set_quiet(False)
 

@@ -338,8 +338,16 @@ def cmd_demo(args) -> int:
     from ..demo import run_demo
 
     check_positive("dim", args.dim)
-    report = run_demo(args.out, dim=args.dim, analogies=args.analogies,
-                      similarity=args.similarity, echo=not args.json)
+    created = not os.path.exists(args.out)
+    try:
+        report = run_demo(args.out, dim=args.dim, analogies=args.analogies,
+                          similarity=args.similarity, echo=not args.json)
+    except BaseException:
+        if created:  # nothing partial is left: the folder this run made goes with it
+            import shutil
+
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     if args.json:
         emit(args, report)
     return 0
