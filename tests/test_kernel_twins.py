@@ -382,6 +382,38 @@ def build_merge_top_k(rng):
 
 CASES["merge_top_k"] = (TOPK, "merge_top_k", build_merge_top_k, EXACT)
 
+TEXT = "compactemb._text_kernels"
+
+
+def build_intern_block(rng):
+    """Lines of words drawn from a small alphabet (many repeats), an empty line, punctuation and
+    a non-ASCII letter; a table with one key already in it."""
+    from compactemb.text import _run_table
+
+    words = ["ab", "b", "abc", "ça", "ba", "a"]
+    lines = [" ".join(rng.choice(words, int(rng.integers(0, 6)))) + "." for _ in range(8)]
+    codes = np.frombuffer("\n".join(lines + ["", "ab ab"]).encode("utf-32-le"), np.uint32)
+    table = np.full(64, -1, np.int64)
+    key_hash = np.zeros(40, np.uint64)
+    key_start, key_len, counts = (np.zeros(40, np.int64) for _ in range(3))
+    key_chars = np.zeros(200, np.uint32)
+    twin = importlib.import_module(twin_name(TEXT))
+    state = np.zeros(2, np.int64)
+    twin.intern_block(np.frombuffer("zz".encode("utf-32-le"), np.uint32),
+                      _run_table(r"[^\W\d_]+"), table, key_hash, key_start, key_len, key_chars,
+                      counts, state, np.zeros(4, np.int32))
+    return [codes, _run_table(r"[^\W\d_]+"), table, key_hash, key_start, key_len, key_chars,
+            counts, state, np.zeros(codes.size + 2, np.int32)]
+
+
+def build_rehash(rng):
+    return [np.full(64, -1, np.int64),
+            rng.integers(0, 2**63, 20, dtype=np.int64).astype(np.uint64), 20]
+
+
+CASES["intern_block"] = (TEXT, "intern_block", build_intern_block, EXACT)
+CASES["rehash"] = (TEXT, "rehash", build_rehash, EXACT)
+
 
 def _assert_same(got, want, tol, what):
     if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
@@ -409,7 +441,8 @@ def test_kernel_equals_twin(case, seed):
             _assert_same(g, w, tol, f"{name} argument {i}")
 
 
-KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK]
+KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK,
+                  TEXT]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

@@ -169,3 +169,26 @@ def test_encode_corpus_equals_line_by_line_reference():
     chunks = list(vocab.encode_corpus(AUSTEN, chunk_tokens=100_000))
     assert len(chunks) > 1 and all(c[-1] == -1 for c in chunks)
     assert np.concatenate(chunks).tolist() == expected
+
+
+@pytest.mark.parametrize("pattern,lowercase", [(r"[^\W\d_]+", True), (r"\S+", False),
+                                               (r"\w+", True)])
+def test_interner_ids_and_counts_equal_line_tokens(pattern, lowercase):
+    from compactemb.text import TokenInterner
+
+    tok = Tokenizer(pattern, lowercase=lowercase)
+    blocks = [["Mr. Darcy's 2 HORSES\r", "", "naïve CAFÉ ΟΔΟΣ x_y 😀emoji😀 ²"],
+              ["a\nb holding a newline", "Darcy again"], []]
+    interner = TokenInterner(tok)
+    first: dict = {}
+    for lines in blocks:
+        got = interner.add_lines(lines).tolist()
+        expected = []
+        for line in lines:
+            toks = tok(line.replace("\n", " "))
+            expected += [first.setdefault(t, len(first)) for t in toks] + ([-1] if toks else [])
+        assert got == expected
+    all_tokens = [t for lines in blocks for line in lines for t in tok(line.replace("\n", " "))]
+    assert interner.keys() == list(first)
+    assert interner.counts().tolist() == [Counter(all_tokens)[k] for k in first]
+    assert interner.keys(2) == list(first)[2:]

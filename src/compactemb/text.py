@@ -354,6 +354,113 @@ def iter_sentences(
         yield tok(item) if isinstance(item, str) else list(item)
 
 
+class TokenInterner:
+    """Token ids and counts of a corpus without a Python object per token.
+
+    For tokenizers whose pattern is one character class repeated (the default): each block of
+    lines is lowercased, turned into code points and handed to a numba kernel that finds the
+    tokens and interns them in a hash table keyed by their code points. Tokens are numbered in
+    first-seen order over everything added; only the distinct ones ever become ``str``.
+
+    Parameters
+    ----------
+    tokenizer : Tokenizer
+        Must satisfy :meth:`supports`.
+
+    Examples
+    --------
+    >>> interner = TokenInterner(Tokenizer())
+    >>> interner.add_lines(["The cat", "", "the dog"]).tolist()
+    [0, 1, -1, 0, 2, -1]
+    >>> interner.keys(), interner.counts().tolist()
+    (['the', 'cat', 'dog'], [2, 1, 1])
+    """
+
+    def __init__(self, tokenizer: Tokenizer):
+        from ._native import kernels
+
+        if not self.supports(tokenizer):
+            raise InputError(f"TokenInterner needs a pattern that is one character class "
+                             f"repeated, not {tokenizer.pattern!r}")
+        self.tokenizer = tokenizer
+        self._kernels = kernels("compactemb._text_kernels")
+        self._slots = np.full(1 << 16, -1, dtype=np.int64)
+        self._hash = np.zeros(1 << 14, dtype=np.uint64)
+        self._start = np.zeros(1 << 14, dtype=np.int64)
+        self._len = np.zeros(1 << 14, dtype=np.int64)
+        self._counts = np.zeros(1 << 14, dtype=np.int64)
+        self._chars = np.zeros(1 << 18, dtype=np.uint32)
+        self._state = np.zeros(2, dtype=np.int64)  # keys, code points used
+
+    @staticmethod
+    def supports(tokenizer: Tokenizer) -> bool:
+        """Whether the tokenizer's pattern is one character class repeated."""
+        return _run_table(tokenizer.pattern) is not None
+
+    def __len__(self) -> int:
+        return int(self._state[0])
+
+    def add_lines(self, lines: list[str]) -> np.ndarray:
+        """Intern the tokens of ``lines``: their ids (int32), ``-1`` after each line with a
+        token (the token cache's layout)."""
+        text = "\n".join(lines)
+        if text.count("\n") != max(len(lines) - 1, 0):  # a line holding newlines stays one
+            text = "\n".join(line.replace("\n", " ") for line in lines)
+        if self.tokenizer.lowercase:
+            text = text.lower()
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        table = _run_table(self.tokenizer.pattern)
+        if codes.size and int(codes.max()) >= table.size:
+            table = _run_table(self.tokenizer.pattern, 0x110000)
+        self._reserve(codes.size)
+        out = np.empty(codes.size + 2, dtype=np.int32)
+        w = self._kernels.intern_block(codes, table, self._slots, self._hash, self._start,
+                                       self._len, self._chars, self._counts, self._state, out)
+        return out[:w]
+
+    def _reserve(self, n_codes: int) -> None:
+        """Room for a block of ``n_codes`` code points: at most ``(n + 1) // 2`` new keys."""
+        n_keys, used = int(self._state[0]), int(self._state[1])
+        keys_needed = n_keys + (n_codes + 1) // 2 + 1
+        if keys_needed > self._hash.size:
+            grow = max(keys_needed, 2 * self._hash.size) - self._hash.size
+            self._hash = np.concatenate([self._hash, np.zeros(grow, np.uint64)])
+            self._start = np.concatenate([self._start, np.zeros(grow, np.int64)])
+            self._len = np.concatenate([self._len, np.zeros(grow, np.int64)])
+            self._counts = np.concatenate([self._counts, np.zeros(grow, np.int64)])
+        if used + n_codes > self._chars.size:
+            grow = max(used + n_codes, 2 * self._chars.size) - self._chars.size
+            self._chars = np.concatenate([self._chars, np.zeros(grow, np.uint32)])
+        if 2 * keys_needed > self._slots.size:  # load factor stays at most one half
+            size = 1 << int(2 * keys_needed - 1).bit_length()
+            self._slots = np.full(size, -1, dtype=np.int64)
+            self._kernels.rehash(self._slots, self._hash, n_keys)
+
+    def keys(self, start: int = 0) -> list[str]:
+        """The distinct tokens in id order, from id ``start`` on."""
+        n = len(self)
+        if start >= n:
+            return []
+        first = int(self._start[start])
+        text = self._chars[first: int(self._state[1])].tobytes().decode("utf-32-le",
+                                                                        "surrogatepass")
+        bounds = (self._start[start:n] - first).tolist()
+        return [text[a:a + b] for a, b in zip(bounds, self._len[start:n].tolist())]
+
+    def counts(self) -> np.ndarray:
+        """Occurrences of each distinct token, in id order (int64)."""
+        return self._counts[: len(self)].copy()
+
+
+def iter_corpus_line_blocks(corpus) -> Iterator[list[str]] | None:
+    """The line blocks (:func:`iter_line_blocks`) of a file corpus (a path or a
+    :class:`Corpus`), one file after the other; None for an in-memory corpus."""
+    if not isinstance(corpus, (str, os.PathLike, Corpus)):
+        return None
+    paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else corpus.paths
+    return (lines for path in paths for lines in iter_line_blocks(path))
+
+
 def iter_token_blocks(corpus: str | os.PathLike | Iterable, tokenizer: Tokenizer | None = None,
                       *, batch_lines: int = 8192) -> Iterator[tuple[list[str], np.ndarray]]:
     """The sentences of :func:`iter_sentences`, a block at a time, flattened.

@@ -22,7 +22,13 @@ import numpy as np
 from ._progress import progress
 from .exceptions import InputError, UnknownKeyError
 from .storage import build_component, register_component, register_file_kind
-from .text import Tokenizer, describe, iter_token_blocks
+from .text import (
+    TokenInterner,
+    Tokenizer,
+    describe,
+    iter_corpus_line_blocks,
+    iter_token_blocks,
+)
 
 OnUnknown = Literal["raise", "skip", "fill"]
 
@@ -114,9 +120,15 @@ class Vocab:
             rarest are dropped (counts below a threshold that rises each time, as gensim does).
             That it happened, and the last threshold, are in ``build_info`` and warned about.
         """
-        counts, info = count_keys(iter_token_blocks(corpus, tokenizer),
-                                  max_scan_size=max_scan_size, desc="counting tokens",
-                                  blocks=True)
+        counts = _count_file_tokens(corpus, tokenizer or Tokenizer(), max_scan_size)
+        if counts is not None:
+            info = {"tokens": sum(counts.values()), "pruned_during_scan": False,
+                    "scan_prunes": 0, "scan_prune_threshold": None,
+                    "max_scan_size": max_scan_size}
+        else:
+            counts, info = count_keys(iter_token_blocks(corpus, tokenizer),
+                                      max_scan_size=max_scan_size, desc="counting tokens",
+                                      blocks=True)
         if info["tokens"] == 0:
             raise InputError(f"{describe(corpus)}: the corpus has no tokens")
         info["tokenizer"] = (tokenizer or Tokenizer()).to_dict()
@@ -612,6 +624,26 @@ def _dict_bytes(d: dict) -> int:
         if v > 256:  # CPython shares the small ints; larger row numbers are objects of their own
             total += sys.getsizeof(v)
     return total
+
+
+def _count_file_tokens(corpus, tokenizer: Tokenizer, max_scan_size: int | None) -> dict | None:
+    """Token counts of a file corpus through :class:`~compactemb.text.TokenInterner` (first-seen
+    order kept), or None where it does not apply (an in-memory corpus, a pattern that is not
+    one character class, or more than ``max_scan_size`` distinct tokens: the pruning scan)."""
+    blocks = iter_corpus_line_blocks(corpus)
+    if blocks is None or not TokenInterner.supports(tokenizer):
+        return None
+    interner = TokenInterner(tokenizer)
+    bar = progress(desc="counting tokens", unit="tok")
+    try:
+        for lines in blocks:
+            ids = interner.add_lines(lines)
+            bar.update(int(np.count_nonzero(ids >= 0)))
+            if max_scan_size is not None and len(interner) > max_scan_size:
+                return None
+    finally:
+        bar.close()
+    return dict(zip(interner.keys(), interner.counts().tolist()))
 
 
 def join_sentences(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -40,7 +40,13 @@ from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
 from ..tables import DenseTable
-from ..text import Tokenizer, describe, iter_token_blocks
+from ..text import (
+    TokenInterner,
+    Tokenizer,
+    describe,
+    iter_corpus_line_blocks,
+    iter_token_blocks,
+)
 from ..vocab import Vocab, join_sentences
 from ._base import Trainer, _Renamed, epoch_callback
 
@@ -407,11 +413,18 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
     n_tokens = 0
     n_sentences = 0
     counts = np.zeros(0, dtype=np.int64)
+    line_blocks = iter_corpus_line_blocks(corpus)
+    interner = TokenInterner(tok) if line_blocks is not None and \
+        TokenInterner.supports(tok) else None
     bar = progress(desc="tokenising", unit="tok")
     try:
         with open(raw_path, "wb") as f:
-            # whole blocks of lines: tokenised in NumPy, mapped to ids by C-level map()
-            for tokens, lengths in iter_token_blocks(corpus, tok):
+            if interner is not None:  # files: a numba kernel numbers and counts the tokens
+                n_tokens, n_sentences = _intern_to_file(f, line_blocks, interner, index,
+                                                        vocab is not None, bar)
+            # otherwise whole blocks of lines: tokenised in NumPy, mapped by C-level map()
+            for tokens, lengths in ([] if interner is not None else
+                                    iter_token_blocks(corpus, tok)):
                 n_tokens += len(tokens)
                 n_sentences += int(np.count_nonzero(lengths))
                 if vocab is None:
@@ -429,9 +442,12 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
     if n_tokens == 0:
         raise InputError(f"{describe(corpus)}: the corpus has no tokens")
     if vocab is None:
-        keys = list(index)
-        del index
-        counts = np.concatenate([counts, np.zeros(len(keys) - counts.size, np.int64)])
+        if interner is not None:
+            keys, counts = interner.keys(), interner.counts()
+        else:
+            keys = list(index)
+            counts = np.concatenate([counts, np.zeros(len(keys) - counts.size, np.int64)])
+        del index, interner
         order = np.argsort(-counts, kind="stable")  # by frequency, ties in first-seen order
         order = order[counts[order] >= min_count]
         if max_size is not None:
@@ -459,6 +475,29 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
     stats = {"corpus_tokens": n_tokens, "tokens": trained, "sentences": n_sentences,
              "cache_bytes": os.path.getsize(path), "bounds": bounds}
     return vocab, stats
+
+
+def _intern_to_file(f, line_blocks, interner: TokenInterner, index: dict, given: bool, bar):
+    """Write the interner's ids (first-seen, ``-1`` after each sentence) block by block; with
+    a ``given`` vocabulary, its rows instead, unknown tokens dropped. Returns (tokens,
+    sentences)."""
+    n_tokens = n_sentences = 0
+    rows = np.zeros(0, dtype=np.int32)  # interner id -> vocabulary row (-2: unknown)
+    for lines in line_blocks:
+        ids = interner.add_lines(lines)
+        seps = int(np.count_nonzero(ids < 0))
+        n_sentences += seps
+        n_tokens += ids.size - seps
+        if given:
+            new = interner.keys(rows.size)
+            if new:
+                rows = np.concatenate([rows, np.fromiter(map(index.get, new, repeat(-2)),
+                                                         dtype=np.int32, count=len(new))])
+            ids = np.where(ids >= 0, rows[np.maximum(ids, 0)] if rows.size else -2, -1)
+            ids = ids[ids != -2].astype(np.int32, copy=False)
+        ids.tofile(f)
+        bar.update(ids.size)
+    return n_tokens, n_sentences
 
 
 def _provisional_ids(index: dict, tokens: list[str]) -> np.ndarray:
