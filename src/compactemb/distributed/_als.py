@@ -105,6 +105,23 @@ class ShardSolver:
         self.blocked = blocked
         self.bytes_received = 0
         self.calls = 0
+        self._warm_up()  # load the kernels now, so that the heap measured next is the baseline
+        self.idle_heap = self.peak_heap = _anonymous_rss()
+
+    def _warm_up(self) -> None:
+        from ..train._mf_kernels import als_cg_half, als_cholesky_half
+
+        k = self.dim
+        indptr, indices = np.array([0, 1], np.int64), np.zeros(1, np.int32)
+        data, bounds = np.ones(1, np.float32), np.array([0, 1], np.int64)
+        x, y = np.zeros((1, k), np.float32), np.ones((1, k), np.float32)
+        gram = np.eye(k, dtype=np.float32)
+        with _Threads(self.n_threads):
+            if self.solver == "cg":
+                als_cg_half(indptr, indices, data, x, y, gram, self.cg_steps, bounds)
+            else:
+                als_cholesky_half(indptr, indices, data, x, y, gram.astype(np.float64), bounds,
+                                  np.zeros(1, np.int64))
 
     def pid(self) -> int:
         return os.getpid()
@@ -148,6 +165,7 @@ class ShardSolver:
         out = [factors, f64.T @ f64]
         if self.blocked:
             out.extend(factors[rows] for rows in self.shard[f"send{side}"])
+        self.peak_heap = max(self.peak_heap, _anonymous_rss())  # all the copies are alive here
         return tuple(out)
 
     def stats(self) -> dict:
@@ -157,7 +175,8 @@ class ShardSolver:
 
         return {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
                 "max_rss_bytes": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss * 1024, "bytes_received": self.bytes_received,
+            resource.RUSAGE_SELF).ru_maxrss * 1024, "idle_heap_bytes": self.idle_heap,
+            "peak_heap_bytes": self.peak_heap, "bytes_received": self.bytes_received,
             "calls": self.calls}
 
 
@@ -203,8 +222,10 @@ class RayALS(ALS):
         ``n_shards``, ``need_rows`` (other-side rows each actor reads, per side) and the
         planned ``bytes_sent_per_iteration`` between actors.
     worker_stats_ : list of dict
-        Per actor: ``pid``, ``node_id``, ``max_rss_bytes``, ``bytes_received`` (factor and
-        Gram bytes it read from other actors' objects) and ``calls`` (since its last start).
+        Per actor: ``pid``, ``node_id``, ``max_rss_bytes`` (peak RSS, object store pages it
+        touched included), ``idle_heap_bytes`` and ``peak_heap_bytes`` (private memory after
+        start and at its peak, Linux), ``bytes_received`` (factor and Gram bytes it read from
+        other actors' objects) and ``calls`` (since its last start).
     worker_pids_ : list of int
         Process ids of the actors (set before the first iteration).
 
@@ -383,6 +404,19 @@ class RayALS(ALS):
             for actor in actors:
                 ray.kill(actor)
         return X, Y
+
+
+def _anonymous_rss() -> int:
+    """Private resident memory of this process (Linux ``RssAnon``; 0 elsewhere): the heap,
+    without the object store's shared pages that RSS also counts."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _gram(a: np.ndarray) -> np.ndarray:
