@@ -599,7 +599,8 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
                                  "keep"))
         if lowbit and dim >= 16 and n_min >= 1000:
             # rare rows keep 1-bit codes of a few principal directions instead of a bucket
-            for head, tail in (("bit2", dim // 4), ("bit2", dim // 8), ("int4", dim // 4)):
+            quarter, eighth = max(8, dim // 32 * 8), max(8, dim // 64 * 8)  # whole bytes
+            for head, tail in {("bit2", quarter), ("bit2", eighth), ("int4", quarter)}:
                 knobs.append(_Family(f"tiered+{head}", {"tail_components": tail}, "keep"))
     return fixed, knobs
 
