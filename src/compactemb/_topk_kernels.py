@@ -3,8 +3,6 @@ merged block by block in parallel over queries. Imported lazily."""
 
 from __future__ import annotations
 
-import math
-
 from numba import njit, prange
 
 
@@ -30,12 +28,11 @@ def merge_top_k(scores, offset, best_s, best_i):
         return
     for r in prange(n):
         worst_s = best_s[r, k - 1]  # the row is sorted: its last slot goes first
-        worst_i = best_i[r, k - 1]
         for c in range(b):
             s = scores[r, c]
-            if not s > -math.inf:  # -inf and NaN never enter
-                continue
-            if worst_i >= 0 and not s > worst_s:  # ties: the earlier row, already in, stays
+            # one comparison: an empty last slot scores -inf (so -inf and NaN never enter);
+            # on a tie with a full row's last slot, the earlier row already in stays
+            if not s > worst_s:
                 continue
             row = offset + c
             j = k - 1
@@ -46,4 +43,3 @@ def merge_top_k(scores, offset, best_s, best_i):
             best_s[r, j] = s
             best_i[r, j] = row
             worst_s = best_s[r, k - 1]
-            worst_i = best_i[r, k - 1]
