@@ -393,7 +393,7 @@ def build_intern_block(rng):
     words = ["ab", "b", "abc", "ça", "ba", "a"]
     lines = [" ".join(rng.choice(words, int(rng.integers(0, 6)))) + "." for _ in range(8)]
     codes = np.frombuffer("\n".join(lines + ["", "ab ab"]).encode("utf-32-le"), np.uint32)
-    table = np.full(64, -1, np.int64)
+    table = np.full(64, -1, np.int32)
     key_hash = np.zeros(40, np.uint64)
     key_start, key_len, counts = (np.zeros(40, np.int64) for _ in range(3))
     key_chars = np.zeros(200, np.uint32)
@@ -407,7 +407,7 @@ def build_intern_block(rng):
 
 
 def build_rehash(rng):
-    return [np.full(64, -1, np.int64),
+    return [np.full(64, -1, np.int32),
             rng.integers(0, 2**63, 20, dtype=np.int64).astype(np.uint64), 20]
 
 

@@ -384,7 +384,7 @@ class TokenInterner:
                              f"repeated, not {tokenizer.pattern!r}")
         self.tokenizer = tokenizer
         self._kernels = kernels("compactemb._text_kernels")
-        self._slots = np.full(1 << 16, -1, dtype=np.int64)
+        self._slots = np.full(1 << 16, -1, dtype=np.int32)  # key ids, -1: empty
         self._hash = np.zeros(1 << 14, dtype=np.uint64)
         self._start = np.zeros(1 << 14, dtype=np.int64)
         self._len = np.zeros(1 << 14, dtype=np.int64)
@@ -433,8 +433,9 @@ class TokenInterner:
             self._chars = np.concatenate([self._chars, np.zeros(grow, np.uint32)])
         if 2 * keys_needed > self._slots.size:  # load factor stays at most one half
             size = 1 << int(2 * keys_needed - 1).bit_length()
-            self._slots = np.full(size, -1, dtype=np.int64)
-            self._kernels.rehash(self._slots, self._hash, n_keys)
+            self._slots = np.full(size, -1, dtype=np.int32)
+            if n_keys:
+                self._kernels.rehash(self._slots, self._hash, n_keys)
 
     def keys(self, start: int = 0) -> list[str]:
         """The distinct tokens in id order, from id ``start`` on."""
