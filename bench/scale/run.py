@@ -91,6 +91,25 @@ def make_csv_log(path: Path, scale: float, seed: int = 0) -> dict:
 
 # -- the jobs, each run in its own process ---------------------------------------------
 
+class Phases:
+    """Wall and CPU seconds (all threads of the process) of named phases."""
+
+    def __init__(self):
+        self.wall, self.cpu = {}, {}
+
+    def __call__(self, name):
+        phases = self
+
+        class _Timer:
+            def __enter__(self):
+                self.t, self.c = time.perf_counter(), time.process_time()
+
+            def __exit__(self, *exc):
+                phases.wall[name] = time.perf_counter() - self.t
+                phases.cpu[name] = time.process_time() - self.c
+        return _Timer()
+
+
 def job_seed_ours(folder: str, threads: int, n_recommend: int) -> dict:
     import numpy as np
 
@@ -101,21 +120,18 @@ def job_seed_ours(folder: str, threads: int, n_recommend: int) -> dict:
     ALS(dim=8, epochs=1, n_threads=threads).fit(np.eye(20, dtype=np.float32))  # numba warm-up
     warmup = time.perf_counter() - t
     users, items = np.load(Path(folder) / "users.npy"), np.load(Path(folder) / "items.npy")
-    phases = {}
-    t = time.perf_counter()
-    inter = Interactions.from_arrays(users, items)
-    phases["indexing"] = time.perf_counter() - t
+    phase = Phases()
+    with phase("indexing"):
+        inter = Interactions.from_arrays(users, items)
     del users, items
-    t = time.perf_counter()
-    model = ALS(dim=50, epochs=3, n_threads=threads, random_state=0).fit(inter).model_
-    phases["training"] = time.perf_counter() - t
+    with phase("training"):
+        model = ALS(dim=50, epochs=3, n_threads=threads, random_state=0).fit(inter).model_
     query = inter.user_vocab.key_array[np.random.default_rng(1).choice(
         len(inter.user_vocab), n_recommend, replace=False)]
-    t = time.perf_counter()
-    recs = model.recommend(query.tolist(), k=10)
-    phases["recommending"] = time.perf_counter() - t
+    with phase("recommending"):
+        recs = model.recommend(query.tolist(), k=10)
     assert len(recs) == n_recommend and len(recs[0]) == 10
-    return {"phases": phases, "warmup_s": warmup, "nnz": inter.nnz,
+    return {"phases": phase.wall, "cpu": phase.cpu, "warmup_s": warmup, "nnz": inter.nnz,
             "shape": list(inter.shape), "peak_rss_bytes": peak_rss()}
 
 
@@ -125,29 +141,26 @@ def job_seed_implicit(folder: str, threads: int, n_recommend: int) -> dict:
     from implicit.cpu.als import AlternatingLeastSquares
 
     users, items = np.load(Path(folder) / "users.npy"), np.load(Path(folder) / "items.npy")
-    phases = {}
-    t = time.perf_counter()
-    user_ids, u = np.unique(users, return_inverse=True)
-    item_ids, i = np.unique(items, return_inverse=True)
-    del users, items
-    user_items = sp.csr_matrix((np.ones(u.size, np.float32), (u, i)),
-                               shape=(user_ids.size, item_ids.size))
-    del u, i
-    phases["indexing"] = time.perf_counter() - t
-    t = time.perf_counter()
-    model = AlternatingLeastSquares(factors=50, iterations=3, num_threads=threads,
-                                    random_state=0, calculate_training_loss=False)
-    model.fit(user_items, show_progress=False)
-    phases["training"] = time.perf_counter() - t
+    phase = Phases()
+    with phase("indexing"):
+        user_ids, u = np.unique(users, return_inverse=True)
+        item_ids, i = np.unique(items, return_inverse=True)
+        del users, items
+        user_items = sp.csr_matrix((np.ones(u.size, np.float32), (u, i)),
+                                   shape=(user_ids.size, item_ids.size))
+        del u, i
+    with phase("training"):
+        model = AlternatingLeastSquares(factors=50, iterations=3, num_threads=threads,
+                                        random_state=0, calculate_training_loss=False)
+        model.fit(user_items, show_progress=False)
     rows = np.random.default_rng(1).choice(user_ids.size, n_recommend, replace=False)
-    t = time.perf_counter()
-    ids, _scores = model.recommend(rows, user_items[rows], N=10,
-                                   filter_already_liked_items=True)
-    raw = item_ids[ids]
-    phases["recommending"] = time.perf_counter() - t
+    with phase("recommending"):
+        ids, _scores = model.recommend(rows, user_items[rows], N=10,
+                                       filter_already_liked_items=True)
+        raw = item_ids[ids]
     assert raw.shape == (n_recommend, 10)
-    return {"phases": phases, "nnz": int(user_items.nnz), "shape": list(user_items.shape),
-            "peak_rss_bytes": peak_rss()}
+    return {"phases": phase.wall, "cpu": phase.cpu, "nnz": int(user_items.nnz),
+            "shape": list(user_items.shape), "peak_rss_bytes": peak_rss()}
 
 
 IMPLICIT_CSV = """
@@ -223,10 +236,10 @@ def _child_rss(cmd, env=None) -> dict:
             "t = time.perf_counter()\n"
             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
             "w = time.perf_counter() - t\n"
-            "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
             "sys.stderr.write(p.stderr[-2000:])\n"
-            "print(json.dumps({'rc': p.returncode, 'wall_s': w, 'peak_rss_bytes': r, "
-            "'stdout': p.stdout}))\n")
+            "print(json.dumps({'rc': p.returncode, 'wall_s': w, 'peak_rss_bytes': "
+            "u.ru_maxrss * 1024, 'cpu_s': u.ru_utime + u.ru_stime, 'stdout': p.stdout}))\n")
     out = run_process([sys.executable, "-c", code, *cmd], env=env)
     res = json.loads(out["stdout"].strip().splitlines()[-1])
     if res["rc"]:
@@ -326,18 +339,22 @@ def plot(results: dict, path: Path) -> None:
 
 def write_markdown(results: dict, path: Path) -> None:
     lines = ["# Whole process at the seed's scale (issue 11)", "",
-             f"Machine: {results['machine']}; `{results['command']}`. Ratios are the peer's time "
-             "over ours (above 1: we are faster) and our peak RSS over the peer's.", ""]
+             f"Machine: {results['machine']}; `{results['command']}`; load average "
+             f"{results.get('load', '?')} at the start (the machine is shared: wall times "
+             "under load are noisy, CPU seconds less so). Ratios are the peer's time over ours "
+             "(above 1: we are faster) and our peak RSS over the peer's.", ""]
     seed = results.get("seed")
     if seed:
         d = seed["data"]
         lines += [f"## Seed scale: {d['users']:,} users x {d['items']:,} items, "
                   f"{d['rows']:,} rows ({seed['ours']['nnz']:,} distinct pairs), ALS 50 factors "
                   f"x 3 iterations, top-10 for {seed['n_recommend']:,} users", "",
-                  "| phase | compactemb s | implicit s | speed ratio |", "|---|---|---|---|"]
+                  "| phase | compactemb s | implicit s | speed ratio | compactemb CPU s | "
+                  "implicit CPU s |", "|---|---|---|---|---|---|"]
         for k, v in seed["ours"]["phases"].items():
             lines.append(f"| {k} | {v:.2f} | {seed['implicit']['phases'][k]:.2f} | "
-                         f"{seed['speed_ratio_phases'][k]:.2f}x |")
+                         f"{seed['speed_ratio_phases'][k]:.2f}x | "
+                         f"{seed['ours']['cpu'][k]:.2f} | {seed['implicit']['cpu'][k]:.2f} |")
         lines += [f"| **whole** | {seed['ours']['whole_s']:.2f} | "
                   f"{seed['implicit']['whole_s']:.2f} | **{seed['speed_ratio_whole']:.2f}x** |",
                   f"| peak RSS MB | {seed['ours']['peak_rss_bytes'] / 2**20:.0f} | "
@@ -351,6 +368,8 @@ def write_markdown(results: dict, path: Path) -> None:
                   "|---|---|---|---|",
                   f"| wall s | {csv['ours']['wall_s']:.2f} | {csv['implicit']['wall_s']:.2f} | "
                   f"{csv['speed_ratio_whole']:.2f}x |",
+                  f"| CPU s (all threads) | {csv['ours']['cpu_s']:.2f} | "
+                  f"{csv['implicit']['cpu_s']:.2f} | |",
                   f"| peak RSS MB | {csv['ours']['peak_rss_bytes'] / 2**20:.0f} | "
                   f"{csv['implicit']['peak_rss_bytes'] / 2**20:.0f} | {csv['rss_ratio']:.2f}x |",
                   ""]
@@ -360,6 +379,8 @@ def write_markdown(results: dict, path: Path) -> None:
                   "| | before issue 11 | compactemb | gensim build_vocab |", "|---|---|---|---|",
                   f"| whole process s | {text['before']['wall_s']:.2f} | "
                   f"{text['ours']['wall_s']:.2f} | {text['gensim']['wall_s']:.2f} |",
+                  f"| whole process CPU s | {text['before']['cpu_s']:.2f} | "
+                  f"{text['ours']['cpu_s']:.2f} | {text['gensim']['cpu_s']:.2f} |",
                   f"| after imports s | {text['before']['count_s']:.2f} | "
                   f"{text['ours']['count_s']:.2f} | {text['gensim']['build_vocab_s']:.2f} |",
                   f"| peak RSS MB | {text['before']['peak_rss_bytes'] / 2**20:.0f} | "
@@ -394,7 +415,8 @@ def main(argv=None) -> None:
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                           f"Python {platform.python_version()}",
                "command": "python bench/scale/run.py " + " ".join(sys.argv[1:]),
-               "scale": args.scale, "threads": args.threads}
+               "scale": args.scale, "threads": args.threads,
+               "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if "seed" not in args.skip:
