@@ -30,8 +30,8 @@ from compactemb.train import ALS, PPMISVD
 from compactemb.vocab import Vocab
 
 
-def _sockets_of(pids) -> list[tuple[str, str]]:
-    """(local, remote) IP addresses of every TCP socket the processes hold (Linux /proc)."""
+def _sockets_of(pids) -> list[tuple[str, int, str, int]]:
+    """(local IP, port, remote IP, port) of every TCP socket the processes hold (/proc)."""
     inodes = set()
     for pid in pids:
         try:
@@ -54,16 +54,17 @@ def _sockets_of(pids) -> list[tuple[str, str]]:
         for line in lines:
             f = line.split()
             if f[9] in inodes:
-                out.append((_ip(f[1], v6), _ip(f[2], v6)))
+                out.append((*_addr(f[1], v6), *_addr(f[2], v6)))
     return out
 
 
-def _ip(hexaddr: str, v6: bool) -> str:
-    raw = bytes.fromhex(hexaddr.split(":")[0])
+def _addr(hexaddr: str, v6: bool) -> tuple[str, int]:
+    host, port = hexaddr.split(":")
+    raw = bytes.fromhex(host)
     if not v6:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+        return socket.inet_ntop(socket.AF_INET, raw[::-1]), int(port, 16)
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    return socket.inet_ntop(socket.AF_INET6, words)
+    return socket.inet_ntop(socket.AF_INET6, words), int(port, 16)
 
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
@@ -108,10 +109,14 @@ def test_two_nodes_all_on_loopback(cluster):
     nodes = [n for n in ray.nodes() if n["Alive"]]
     assert len(nodes) == 2
     assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
-    sockets = _sockets_of(cluster.pids() + [os.getpid()])
+    sockets = _sockets_of(cluster.pids())
     assert sockets, "no socket found for the cluster processes"
-    # every socket, listening or connected, is bound to loopback and talks to loopback
-    assert [(a, b) for a, b in sockets if a not in LOOPBACK or b not in LOOPBACK | ANY] == []
+    # every socket of the nodes, listening or connected, is on loopback at both ends
+    assert [s for s in sockets if s[0] not in LOOPBACK or s[2] not in LOOPBACK | ANY] == []
+    # and so are the driver's connections to them (the test process may hold others)
+    ports = {s[1] for s in sockets}
+    driver = [s for s in _sockets_of([os.getpid()]) if s[3] in ports]
+    assert driver and [s for s in driver if s[0] not in LOOPBACK or s[2] not in LOOPBACK] == []
 
 
 @pytest.mark.parametrize("partition, solver", [("broadcast", "cg"), ("blocked", "cholesky")])
