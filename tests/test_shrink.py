@@ -57,6 +57,7 @@ def test_parse_size():
     ("pruned+bit2", {"keep": 1234}), ("pruned+pq", {"keep": 2900, "n_subvectors": 8}),
     ("tiered+bit2", {"keep": 1000, "tail_components": 8}),
     ("tiered+int4", {"keep": 10, "tail_components": 3}),
+    ("tiered+bit1", {"keep": 2000, "tail_components": 8, "tail_normalize": False}),
 ])
 def test_estimates_equal_measured_bytes(kv, method, options):
     assert estimate_bytes(kv, method, options) == table_bytes(_build(kv, method, options))

@@ -408,9 +408,10 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
         if steps[0] == "tiered":
             keep = min(n, int(options["keep"]))
             kt = int(options["tail_components"])
+            norms = 2 if options.get("tail_normalize", True) else 0
             total += (keep * _row_bytes(value, t.dim, options)
                       + _fixed_bytes(value, t.dim, options) * (keep > 0)
-                      + (n - keep) * (-(-kt // 8) + 2)
+                      + (n - keep) * (-(-kt // 8) + norms)
                       + (8 + 4 * kt + 4 * t.dim + 4 * t.dim * kt) * (n > keep))
             continue
         if steps[0] == "pruned":
@@ -448,7 +449,7 @@ def _build(obj, method: str, options: dict):
 
     def tail(m):
         return Bit1Table.from_dense(m, rotation="pca", n_components=int(
-            options["tail_components"]), normalize=True)
+            options["tail_components"]), normalize=bool(options.get("tail_normalize", True)))
 
     def make(table):
         if steps[0] == "tiered":
@@ -599,9 +600,12 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
                                  "keep"))
         if lowbit and dim >= 16 and n_min >= 1000:
             # rare rows keep 1-bit codes of a few principal directions instead of a bucket
-            quarter, eighth = max(8, dim // 32 * 8), max(8, dim // 64 * 8)  # whole bytes
-            for head, tail in {("bit2", quarter), ("bit2", eighth), ("int4", quarter)}:
-                knobs.append(_Family(f"tiered+{head}", {"tail_components": tail}, "keep"))
+            # tails of a quarter of dim (whole bytes) with norms, or of 8 without (1 B a row)
+            quarter = max(8, dim // 32 * 8)
+            for head, tail, norms in (("bit2", quarter, True), ("bit2", 8, False),
+                                      ("bit1", 8, False), ("int4", quarter, True)):
+                knobs.append(_Family(f"tiered+{head}", {"tail_components": tail,
+                                                        "tail_normalize": norms}, "keep"))
     return fixed, knobs
 
 
