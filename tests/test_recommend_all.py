@@ -86,3 +86,17 @@ def test_cli_recommend_all_errors(model, tmp_path, capsys, argv, match):
     m.save(tmp_path / "m.cemb")
     code = main(["recommend", str(tmp_path / "m.cemb"), *argv])
     assert code != 0 and match in capsys.readouterr().err
+
+
+def test_threaded_shares_equal_one_thread(model):
+    m, inter = model
+    rows = np.arange(m.n_users)
+    one = m.recommend_rows(rows, k=4, batch=7, n_threads=1)
+    two = m.recommend_rows(rows, k=4, batch=7, n_threads=2)
+    assert np.array_equal(one.ids, two.ids)
+    # BLAS may round a row's products differently inside differently shaped batches
+    np.testing.assert_allclose(one.scores, two.scores, rtol=1e-5, atol=1e-6)
+    expected = brute_force(m, inter, 4)
+    got = [(inter.user_vocab.keys[u], r + 1, inter.item_vocab.keys[i])
+           for u in range(m.n_users) for r, i in enumerate(two.ids[u].tolist()) if i >= 0]
+    assert got == [e[:3] for e in expected]

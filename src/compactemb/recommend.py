@@ -151,18 +151,41 @@ class FactorModel:
         return result[0] if single else result
 
     def recommend_rows(self, rows, *, k: int = 10, exclude_seen: bool = True, exclude=None,
-                       batch: int | None = None, block_rows: int = 16384) -> SearchResult:
+                       batch: int | None = None, block_rows: int = 16384,
+                       n_threads: int | None = None) -> SearchResult:
         """Top-k item columns for user rows: ``SearchResult`` (n, k), -1/-inf padded.
 
         Scores ``user . item`` in blocks of users x items, so memory stays bounded (about
-        ``batch x block_rows`` floats) even when scoring every user. ``exclude`` (a users x
-        items sparse matrix) replaces the stored training interactions as the items to skip.
+        ``batch x block_rows`` floats per thread) even when scoring every user. ``exclude`` (a
+        users x items sparse matrix) replaces the stored training interactions as the items to
+        skip. ``n_threads`` (None: every available core) rank contiguous shares of the users
+        at once, each with its own BLAS products and a serial top-k.
         """
+        from ._threads import numba_threads, resolve_threads
+
         rows = np.asarray(rows, dtype=np.int64).ravel()
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         if rows.size and (rows.min() < 0 or rows.max() >= self.n_users):
             raise InputError(f"user rows must be in [0, {self.n_users})")
+        block = max(1, min(block_rows, self.n_items))
+        if batch is None:
+            batch = max(1, min(4096, (1 << 22) // block))
+        workers = min(resolve_threads(n_threads), rows.size // batch)
+        if workers <= 1:
+            return self._recommend_share(rows, k, exclude_seen, exclude, batch, block)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def share(part):
+            with numba_threads(1):  # the threads are the parallelism: a serial top-k each
+                return self._recommend_share(part, k, exclude_seen, exclude, batch, block)
+
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(share, np.array_split(rows, workers)))
+        return SearchResult(np.concatenate([p.ids for p in parts]),
+                            np.concatenate([p.scores for p in parts]))
+
+    def _recommend_share(self, rows, k, exclude_seen, exclude, batch, block) -> SearchResult:
         ex_ptr = ex_ind = None
         if exclude is not None:
             ex = sp.csr_matrix(exclude)
@@ -171,9 +194,6 @@ class FactorModel:
             ex_ptr, ex_ind = ex.indptr, ex.indices
         elif exclude_seen and self._seen is not None:
             ex_ptr, ex_ind = self._seen.indptr, self._seen.indices
-        block = max(1, min(block_rows, self.n_items))
-        if batch is None:
-            batch = max(1, min(4096, (1 << 22) // block))
         exclusions = None
         if ex_ptr is not None:
             def exclusions(q0, q1):
