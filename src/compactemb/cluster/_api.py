@@ -110,6 +110,29 @@ def silhouette_score(data, labels, *, metric: str = "euclidean", sample_size: in
 
     A point alone in its cluster scores 0 (as scikit-learn). Distances are Euclidean, or
     ``1 - cosine`` with ``metric="cosine"``. Cost O(n^2 dim), in blocks.
+
+    Parameters
+    ----------
+    data : array-like, shape (n, dim)
+        The points.
+    labels : array-like, shape (n,)
+        The cluster of each point (any hashable labels).
+    metric : {"euclidean", "cosine"}
+        The distance between points.
+    sample_size : int or None
+        Score this many points drawn at random; None scores every point.
+    random_state : int
+        Seed of the sample.
+
+    Returns
+    -------
+    float
+        The mean silhouette, in [-1, 1].
+
+    Raises
+    ------
+    InputError
+        When ``labels`` does not match the points or there are fewer than 2 clusters.
     """
     cluster_distance_sums = kernels("compactemb.cluster._kernels").cluster_distance_sums
     x = _as_matrix(data)
@@ -171,8 +194,21 @@ def _entropy(counts: np.ndarray) -> float:
 
 
 def normalized_mutual_info(labels_true, labels_pred) -> float:
-    """NMI with the arithmetic mean of the entropies (scikit-learn's default); 1.0 when both
-    labelings are a single class."""
+    """Normalized mutual information of two labelings of the same points.
+
+    The mutual information is divided by the arithmetic mean of the entropies (scikit-learn's
+    default); 1.0 when both labelings are a single class.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array-like, shape (n,)
+        Two labelings of the same points (any hashable labels).
+
+    Returns
+    -------
+    float
+        The NMI, in [0, 1].
+    """
     c = _contingency(labels_true, labels_pred).astype(np.float64)
     n = c.sum()
     ha, hb = _entropy(c.sum(axis=1)), _entropy(c.sum(axis=0))
@@ -186,7 +222,18 @@ def normalized_mutual_info(labels_true, labels_pred) -> float:
 
 
 def adjusted_rand_index(labels_true, labels_pred) -> float:
-    """Adjusted Rand index (Hubert & Arabie 1985): 1 for equal partitions, ~0 for random."""
+    """Adjusted Rand index (Hubert & Arabie 1985): 1 for equal partitions, ~0 for random.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array-like, shape (n,)
+        Two labelings of the same points (any hashable labels).
+
+    Returns
+    -------
+    float
+        The index, at most 1.
+    """
     c = _contingency(labels_true, labels_pred).astype(np.float64)
 
     def pairs(v):
@@ -206,7 +253,23 @@ def adjusted_rand_index(labels_true, labels_pred) -> float:
 
 @dataclass
 class ClusterResult:
-    """Clusters of keys: ``clusters`` lists each with its size and most frequent members."""
+    """Clusters of keys: ``clusters`` lists each with its size and most frequent members.
+
+    Attributes
+    ----------
+    keys : list
+        The clustered keys.
+    labels : numpy.ndarray
+        The cluster of each key.
+    clusters : list of dict
+        Per cluster: its size and most frequent members.
+    inertia : float
+        The k-means objective.
+    silhouette : float or None
+        The silhouette score, None when not computed.
+    metrics : dict
+        Agreement with given labels (NMI, ARI) when labels were given.
+    """
 
     keys: list
     labels: np.ndarray
@@ -216,6 +279,7 @@ class ClusterResult:
     metrics: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The result as a JSON-able dict (keys summarised by their count)."""
         return {"n_keys": len(self.keys), "k": len(self.clusters), "inertia": self.inertia,
                 "silhouette": self.silhouette, **self.metrics, "clusters": self.clusters}
 
