@@ -26,9 +26,27 @@ from ..exceptions import InputError
 
 def metrics_from_recommendations(rec_ids: np.ndarray, test_rows: sp.csr_matrix, n_items: int,
                                  k: int) -> dict:
-    """Metrics from recommended item columns (n_users, >= k; -1 = none) and the test rows
-    of the same users (a CSR with one row per row of ``rec_ids``). Users without test items
-    are skipped. Returns sums (for pooling over batches) and the user count."""
+    """Sums of the ranking metrics of one batch of recommendations against held-out items.
+
+    Users without test items are skipped. The sums pool over batches; the metrics are the sums
+    divided by the user count (``relevant / pr_div`` for precision).
+
+    Parameters
+    ----------
+    rec_ids : numpy.ndarray, shape (n_users, >= k)
+        Recommended item columns per user, best first; -1 where there is none.
+    test_rows : scipy.sparse.csr_matrix
+        The held-out items of the same users, one row per row of ``rec_ids``.
+    n_items : int
+        The number of items (for AUC's negatives).
+    k : int
+        The cutoff: the first ``k`` recommendations count.
+
+    Returns
+    -------
+    dict
+        ``relevant``, ``pr_div``, ``recall``, ``ndcg``, ``map`` and ``auc`` sums, and ``users``.
+    """
     rec = np.asarray(rec_ids)[:, :k]
     test = sp.csr_matrix(test_rows)
     n_pos = np.diff(test.indptr)

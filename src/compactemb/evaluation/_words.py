@@ -24,6 +24,20 @@ from ..text import iter_lines
 
 @dataclass
 class AnalogyResult:
+    """Scores of keyed vectors on an analogy set (see :func:`evaluate_analogies`).
+
+    Attributes
+    ----------
+    accuracy : float or None
+        Correct answers over answered questions; None when none could be answered.
+    coverage : float
+        Answered questions (all four words known) over all questions.
+    correct, answered, total : int
+        The counts behind ``accuracy`` and ``coverage``.
+    sections : dict
+        The same counts per section of the file.
+    """
+
     accuracy: float | None
     coverage: float
     correct: int
@@ -32,6 +46,7 @@ class AnalogyResult:
     sections: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The scores as a JSON-able dict (``analogy_accuracy``, ``analogy_coverage``, ...)."""
         return {"analogy_accuracy": self.accuracy, "analogy_coverage": self.coverage,
                 "correct": self.correct, "answered": self.answered, "total": self.total,
                 "sections": self.sections}
@@ -39,6 +54,18 @@ class AnalogyResult:
 
 @dataclass
 class SimilarityResult:
+    """Scores of keyed vectors on a word-similarity set (see :func:`evaluate_similarity`).
+
+    Attributes
+    ----------
+    spearman, pearson : float or None
+        Correlations of cosine similarity with the human scores; None under 3 usable pairs.
+    coverage : float
+        Usable pairs (both words known) over all pairs.
+    pairs_used, total : int
+        The counts behind ``coverage``.
+    """
+
     spearman: float | None
     pearson: float | None
     coverage: float
@@ -46,12 +73,29 @@ class SimilarityResult:
     total: int
 
     def to_dict(self) -> dict:
+        """The scores as a JSON-able dict."""
         return {"spearman": self.spearman, "pearson": self.pearson, "coverage": self.coverage,
                 "pairs_used": self.pairs_used, "total": self.total}
 
 
 def read_analogies(path) -> list[tuple[str, tuple[str, str, str, str]]]:
-    """(section, (a, b, c, d)) for every question of an analogy file."""
+    """Read an analogy file (word2vec's ``questions-words.txt`` layout).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file: ``: section`` lines, then ``a b c d`` questions.
+
+    Returns
+    -------
+    list of (str, (str, str, str, str))
+        (section, (a, b, c, d)) for every question.
+
+    Raises
+    ------
+    InputError
+        On a line that is not four words, or a file without questions.
+    """
     path = os.fspath(path)
     section = ""
     out = []
@@ -72,7 +116,23 @@ def read_analogies(path) -> list[tuple[str, tuple[str, str, str, str]]]:
 
 
 def read_similarity(path) -> list[tuple[str, str, float]]:
-    """(word1, word2, score) for every pair of a similarity file."""
+    """Read a word-similarity file (WordSim-353 / SimLex layout).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file: ``word1 word2 score`` per line; ``#`` lines are comments.
+
+    Returns
+    -------
+    list of (str, str, float)
+        (word1, word2, score) for every pair.
+
+    Raises
+    ------
+    InputError
+        On a malformed line, or a file without pairs.
+    """
     path = os.fspath(path)
     out = []
     for n, line in enumerate(iter_lines(path), 1):
@@ -165,7 +225,24 @@ def evaluate_analogies(kv, questions, *, method: str = "add", restrict: int | No
 
 def evaluate_similarity(kv, pairs, *, case_insensitive: bool = True,
                         restrict: int | None = None) -> SimilarityResult:
-    """Spearman (and Pearson) correlation of cosine similarities with human scores."""
+    """Spearman (and Pearson) correlation of cosine similarities with human scores.
+
+    Parameters
+    ----------
+    kv : KeyedVectors
+        The vectors to score.
+    pairs : str, os.PathLike or list of (str, str, float)
+        A similarity file (see :func:`read_similarity`) or its pairs.
+    case_insensitive : bool
+        Lowercase the words before looking them up.
+    restrict : int or None
+        Only the first ``restrict`` keys count as known.
+
+    Returns
+    -------
+    SimilarityResult
+        The correlations and the coverage.
+    """
     from scipy.stats import pearsonr, spearmanr
 
     if isinstance(pairs, (str, os.PathLike)):
