@@ -35,7 +35,25 @@ class OptionalDependencyError(CompactEmbError, ImportError):
 
 
 def require(module: str, extra: str):
-    """Import an optional module or raise an error naming the pip extra that provides it."""
+    """Import an optional module or raise an error naming the pip extra that provides it.
+
+    Parameters
+    ----------
+    module : str
+        The module's import name (``"matplotlib.pyplot"``).
+    extra : str
+        The compactemb extra that installs it (``"plot"``).
+
+    Returns
+    -------
+    module
+        The imported module.
+
+    Raises
+    ------
+    OptionalDependencyError
+        When the module cannot be imported.
+    """
     import importlib
 
     try:

@@ -30,7 +30,29 @@ WRITE_FORMATS = ("word2vec", "word2vec-binary")
 
 
 def load_vectors(path, format: str, *, limit: int | None = None) -> KeyedVectors:
-    """Read vectors in one of :data:`FORMATS`; ``limit`` keeps only the first N vectors."""
+    """Read vectors in one of :data:`FORMATS`; ``limit`` keeps only the first N vectors.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (gzip, bz2 and xz compressed files are read too).
+    format : str
+        One of :data:`FORMATS`.
+    limit : int or None
+        Read only the first ``limit`` vectors.
+
+    Returns
+    -------
+    KeyedVectors
+        The vectors in file order, with ``meta["imported_from"]`` describing the file.
+
+    Raises
+    ------
+    InputError
+        For an unknown format.
+    FormatError
+        Naming the file and line for a malformed file.
+    """
     if format not in FORMATS:
         raise InputError(f"unknown vector format {format!r}; expected one of {', '.join(FORMATS)}")
     if format == "word2vec-binary":
@@ -43,7 +65,22 @@ def load_vectors(path, format: str, *, limit: int | None = None) -> KeyedVectors
 
 
 def save_vectors(kv: KeyedVectors, path, format: str) -> None:
-    """Write vectors in one of :data:`WRITE_FORMATS`."""
+    """Write vectors in one of :data:`WRITE_FORMATS`.
+
+    Parameters
+    ----------
+    kv : KeyedVectors
+        The vectors (any table kind; compressed kinds are decoded).
+    path : str or os.PathLike
+        The file to write (atomically).
+    format : str
+        One of :data:`WRITE_FORMATS`.
+
+    Raises
+    ------
+    InputError
+        For an unknown format or a key the format cannot hold.
+    """
     if format not in WRITE_FORMATS:
         raise InputError(f"cannot write format {format!r}; expected one of "
                          f"{', '.join(WRITE_FORMATS)}")
@@ -121,8 +158,25 @@ def _build(words: list[str], rows: list[np.ndarray], dim: int, path: str, fmt: s
 def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None) -> KeyedVectors:
     """Read the word2vec text (``binary=False``) or binary format; gensim's reader's rules.
 
-    Raises :class:`FormatError` naming the file and line (or vector) for a bad header, a row
-    with the wrong number of values, a value that is not a number, or a truncated file.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    binary : bool
+        Read the binary format.
+    limit : int or None
+        Read only the first ``limit`` vectors.
+
+    Returns
+    -------
+    KeyedVectors
+        The vectors in file order, with ``meta["imported_from"]`` describing the file.
+
+    Raises
+    ------
+    FormatError
+        Naming the file and line (or vector) for a bad header, a row with the wrong number of
+        values, a value that is not a number, or a truncated file.
     """
     _check_limit(limit)
     path = os.fspath(path)
@@ -190,7 +244,25 @@ def _load_binary(path: str, limit: int | None) -> KeyedVectors:
 
 
 def load_glove(path, *, limit: int | None = None) -> KeyedVectors:
-    """Read GloVe's text format (no header line; the dimension is that of the first row)."""
+    """Read GloVe's text format (no header line; the dimension is that of the first row).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    limit : int or None
+        Read only the first ``limit`` vectors.
+
+    Returns
+    -------
+    KeyedVectors
+        The vectors in file order, with ``meta["imported_from"]`` describing the file.
+
+    Raises
+    ------
+    FormatError
+        Naming the file and line for a row of another width or a word2vec header.
+    """
     _check_limit(limit)
     path = os.fspath(path)
     words, rows = [], []
@@ -220,6 +292,22 @@ def save_word2vec_format(kv: KeyedVectors, path, *, binary: bool = False,
     """Write ``kv`` (any table kind, decoded block by block) in the word2vec format.
 
     Keys must not contain spaces or newlines (the format cannot hold them).
+
+    Parameters
+    ----------
+    kv : KeyedVectors
+        The vectors.
+    path : str or os.PathLike
+        The file to write (atomically).
+    binary : bool
+        Write the binary format instead of text.
+    block_rows : int
+        Rows decoded at a time (bounds the memory used).
+
+    Raises
+    ------
+    InputError
+        For an empty key or one containing whitespace.
     """
     from .storage import atomic_write
 
