@@ -35,6 +35,20 @@ def default_grid(dim: int, n_rows: int, *, factors: bool = False) -> list[tuple[
 
     Small tables get smaller PQ codebooks (K = 16 or 64 centroids), whose bytes would otherwise
     dominate; factor models also get int4 users with pruned int4 items.
+
+    Parameters
+    ----------
+    dim : int
+        The vectors' dimension.
+    n_rows : int
+        The number of rows (all tables together).
+    factors : bool
+        Add the settings that only factor models have.
+
+    Returns
+    -------
+    list of (str, dict)
+        (method, options) per setting, as :func:`compactemb.compress.compress` takes them.
     """
     grid: list[tuple[str, dict]] = [("fp16", {}), ("int8", {}), ("int4", {}),
                                     ("svd", {"rank": max(1, dim // 2)}),
@@ -62,7 +76,28 @@ def default_grid(dim: int, n_rows: int, *, factors: bool = False) -> list[tuple[
 
 
 def parse_grid_entry(spec: str) -> tuple[str, dict]:
-    """``"pq:n_subvectors=30,rotation=true"`` -> ("pq", {"n_subvectors": 30, "rotation": True})."""
+    """Parse one ``--grid`` entry into a method and its options.
+
+    Parameters
+    ----------
+    spec : str
+        ``method[:name=value,...]``; values are read as booleans, integers, floats or strings.
+
+    Returns
+    -------
+    (str, dict)
+        The method and its options.
+
+    Raises
+    ------
+    InputError
+        For an option that is not ``name=value``.
+
+    Examples
+    --------
+    >>> parse_grid_entry("pq:n_subvectors=30,rotation=true")
+    ('pq', {'n_subvectors': 30, 'rotation': True})
+    """
     method, _, rest = spec.partition(":")
     opts: dict = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
@@ -88,6 +123,20 @@ def _parse_value(v: str):
 
 
 def label_of(method: str, options: dict) -> str:
+    """A short label of one setting for tables and plots.
+
+    Parameters
+    ----------
+    method : str
+        The compression method.
+    options : dict
+        Its options (seeds and sample sizes are left out of the label).
+
+    Returns
+    -------
+    str
+        For example ``"pq (M=16, opq=True)"``.
+    """
     short = {"n_subvectors": "M", "rotation": "opq", "normalize": "unit", "rank": "r",
              "keep": "keep", "n_blocks": "blocks", "shrink": "shrink", "n_centroids": "K",
              "bits": "bits"}
@@ -105,6 +154,27 @@ def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 3000
     Metrics: ``analogy`` (accuracy, 3CosAdd or 3CosMul over the ``restrict`` most frequent
     keys) and ``spearman:<file>`` per similarity file; the primary metric is the analogy
     accuracy when analogies are given, else the mean Spearman.
+
+    Parameters
+    ----------
+    analogies : str, os.PathLike or None
+        An analogy file (see :func:`compactemb.evaluation.read_analogies`).
+    similarity : sequence of str or os.PathLike
+        Word-similarity files.
+    restrict : int or None
+        Answer analogies among the ``restrict`` most frequent keys only.
+    method : {"add", "mul"}
+        3CosAdd or 3CosMul.
+
+    Returns
+    -------
+    (callable, str)
+        ``evaluate(kv) -> dict`` of metrics, and the primary metric's name.
+
+    Raises
+    ------
+    InputError
+        When neither analogies nor similarity files are given.
     """
     from .evaluation import evaluate_analogies, evaluate_similarity, read_analogies, read_similarity
 
@@ -130,9 +200,23 @@ def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 3000
 
 
 def ranking_evaluator(test, *, k: int = 10) -> tuple[Callable, str]:
-    """An evaluator for factor models on a held-out users x items matrix (model row order):
-    ndcg@k, precision@k, recall@k, map@k, auc from ``evaluation.ranking_metrics``, seen
-    (training) items excluded."""
+    """An evaluator for factor models on a held-out users x items matrix (model row order).
+
+    Metrics: ndcg@k, precision@k, recall@k, map@k and auc from ``evaluation.ranking_metrics``,
+    seen (training) items excluded.
+
+    Parameters
+    ----------
+    test : scipy.sparse matrix
+        The held-out users x items matrix, in the model's row and column order.
+    k : int
+        The cutoff of the ranking metrics.
+
+    Returns
+    -------
+    (callable, str)
+        ``evaluate(model) -> dict`` of metrics, and the primary metric's name.
+    """
     from .evaluation._ranking import ranking_metrics
 
     def evaluate(model) -> dict:
@@ -145,7 +229,18 @@ def ranking_evaluator(test, *, k: int = 10) -> tuple[Callable, str]:
 # -- the frontier -------------------------------------------------------------------------------
 
 def table_bytes(obj) -> int:
-    """Bytes of the embedding tables of keyed vectors, a factor model or a table (measured)."""
+    """Bytes of the embedding tables of keyed vectors, a factor model or a table (measured).
+
+    Parameters
+    ----------
+    obj : KeyedVectors, FactorModel or EmbeddingTable
+        What to measure.
+
+    Returns
+    -------
+    int
+        The tables' ``nbytes`` (user and item tables together for a factor model).
+    """
     if hasattr(obj, "user_table"):
         return int(obj.user_table.nbytes + obj.item_table.nbytes)
     if hasattr(obj, "table"):
@@ -161,8 +256,26 @@ def _shape(obj) -> tuple[int, int]:
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
-    """For (bytes, quality) points: True where no other point is at most as large and better
-    (ties in bytes keep the best quality only)."""
+    """Mark the Pareto-optimal (bytes, quality) points.
+
+    A point is on the front when no other point is at most as large and better (ties in bytes
+    keep the best quality only).
+
+    Parameters
+    ----------
+    points : list of (float, float)
+        (bytes, quality) per setting; a quality of None is never on the front.
+
+    Returns
+    -------
+    list of bool
+        True for each point on the front.
+
+    Examples
+    --------
+    >>> pareto_front([(10, 0.5), (20, 0.4), (30, 0.9)])
+    [True, False, True]
+    """
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
     best = -np.inf
     on = [False] * len(points)
@@ -178,9 +291,26 @@ def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
              baseline: str = "float32") -> dict:
     """Compress ``obj`` with every grid entry, evaluate, mark the Pareto front.
 
-    Returns a JSON-able dict: ``rows`` (one per setting, the float32 baseline first) with
-    ``label``, ``method``, ``options``, ``bytes``, ``ratio`` (baseline bytes / bytes),
-    the metrics, ``relative`` (primary / baseline primary), ``pareto`` and ``seconds``.
+    Parameters
+    ----------
+    obj : KeyedVectors or FactorModel
+        The float32 model to compress.
+    evaluator : callable
+        ``evaluator(obj) -> dict`` of metrics (see :func:`word_evaluator`,
+        :func:`ranking_evaluator`).
+    primary : str
+        The metric the front is drawn on.
+    grid : iterable of (str, dict) or None
+        (method, options) settings; None takes :func:`default_grid`.
+    baseline : str
+        The label of the uncompressed row.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``rows`` (one per setting, the float32 baseline first) with ``label``,
+        ``method``, ``options``, ``bytes``, ``ratio`` (baseline bytes / bytes), the metrics,
+        ``relative`` (primary / baseline primary), ``pareto`` and ``seconds``.
     """
     n_rows, dim = _shape(obj)
     grid = default_grid(dim, n_rows, factors=hasattr(obj, "user_table")) if grid is None \
@@ -216,7 +346,18 @@ def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
 
 
 def frontier_markdown(result: dict) -> str:
-    """A Markdown table of a frontier result."""
+    """A Markdown table of a frontier result.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`frontier` returns.
+
+    Returns
+    -------
+    str
+        One row per setting.
+    """
     rows = result["rows"]
     metric_keys = [k for k in rows[0] if k not in (
         "label", "method", "options", "bytes", "seconds", "compress_seconds", "ratio",
@@ -237,7 +378,20 @@ def frontier_markdown(result: dict) -> str:
 
 
 def plot_frontier(result: dict, path) -> None:
-    """PNG of bytes (log) against the primary metric, the Pareto front joined and labelled."""
+    """PNG of bytes (log) against the primary metric, the Pareto front joined and labelled.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`frontier` returns.
+    path : str or os.PathLike
+        The PNG to write.
+
+    Raises
+    ------
+    OptionalDependencyError
+        Without matplotlib (``pip install 'compactemb[plot]'``).
+    """
     from .exceptions import require
 
     require("matplotlib", "plot")
@@ -277,7 +431,22 @@ def plot_frontier(result: dict, path) -> None:
 
 
 def write_frontier(result: dict, out_dir, *, plot: bool = True) -> dict:
-    """Write frontier.json, frontier.md and (with matplotlib) frontier.png; returns the paths."""
+    """Write frontier.json, frontier.md and (with matplotlib) frontier.png.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`frontier` returns.
+    out_dir : str or os.PathLike
+        The folder (created when missing).
+    plot : bool
+        Also draw frontier.png when matplotlib is installed.
+
+    Returns
+    -------
+    dict
+        The written paths by kind (``json``, ``markdown``, ``png``).
+    """
     from .storage import atomic_write, write_json
 
     os.makedirs(out_dir, exist_ok=True)
