@@ -139,10 +139,12 @@ class Interactions:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(number of users, number of items)."""
         return self.matrix.shape
 
     @property
     def nnz(self) -> int:
+        """The number of stored (user, item) pairs."""
         return int(self.matrix.nnz)
 
     def with_matrix(self, matrix, timestamps=None) -> Interactions:
@@ -267,6 +269,28 @@ def confidence(matrix, *, weighting: str = "linear", alpha: float = 1.0,
     ``linear``: ``1 + alpha * w``; ``log``: ``1 + alpha * log(1 + w / eps)``; ``binary``:
     ``1 + alpha``; ``none``: ``w`` unchanged. The result shares its index arrays
     (``indices``, ``indptr``) with ``matrix``: only the values are new memory.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix
+        Users x items weights.
+    weighting : {"linear", "log", "binary", "none"}
+        How weights become confidences.
+    alpha : float
+        The confidence scale (>= 0).
+    eps : float
+        The weight scale of ``log`` weighting (> 0).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        float32 confidences, same pattern as ``matrix``.
+
+    Raises
+    ------
+    InputError
+        For an unknown weighting, a negative or non-finite ``alpha``, ``eps <= 0``, or
+        negative weights under ``log`` weighting.
     """
     if weighting not in WEIGHTINGS:
         raise InputError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
@@ -315,7 +339,11 @@ def _per_user_positions(m: sp.csr_matrix, rng: np.random.Generator | None, keys=
     """Rank of each stored entry within its user's row: random order or by ``keys``."""
     n = m.nnz
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    sort_key = rng.random(n) if keys is None else keys
+    if keys is None:
+        assert rng is not None, "a random order needs a generator"
+        sort_key = rng.random(n)
+    else:
+        sort_key = keys
     order = np.lexsort((sort_key, rows))  # by user, then random (or time)
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n) - m.indptr[rows[order]]
@@ -324,8 +352,32 @@ def _per_user_positions(m: sp.csr_matrix, rng: np.random.Generator | None, keys=
 
 def train_test_split(inter: Interactions, test_fraction: float = 0.2, *,
                      random_state: int = 0, min_train: int = 1):
-    """Random per-user hold-out: each user keeps ``round(test_fraction * n_u)`` random items
-    for testing (never more than ``n_u - min_train``). Returns ``(train, test)``."""
+    """Random per-user hold-out of a fraction of each user's items.
+
+    Each user keeps ``round(test_fraction * n_u)`` random items for testing (never more than
+    ``n_u - min_train``).
+
+    Parameters
+    ----------
+    inter : Interactions
+        The interactions to split.
+    test_fraction : float
+        The share of each user's items held out, in (0, 1).
+    random_state : int
+        Seed of the draw.
+    min_train : int
+        Items each user keeps for training at least.
+
+    Returns
+    -------
+    (Interactions, Interactions)
+        ``(train, test)``, with the same vocabularies and shape.
+
+    Raises
+    ------
+    InputError
+        When ``test_fraction`` is outside (0, 1).
+    """
     if not 0 < test_fraction < 1:
         raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     m = inter.matrix
@@ -338,8 +390,29 @@ def train_test_split(inter: Interactions, test_fraction: float = 0.2, *,
 
 
 def leave_k_out_split(inter: Interactions, k: int = 1, *, random_state: int = 0):
-    """Hold out ``k`` random items of every user who has more than ``k + 1``
-    (implicit's ``leave_k_out_split`` rule). Returns ``(train, test)``."""
+    """Hold out ``k`` random items of every user who has more than ``k + 1``.
+
+    This is implicit's ``leave_k_out_split`` rule.
+
+    Parameters
+    ----------
+    inter : Interactions
+        The interactions to split.
+    k : int
+        Items held out per eligible user (>= 1).
+    random_state : int
+        Seed of the draw.
+
+    Returns
+    -------
+    (Interactions, Interactions)
+        ``(train, test)``, with the same vocabularies and shape.
+
+    Raises
+    ------
+    InputError
+        When ``k`` is not an integer >= 1.
+    """
     if int(k) != k or k < 1:
         raise InputError(f"k must be an integer >= 1, got {k}")
     m = inter.matrix
@@ -350,9 +423,31 @@ def leave_k_out_split(inter: Interactions, k: int = 1, *, random_state: int = 0)
 
 
 def temporal_split(inter: Interactions, test_fraction: float = 0.2, *, per_user: bool = True):
-    """Hold out the latest interactions: each user's last ``round(test_fraction * n_u)``
-    (``per_user=True``), or everything after the global ``1 - test_fraction`` time quantile.
-    Ties in time are broken by item column so the split is deterministic."""
+    """Hold out the latest interactions.
+
+    Each user's last ``round(test_fraction * n_u)`` (``per_user=True``), or everything after
+    the global ``1 - test_fraction`` time quantile. Ties in time are broken by item column so
+    the split is deterministic.
+
+    Parameters
+    ----------
+    inter : Interactions
+        The interactions to split; they must have timestamps.
+    test_fraction : float
+        The share held out, in (0, 1).
+    per_user : bool
+        Split each user's history (True) or cut all interactions at one time (False).
+
+    Returns
+    -------
+    (Interactions, Interactions)
+        ``(train, test)``, with the same vocabularies and shape.
+
+    Raises
+    ------
+    InputError
+        Without timestamps, or when ``test_fraction`` is outside (0, 1).
+    """
     if inter.timestamps is None:
         raise InputError("a temporal split needs timestamps (give a time column)")
     if not 0 < test_fraction < 1:
