@@ -43,6 +43,7 @@ class KeyedVectors:
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension."""
         return self.table.dim
 
     @property
@@ -158,6 +159,29 @@ class KeyedVectors:
 
     @classmethod
     def load(cls, path, *, mmap: bool = False, verify: bool = True) -> KeyedVectors:
+        """Read keyed vectors saved by :meth:`save` (see :func:`compactemb.load`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        mmap : bool
+            Map the arrays from the file instead of reading them.
+        verify : bool
+            Check the arrays' checksums.
+
+        Returns
+        -------
+        KeyedVectors
+            The vectors.
+
+        Raises
+        ------
+        InputError
+            When the file holds another kind of object.
+        FormatError
+            When the file is not a valid compactemb file.
+        """
         from .storage import load
 
         obj = load(path, mmap=mmap, verify=verify)
@@ -166,9 +190,11 @@ class KeyedVectors:
         return obj
 
     def memory_parts(self) -> dict[str, int]:
+        """Measured bytes of each array, by name (``table.*`` and ``vocab.*``)."""
         return {**self.table.memory_parts("table"), **self.vocab.memory_parts("vocab")}
 
     def memory_report(self):
+        """The measured memory of these vectors (see :func:`compactemb.memory_report`)."""
         from .memory import memory_report
 
         return memory_report(self)
@@ -182,6 +208,26 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
     in every query (an analogy a:b :: c:? is positives [b, c], negatives [a]). The score of row d
     is ``prod_p cos'(d, p) / prod_n (cos'(d, n) + 1e-3)`` with ``cos' = (cos + 1) / 2``; the
     query rows themselves (or ``exclude``) are never returned.
+
+    Parameters
+    ----------
+    table : EmbeddingTable
+        The vectors searched.
+    positives, negatives : array-like of int, shape (n_queries, n_pos) and (n_queries, n_neg)
+        Row ids per query.
+    k : int
+        Results per query.
+    exclude : sequence of arrays of int or None
+        Row ids never returned, per query; None excludes the query rows.
+    block_rows : int
+        Table rows scored at a time (bounds the memory used).
+    batch : int
+        Queries scored at a time.
+
+    Returns
+    -------
+    SearchResult
+        ``ids`` and ``scores`` of shape (n_queries, k), best first.
     """
     pos = np.atleast_2d(np.asarray(positives, dtype=np.int64))
     neg = np.asarray(negatives, dtype=np.int64).reshape(pos.shape[0], -1)

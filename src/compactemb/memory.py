@@ -44,7 +44,26 @@ def onehot_vs_embedding(n_rows: int, dim: int, *, dtype: str = "float32") -> dic
     """Arithmetic for a vocabulary of ``n_rows`` keys embedded in ``dim`` values.
 
     The dense one-hot matrix is the one-hot encoding of every key (n_rows x n_rows); the table
-    is n_rows x dim. Returns a JSON-able dict (the ``compactemb memory --vocab`` output).
+    is n_rows x dim.
+
+    Parameters
+    ----------
+    n_rows : int
+        The vocabulary size.
+    dim : int
+        The embedding dimension.
+    dtype : {"float32", "float16", ...}
+        The values' type on both sides.
+
+    Returns
+    -------
+    dict
+        JSON-able bytes and ratios (the ``compactemb memory --vocab`` output).
+
+    Examples
+    --------
+    >>> onehot_vs_embedding(10_000, 100)["ratio_onehot_dense_to_table"]
+    100.0
     """
     n_rows, dim = int(n_rows), int(dim)
     b = _ITEMSIZE[dtype]
@@ -76,7 +95,24 @@ def onehot_vs_embedding(n_rows: int, dim: int, *, dtype: str = "float32") -> dic
 
 def interaction_memory(n_users: int, n_items: int, dim: int, *, dtype: str = "float32",
                        n_interactions: int | None = None) -> dict:
-    """Arithmetic for a recommender: one (user, item) interaction as one-hot vs embeddings."""
+    """Arithmetic for a recommender: one (user, item) interaction as one-hot vs embeddings.
+
+    Parameters
+    ----------
+    n_users, n_items : int
+        The number of users and of items.
+    dim : int
+        The factors' dimension.
+    dtype : {"float32", "float16", ...}
+        The values' type on both sides.
+    n_interactions : int or None
+        Also give the totals for this many interactions.
+
+    Returns
+    -------
+    dict
+        JSON-able bytes and ratios per interaction (and in total).
+    """
     n_users, n_items, dim = int(n_users), int(n_items), int(dim)
     b = _ITEMSIZE[dtype]
     width = n_users + n_items
@@ -129,9 +165,11 @@ class MemoryReport:
 
     @property
     def total(self) -> int:
+        """Bytes of all parts together."""
         return int(sum(self.parts.values()))
 
     def to_dict(self) -> dict:
+        """The report as a JSON-able dict (the ``--json`` output of ``compactemb memory``)."""
         return {"object": self.title, "measured": True, "parts": dict(self.parts),
                 "total_bytes": self.total, **self.extra, "onehot_comparison": self.comparison}
 
@@ -146,7 +184,18 @@ class MemoryReport:
 
 
 def format_comparison(c: dict) -> str:
-    """A readable table of an arithmetic comparison."""
+    """A readable table of an arithmetic comparison.
+
+    Parameters
+    ----------
+    c : dict
+        What :func:`onehot_vs_embedding` or :func:`interaction_memory` returns.
+
+    Returns
+    -------
+    str
+        Aligned lines, ending with where the embedding wins.
+    """
     if c.get("mode") == "interactions":
         rows = [
             ("one-hot width per interaction", f"{c['onehot_width_per_interaction']:,} values"),
@@ -190,6 +239,21 @@ def memory_report(obj) -> MemoryReport:
 
     Objects report their parts through ``memory_parts()`` (array name -> bytes, measured from
     the arrays); the one-hot comparison is computed for the object's own shape.
+
+    Parameters
+    ----------
+    obj : Vocab, EmbeddingTable, KeyedVectors, FactorModel or TextClassifier
+        Anything with a ``memory_parts()`` method.
+
+    Returns
+    -------
+    MemoryReport
+        The measured parts, their total and the one-hot comparison.
+
+    Raises
+    ------
+    TypeError
+        For an object without ``memory_parts()``.
     """
     from .tables import EmbeddingTable
     from .vocab import Vocab
@@ -221,6 +285,20 @@ def growth_curves(dim: int = 300, vocab_sizes=None, *, kinds: dict | None = None
     ``kinds`` maps a label to ``(table_class, params)``; by default every registered table kind
     that can estimate its size with default parameters (float32 and float16 dense, and the
     compressed kinds once registered).
+
+    Parameters
+    ----------
+    dim : int
+        The embedding dimension.
+    vocab_sizes : array-like of int or None
+        The x values; None takes 41 sizes from 100 to 10 million.
+    kinds : dict or None
+        label -> (table kind name, parameters) of the table curves.
+
+    Returns
+    -------
+    dict
+        ``dim``, ``vocab_sizes`` and ``bytes`` (label -> bytes per vocabulary size).
     """
     from .tables import table_kinds
 
@@ -249,7 +327,28 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
                        kinds: dict | None = None) -> dict:
     """Write a log-log PNG of memory against vocabulary size; returns the curves plotted.
 
-    ``marks`` adds measured points: label -> (vocab_size, bytes).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write.
+    dim : int
+        The embedding dimension.
+    vocab_sizes : array-like of int or None
+        The x values (see :func:`growth_curves`).
+    marks : dict or None
+        Measured points to add: label -> (vocab_size, bytes).
+    kinds : dict or None
+        The table curves (see :func:`growth_curves`).
+
+    Returns
+    -------
+    dict
+        What :func:`growth_curves` returns.
+
+    Raises
+    ------
+    OptionalDependencyError
+        Without matplotlib (``pip install 'compactemb[plot]'``).
     """
     from .exceptions import require
 

@@ -13,6 +13,13 @@ class OneHotEncoder:
     ``dense(ids)`` gives an (n, n_categories) float32 matrix, ``sparse(ids)`` the same as a
     ``scipy.sparse.csr_matrix`` (one stored value per row). Both are real objects whose
     ``nbytes`` the memory report measures.
+
+    Parameters
+    ----------
+    n_categories : int
+        The vocabulary size (the width of a one-hot vector).
+    dtype : numpy dtype
+        The values' type.
     """
 
     def __init__(self, n_categories: int, *, dtype=np.float32):
@@ -20,12 +27,14 @@ class OneHotEncoder:
         self.dtype = np.dtype(dtype)
 
     def dense(self, ids) -> np.ndarray:
+        """One-hot rows of ``ids`` as a dense ``(len(ids), n_categories)`` matrix."""
         idx = check_ids(np.ravel(ids), self.n_categories)
         out = np.zeros((idx.size, self.n_categories), dtype=self.dtype)
         out[np.arange(idx.size), idx] = 1
         return out
 
     def sparse(self, ids):
+        """One-hot rows of ``ids`` as a ``scipy.sparse.csr_matrix``."""
         import scipy.sparse as sp
 
         idx = check_ids(np.ravel(ids), self.n_categories)
@@ -36,9 +45,21 @@ class OneHotEncoder:
             shape=(idx.size, self.n_categories))
 
     def dense_bytes(self, n: int) -> int:
+        """Bytes of a dense batch of ``n`` one-hot rows, without building it."""
         return int(n) * self.n_categories * self.dtype.itemsize
 
 
 def csr_nbytes(m) -> int:
-    """Measured bytes of a scipy CSR matrix (data + indices + indptr)."""
+    """Measured bytes of a scipy CSR matrix (data + indices + indptr).
+
+    Parameters
+    ----------
+    m : scipy.sparse.csr_matrix
+        The matrix.
+
+    Returns
+    -------
+    int
+        The bytes of its three arrays.
+    """
     return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
