@@ -48,7 +48,18 @@ def _pymilvus():
 
 
 def is_lite(uri: str) -> bool:
-    """Whether ``uri`` names a Milvus Lite file (``*.db``) rather than a server URL."""
+    """Whether ``uri`` names a Milvus Lite file (``*.db``) rather than a server URL.
+
+    Parameters
+    ----------
+    uri : str
+        A Milvus Lite file or a server URL.
+
+    Returns
+    -------
+    bool
+        True for a Lite file.
+    """
     return str(uri).endswith(".db")
 
 
@@ -170,6 +181,26 @@ def _describe(c, uri: str, collection: str) -> dict:
     return rec
 
 
+def _wait_for_index(c, uri: str, collection: str, n: int, timeout: float) -> None:
+    """Wait until the vector index covers every row: until then a server answers from its
+    interim index (a small fixed IVF) whatever index was asked for."""
+    deadline = time.monotonic() + timeout
+    reloaded = False
+    while True:
+        idx = _call("describe index", uri, c.describe_index, collection, "vector") or {}
+        total, done = int(idx.get("total_rows", n)), int(idx.get("indexed_rows", n))
+        if done >= total and int(idx.get("pending_index_rows", 0)) == 0:
+            break
+        reloaded = True
+        if time.monotonic() > deadline:
+            raise MilvusError(f"the {idx.get('index_type', '')} index of {collection!r} at {uri} "
+                              f"covers {done} of {total} rows after {timeout:.0f} s; the rows "
+                              "are in: search again later or push again to wait")
+        time.sleep(0.5)
+    if reloaded:  # serve from the built index rather than the interim one
+        _call("release collection", uri, c.release_collection, collection)
+
+
 def _count(c, uri: str, collection: str) -> int:
     res = _call(f"count rows of {collection!r}", uri, c.query, collection, filter="",
                 output_fields=["count(*)"], consistency_level="Strong")
@@ -179,7 +210,7 @@ def _count(c, uri: str, collection: str) -> int:
 def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "cosine",
          replace: bool = False, side: str | None = None, token: str | None = None,
          resume: bool = False, batch_rows: int | None = None, timeout: float = 10.0,
-         source: str = "") -> dict:
+         index_timeout: float = 1800.0, source: str = "") -> dict:
     """Insert a table's rows (keys and counts as scalar fields) into a Milvus collection.
 
     Parameters
@@ -202,6 +233,8 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
         Credentials for a server (``user:password`` or an API key).
     resume : bool
         Skip rows already in the collection (by primary key) instead of upserting them again.
+    index_timeout : float
+        Seconds to wait for the index to cover every row (the push returns only then).
 
     Returns
     -------
@@ -322,6 +355,7 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
             done_rows += len(rows)
             bar.update(b1 - b0)
     _call("flush", uri, c.flush, collection)
+    _wait_for_index(c, uri, collection, n, index_timeout)
     _call("load collection", uri, c.load_collection, collection)
     have = _count(c, uri, collection)
     if have != n:

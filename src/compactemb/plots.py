@@ -21,6 +21,21 @@ def pca_2d(x) -> np.ndarray:
 
     Signs are fixed so that the largest-magnitude loading of each axis is positive, which
     makes the picture the same from run to run.
+
+    Parameters
+    ----------
+    x : array-like, shape (n, dim)
+        The rows, n >= 2.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 2)
+        float64 coordinates.
+
+    Raises
+    ------
+    InputError
+        For fewer than 2 rows or an array that is not 2-D.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
@@ -37,7 +52,27 @@ def pca_2d(x) -> np.ndarray:
 
 
 def project_2d(x, *, method: str = "pca", random_state: int = 0) -> np.ndarray:
-    """2-D coordinates of the rows by ``method`` ("pca" or "umap")."""
+    """2-D coordinates of the rows by ``method`` ("pca" or "umap").
+
+    Parameters
+    ----------
+    x : array-like, shape (n, dim)
+        The rows.
+    method : {"pca", "umap"}
+        The projection; UMAP needs ``pip install 'compactemb[umap]'``.
+    random_state : int
+        Seed of UMAP.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 2)
+        float64 coordinates.
+
+    Raises
+    ------
+    InputError
+        For an unknown method.
+    """
     if method == "pca":
         return pca_2d(x)
     if method == "umap":
@@ -61,11 +96,34 @@ def plot_projection(data, path, *, colors: Sequence[Hashable] | None = None,
 
     Parameters
     ----------
+    data : array-like or EmbeddingTable
+        The rows to draw.
+    path : str or os.PathLike
+        The PNG to write.
     colors : sequence, optional
         A cluster id or label per row; one colour each (with a legend up to 20 of them).
     names : sequence of str, optional
         Text of each row; the first ``annotate`` rows are written next to their point.
-    Returns a summary: path, points, method, and the number of colour groups.
+    annotate : int
+        How many rows are named.
+    method : {"pca", "umap"}
+        The projection (see :func:`project_2d`).
+    title : str or None
+        The figure's title.
+    random_state : int
+        Seed of the projection.
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    dict
+        A summary: path, points, method, and the number of colour groups.
+
+    Raises
+    ------
+    InputError
+        When ``colors`` or ``names`` do not match the rows.
     """
     from .tables import EmbeddingTable
 
@@ -133,10 +191,46 @@ def _colormap(n: int):
 def plot_keyed(kv, path, *, keys: Sequence[Hashable] | None = None, max_keys: int = 2000,
                k: int | None = None, labels: dict | None = None, method: str = "pca",
                annotate: int = 30, random_state: int = 0, title: str | None = None) -> dict:
-    """Picture of keyed vectors: the given ``keys`` or the ``max_keys`` most frequent, coloured
-    by k-means clusters (``k``) or by a key -> label dict (``labels``; unlabelled keys grey out
-    as "(none)"). Without ``keys``, every labelled key in the vocabulary is drawn too (first,
-    so that the ``annotate`` named points are labelled ones)."""
+    """Picture of keyed vectors, coloured by clusters or by labels.
+
+    The given ``keys`` or the ``max_keys`` most frequent are drawn, coloured by k-means
+    clusters (``k``) or by a key -> label dict (``labels``; unlabelled keys grey out as
+    "(none)"). Without ``keys``, every labelled key in the vocabulary is drawn too (first, so
+    that the ``annotate`` named points are labelled ones).
+
+    Parameters
+    ----------
+    kv : KeyedVectors
+        The vectors.
+    path : str or os.PathLike
+        The PNG to write.
+    keys : sequence or None
+        The keys to draw; None draws the most frequent.
+    max_keys : int
+        How many of the most frequent keys are drawn when ``keys`` is None.
+    k : int or None
+        Colour by this many k-means clusters (cosine).
+    labels : dict or None
+        Colour by key -> label.
+    method : {"pca", "umap"}
+        The projection (see :func:`project_2d`).
+    annotate : int
+        How many points are named.
+    random_state : int
+        Seed of the clustering and the projection.
+    title : str or None
+        The figure's title.
+
+    Returns
+    -------
+    dict
+        What :func:`plot_projection` returns.
+
+    Raises
+    ------
+    InputError
+        When both ``k`` and ``labels`` are given.
+    """
     if k is not None and labels is not None:
         raise InputError("colour by clusters (k) or by labels, not both")
     if keys is not None:
