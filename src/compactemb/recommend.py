@@ -66,14 +66,17 @@ class FactorModel:
 
     @property
     def dim(self) -> int:
+        """The factors' dimension (a BPR model's includes its bias column)."""
         return self.user_table.dim
 
     @property
     def n_users(self) -> int:
+        """The number of users (rows of ``user_table``)."""
         return self.user_table.n_rows
 
     @property
     def n_items(self) -> int:
+        """The number of items (rows of ``item_table``)."""
         return self.item_table.n_rows
 
     # -- IDs -----------------------------------------------------------------------------------
@@ -243,6 +246,7 @@ class FactorModel:
         return out[0] if single else out
 
     def memory_parts(self) -> dict[str, int]:
+        """Measured bytes of each array, by name (tables, vocabularies, seen items)."""
         parts = {**self.user_table.memory_parts("user_table"),
                  **self.item_table.memory_parts("item_table"),
                  **self.user_vocab.memory_parts("user_vocab"),
@@ -252,8 +256,11 @@ class FactorModel:
         return parts
 
     def memory_comparison(self) -> dict:
-        """The seed's comparison for this model's data: one-hot width per interaction vs
-        embedding values per interaction, with the measured bytes of each table."""
+        """The one-hot vs embedding comparison for this model's data.
+
+        One-hot width per interaction against embedding values per interaction (see
+        :func:`compactemb.memory.interaction_memory`), with the measured bytes of each table.
+        """
         n = int(self._seen.indices.size) if self._seen is not None else None
         out = interaction_memory(len(self.user_vocab), len(self.item_vocab), self.dim,
                                  n_interactions=n)
@@ -262,6 +269,15 @@ class FactorModel:
         return out
 
     def save(self, path, *, meta: dict | None = None) -> None:
+        """Write the model to a compactemb file (read it back with :func:`compactemb.load`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, written atomically.
+        meta : dict or None
+            Entries added to the model's ``meta`` before saving.
+        """
         from .storage import save_components
 
         if meta:
