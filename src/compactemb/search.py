@@ -19,8 +19,15 @@ Metric = Literal["cosine", "dot"]
 
 
 class SearchResult(NamedTuple):
-    """Top-k results, best first: ``ids`` (n_queries, k) int64 padded with -1, ``scores``
-    (n_queries, k) float32 padded with -inf."""
+    """Top-k results of a batch of queries, best first.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray, shape (n_queries, k)
+        int64 row ids, padded with -1.
+    scores : numpy.ndarray, shape (n_queries, k)
+        float32 scores, padded with -inf.
+    """
 
     ids: np.ndarray
     scores: np.ndarray
@@ -31,19 +38,54 @@ def is_single_key(query) -> bool:
 
     The result-shape rule of the package: a single query gives one list of ``(key, score)``,
     a sequence of queries gives one such list per query.
+
+    Parameters
+    ----------
+    query : object
+        A key or a sequence of keys.
+
+    Returns
+    -------
+    bool
+        Whether ``query`` is a single key.
     """
     return isinstance(query, (str, bytes, int, np.integer))
 
 
 def keyed_results(res: SearchResult, keys) -> list[list[tuple]]:
-    """``SearchResult`` rows as lists of ``(keys[id], score)``, padding (-1) dropped."""
+    """``SearchResult`` rows as lists of ``(keys[id], score)``, padding (-1) dropped.
+
+    Parameters
+    ----------
+    res : SearchResult
+        Row-level results.
+    keys : sequence
+        The key of each row id.
+
+    Returns
+    -------
+    list of list of (key, float)
+        One list per query, best first.
+    """
     return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
             for ri, rs in zip(res.ids.tolist(), res.scores)]
 
 
 def flatten_exclusions(exclude, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
-    """(query row, table row) pairs of ``exclude[q0:q1]`` (a list of id arrays, or a 2-D array
-    padded with -1), rows relative to ``q0``."""
+    """The (query row, table row) pairs to exclude for queries ``q0:q1``.
+
+    Parameters
+    ----------
+    exclude : list of array-like of int, or numpy.ndarray of shape (n_queries, m)
+        Row ids per query; a 2-D array may be padded with -1.
+    q0, q1 : int
+        The queries' range.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Query rows (relative to ``q0``) and table rows, padding dropped.
+    """
     if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
         part = exclude[q0:q1]
         rows = np.repeat(np.arange(part.shape[0]), part.shape[1])
@@ -139,7 +181,18 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
 
 
 def inverse_norms(table) -> np.ndarray:
-    """``1 / row norm`` of every row (float32), 0 for all-zero rows."""
+    """``1 / row norm`` of every row (float32), 0 for all-zero rows.
+
+    Parameters
+    ----------
+    table : EmbeddingTable
+        The table (its cached ``row_norms()`` are used).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+        float32 inverse norms.
+    """
     norms = table.row_norms()
     return np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
 
