@@ -61,7 +61,23 @@ def _crc(arr: np.ndarray) -> int:
 
 
 def jsonable(obj):
-    """Plain JSON types: numpy scalars and arrays become Python values, NaN/inf become None."""
+    """Plain JSON types: numpy scalars and arrays become Python values, NaN/inf become None.
+
+    Parameters
+    ----------
+    obj : object
+        Nested dicts, lists, tuples, numpy arrays and scalars.
+
+    Returns
+    -------
+    object
+        The same structure of plain Python values (dict keys as str).
+
+    Examples
+    --------
+    >>> jsonable({"a": np.float32(0.5), 1: np.array([1, 2]), "b": float("nan")})
+    {'a': 0.5, '1': [1, 2], 'b': None}
+    """
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -82,7 +98,26 @@ def _check_dtype(dt: np.dtype, name: str) -> None:
 
 def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], *,
                meta: dict | None = None, components: dict | None = None) -> None:
-    """Write arrays and metadata to ``path`` atomically."""
+    """Write arrays and metadata to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    kind : str
+        The file kind (a registered kind such as ``"keyed_vectors"``).
+    arrays : dict of str to numpy.ndarray
+        The arrays by name (numeric dtypes only).
+    meta : dict or None
+        JSON-able metadata.
+    components : dict or None
+        The description of the components the arrays belong to.
+
+    Raises
+    ------
+    InputError
+        For an array that cannot be stored or a folder that does not exist.
+    """
     from . import __version__
 
     path = os.fspath(path)
@@ -134,8 +169,21 @@ def _pid_alive(pid: int) -> bool:
 
 
 def temp_name(path: str) -> str:
-    """A temporary name beside ``path`` that says which process writes it:
-    ``<name>.tmp-<pid>-<random>``, so a later save can tell a dead writer's leftover."""
+    """A temporary name beside ``path`` that says which process writes it.
+
+    The name is ``<name>.tmp-<pid>-<random>``, so a later save can tell a dead writer's
+    leftover.
+
+    Parameters
+    ----------
+    path : str
+        The file that will be written.
+
+    Returns
+    -------
+    str
+        The temporary name.
+    """
     import secrets
 
     return f"{path}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
@@ -234,14 +282,34 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
 
 
 def write_json(path, obj) -> None:
-    """Write JSON atomically (reports)."""
+    """Write JSON atomically (reports).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    obj : object
+        Anything :func:`jsonable` turns into JSON (NaN and inf are written as null).
+    """
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(jsonable(obj), f, indent=2, sort_keys=False, allow_nan=False)
         f.write("\n")
 
 
 class StoredFile:
-    """A read file: ``kind``, ``meta``, ``components`` and ``arrays`` (dict name -> ndarray)."""
+    """A read file: ``kind``, ``meta``, ``components`` and ``arrays`` (dict name -> ndarray).
+
+    Parameters
+    ----------
+    path : str
+        The file read.
+    header : dict
+        Its parsed header (``kind``, ``meta``, ``components``).
+    arrays : dict of str to numpy.ndarray
+        Its arrays by name (``component/array``).
+    mapping : mmap.mmap or None
+        The memory map the arrays view, kept open as long as this object.
+    """
 
     def __init__(self, path, header, arrays, mapping=None):
         self.path = path
@@ -253,6 +321,7 @@ class StoredFile:
         self._mapping = mapping  # keeps the mmap alive as long as this object
 
     def component_arrays(self, name: str) -> dict[str, np.ndarray]:
+        """The arrays of component ``name``, by their names within it."""
         prefix = name + "/"
         return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 
@@ -347,7 +416,19 @@ def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
 # -- components ------------------------------------------------------------------------------
 
 def save_components(path, kind: str, components: dict[str, Any], *, meta: dict | None = None):
-    """Save objects with ``component_type``, ``attrs()`` and ``arrays()`` under their names."""
+    """Save objects with ``component_type``, ``attrs()`` and ``arrays()`` under their names.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, written atomically.
+    kind : str
+        The file kind (``"keyed_vectors"``, ``"factors"``, ...).
+    components : dict of str to object
+        The stored objects by component name.
+    meta : dict or None
+        JSON-able metadata.
+    """
     arrays: dict[str, np.ndarray] = {}
     described: dict[str, dict] = {}
     for cname, obj in components.items():
@@ -358,7 +439,26 @@ def save_components(path, kind: str, components: dict[str, Any], *, meta: dict |
 
 
 def build_component(stored: StoredFile, name: str):
-    """Rebuild component ``name`` of a read file through the component-type registry."""
+    """Rebuild component ``name`` of a read file through the component-type registry.
+
+    Parameters
+    ----------
+    stored : StoredFile
+        The read file.
+    name : str
+        The component's name.
+
+    Returns
+    -------
+    object
+        The rebuilt object.
+
+    Raises
+    ------
+    FormatError
+        Naming the file and component when it is missing, of an unknown type, or its arrays
+        do not fit its attributes.
+    """
     try:
         desc = stored.components[name]
         ctype = desc["type"]
@@ -476,6 +576,16 @@ def _import_definition(table_name: str, name: str) -> None:
 
 def component_class(type_name: str) -> Any:
     """The class registered for a component type, importing its module on first use.
+
+    Parameters
+    ----------
+    type_name : str
+        The component type as a file names it.
+
+    Returns
+    -------
+    type
+        The registered class.
 
     Raises
     ------
