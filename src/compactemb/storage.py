@@ -240,6 +240,25 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **kw):
     temporary name carries the writer's process id; leftovers of dead writers (kill -9) beside
     ``path`` are removed first. An OSError (disk full, read-only folder ...) is raised with
     ``path`` as its file name, never the temporary one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    mode : str
+        The temporary file's open mode (``"wb"``, ``"w"``).
+    **kw
+        Passed to :func:`open` (``encoding=...``).
+
+    Yields
+    ------
+    file object
+        The open temporary file.
+
+    Raises
+    ------
+    InputError
+        When the folder does not exist or ``path`` is a folder.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
