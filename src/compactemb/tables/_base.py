@@ -43,7 +43,35 @@ def check_ids(ids, n_rows: int, what: str = "id") -> np.ndarray:
 
 def check_bag_inputs(ids, offsets, n_rows: int, *, include_last_offset: bool = False,
                      weights=None, mode: str = "mean"):
-    """Validate EmbeddingBag inputs; return (ids, starts, ends, weights) as flat arrays."""
+    """Validate EmbeddingBag inputs; return (ids, starts, ends, weights) as flat arrays.
+
+    Parameters
+    ----------
+    ids : array-like of int
+        1-D ids with ``offsets``, or 2-D (n_bags, bag_size) ids without.
+    offsets : array-like of int or None
+        The start of each bag in ``ids`` (PyTorch's ``EmbeddingBag`` convention).
+    n_rows : int
+        The table's number of rows (ids are checked against it).
+    include_last_offset : bool
+        ``offsets`` ends with ``len(ids)``.
+    weights : array-like of float or None
+        One weight per id (``mode="sum"`` only).
+    mode : {"sum", "mean"}
+        How a bag's rows are combined.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (ids, starts, ends, weights or None), flat.
+
+    Raises
+    ------
+    InputError
+        For offsets, shapes or weights that do not describe bags of ``ids``.
+    IndexError
+        For an id out of range.
+    """
     if mode not in ("sum", "mean"):
         raise InputError(f"bag mode must be 'sum' or 'mean', got {mode!r}")
     ids_arr = np.asarray(ids)
@@ -111,6 +139,7 @@ class EmbeddingTable(abc.ABC):
 
     n_rows: int
     dim: int
+    _norms: np.ndarray | None  # cached row norms, None until computed or after an update
 
     # -- the protocol -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -167,6 +196,7 @@ class EmbeddingTable(abc.ABC):
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(n_rows, dim)."""
         return (self.n_rows, self.dim)
 
     def __len__(self) -> int:
@@ -231,6 +261,7 @@ class EmbeddingTable(abc.ABC):
         return cached
 
     def memory_parts(self, prefix: str = "table") -> dict[str, int]:
+        """Measured bytes of each array, named ``<prefix>.<array>``."""
         return {f"{prefix}.{name}": int(a.nbytes) for name, a in self.arrays().items()}
 
     def save(self, path, *, meta: dict | None = None) -> None:
@@ -241,6 +272,27 @@ class EmbeddingTable(abc.ABC):
 
     @classmethod
     def load(cls, path, *, mmap: bool = False, verify: bool = True):
+        """Read a table from a compactemb file (a table file, or the table of keyed vectors).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        mmap : bool
+            Map the arrays from the file instead of reading them.
+        verify : bool
+            Check the arrays' checksums.
+
+        Returns
+        -------
+        EmbeddingTable
+            The table.
+
+        Raises
+        ------
+        InputError
+            When the file holds no table.
+        """
         from ..storage import load
 
         obj = load(path, mmap=mmap, verify=verify)

@@ -76,6 +76,7 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
 
     @property
     def n_blocks(self) -> int:
+        """The number of frequency blocks."""
         return int(self.block_starts.size)
 
     def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:

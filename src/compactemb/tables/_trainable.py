@@ -18,8 +18,11 @@ Each kind also has ``apply_gradients_reference`` (a slow NumPy twin used by the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from .._native import use_native
 from .._progress import progress
 from ..exceptions import InputError
 from ._base import check_ids
@@ -28,9 +31,52 @@ from ._base import check_ids
 class TrainableMixin:
     """``parameters()``, ``apply_gradients(ids, grads, lr)`` and ``fit_rows`` for a table kind."""
 
+    # given by the EmbeddingTable the mixin is combined with
+    n_rows: int
+    dim: int
+    kind: str
+    _norms: np.ndarray | None
+
+    if TYPE_CHECKING:
+        def lookup(self, ids) -> np.ndarray: ...
+        def iter_blocks(self, block: int = ...): ...
+
     def parameters(self) -> dict[str, np.ndarray]:
         """The arrays SGD updates in place (writable)."""
         raise NotImplementedError
+
+    def kernel_args(self) -> tuple:
+        """The arguments a numba trainer passes to this kind's scatter and lookup kernels."""
+        raise NotImplementedError
+
+    def apply_gradients(self, ids, grads, lr: float) -> None:
+        """Apply one SGD step ``rows[ids] -= lr * grads`` to the parameter arrays.
+
+        Parameters
+        ----------
+        ids : array-like of int, shape (n,)
+            Row ids of the step (repeats allowed).
+        grads : array-like of float, shape (n, dim)
+            The loss gradients with respect to those rows.
+        lr : float
+            The learning rate.
+
+        Raises
+        ------
+        InputError
+            For gradients of the wrong shape or read-only (memory-mapped) parameters.
+        """
+        raise NotImplementedError
+
+    def apply_gradients_reference(self, ids, grads, lr: float) -> None:
+        """:meth:`apply_gradients` through the NumPy twin of its kernel (for tests)."""
+        with use_native(False):
+            self.apply_gradients(ids, grads, lr)
+
+    def lookup_reference(self, ids) -> np.ndarray:
+        """:meth:`lookup` through the NumPy twin of its kernel (for tests)."""
+        with use_native(False):
+            return self.lookup(ids)
 
     def _check_grads(self, ids, grads):
         idx = check_ids(ids, self.n_rows).ravel()
