@@ -7,6 +7,7 @@ by cached row norms (``n_rows`` floats).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
@@ -69,6 +70,16 @@ def keyed_results(res: SearchResult, keys) -> list[list[tuple]]:
     """
     return [[(keys[i], float(s)) for i, s in zip(ri, rs) if i >= 0]
             for ri, rs in zip(res.ids.tolist(), res.scores)]
+
+
+def _merge_kernel(n_scores: int):
+    """The top-k merge: the numba kernel, or its NumPy twin (the same results) for a small job
+    in a process that has not loaded numba yet (importing it costs more than the job)."""
+    if n_scores <= 1 << 24 and "numba" not in sys.modules:
+        from . import _topk_twins
+
+        return _topk_twins.merge_top_k
+    return kernels("compactemb._topk_kernels").merge_top_k
 
 
 def flatten_exclusions(exclude, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +165,7 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
     """
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
-    merge_top_k = kernels("compactemb._topk_kernels").merge_top_k
+    merge_top_k = _merge_kernel(n_queries * table.n_rows)
     kk = min(k, table.n_rows)
     out_i = np.full((n_queries, k), -1, dtype=np.int64)
     out_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
