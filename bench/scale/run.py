@@ -22,8 +22,8 @@ one run:
   process each, and the in-process time after imports).
 
 Writes bench/results/scale.json, bench/results/scale.md and bench/results/scale_phases.png.
-BLAS is limited to one thread in implicit's processes (its advice; it warns otherwise);
-ours keep the machine's BLAS threads (our recommend is a BLAS product).
+BLAS is limited to one thread in every process (implicit's advice); both libraries run their
+own ``--threads`` threads.
 """
 
 from __future__ import annotations
@@ -44,11 +44,12 @@ DATA = Path(os.environ.get("COMPACTEMB_SHARED_DATA", ROOT.parent / "shared" / "d
 RESULTS = ROOT / "bench" / "results"
 GUTENBERG = DATA / "gutenberg-en-16m" / "gutenberg_en_part0.txt.xz"
 BEFORE = "1b0c7a8"  # the last commit before issue 11's changes
-# implicit asks for single-threaded BLAS (it warns otherwise: its own threads would fight
-# BLAS's); compactemb runs with the BLAS threads the machine gives it (its recommend is BLAS)
-ENV = dict(os.environ)
+# single-threaded BLAS in every process: implicit asks for it (it warns otherwise: its own
+# threads would fight BLAS's), and on 2 cores OpenBLAS's spinning threads slow our parallel
+# kernels too; both libraries parallelise themselves (our recommend: one BLAS per thread)
 PEER_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1"}
+ENV = PEER_ENV
 
 
 def peak_rss() -> int:
@@ -120,8 +121,10 @@ def job_seed_ours(folder: str, threads: int, n_recommend: int) -> dict:
     from compactemb.interactions import Interactions
     from compactemb.train import ALS
 
-    t = time.perf_counter()
-    ALS(dim=8, epochs=1, n_threads=threads).fit(np.eye(20, dtype=np.float32))  # numba warm-up
+    t = time.perf_counter()  # numba warm-up: kernels compiled or loaded from numba's cache
+    tiny = ALS(dim=8, epochs=1, n_threads=threads).fit(np.eye(20, dtype=np.float32)).model_
+    tiny.recommend_rows(np.arange(20), k=3, batch=5, n_threads=threads)
+    tiny.recommend_rows(np.arange(20), k=3, n_threads=1)
     warmup = time.perf_counter() - t
     users, items = np.load(Path(folder) / "users.npy"), np.load(Path(folder) / "items.npy")
     phase = Phases()
