@@ -16,6 +16,18 @@ class LowRankTable(EmbeddingTable):
 
     ``from_dense`` keeps the ``rank`` leading singular directions (the best rank-``rank``
     approximation in Frobenius norm, Eckart-Young), with ``U = U_r S_r`` and ``V = V_r^T``.
+
+    Parameters
+    ----------
+    left : array-like, shape (n_rows, rank)
+        U.
+    right : array-like, shape (rank, dim)
+        V.
+
+    Raises
+    ------
+    InputError
+        When the factors' shapes do not chain.
     """
 
     kind = "lowrank"
@@ -35,6 +47,25 @@ class LowRankTable(EmbeddingTable):
 
     @classmethod
     def from_dense(cls, table_or_array, *, rank: int) -> LowRankTable:
+        """The best rank-``rank`` approximation of a matrix or table (truncated SVD).
+
+        Parameters
+        ----------
+        table_or_array : EmbeddingTable or array-like, shape (n_rows, dim)
+            The rows to approximate.
+        rank : int
+            The rank, in [1, min(n_rows, dim)].
+
+        Returns
+        -------
+        LowRankTable
+            The factored table.
+
+        Raises
+        ------
+        InputError
+            For a matrix that is not 2-D or a rank out of range.
+        """
         x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
             else np.ascontiguousarray(table_or_array, dtype=np.float32)
         if x.ndim != 2:

@@ -189,6 +189,13 @@ class Int8Table(_RowwiseQuantized):
     ``|decoded - original| <= scale / 2`` for every value; 4 * d / (d + 8) times smaller
     than float32 (3.9x at d = 300).
 
+    Parameters
+    ----------
+    data : numpy.ndarray of uint8, shape (n_rows, dim + 8)
+        The fused rows; :meth:`from_dense` makes them from a float matrix.
+    dim : int
+        The decoded dimension.
+
     Examples
     --------
     >>> import numpy as np
@@ -204,6 +211,7 @@ class Int8Table(_RowwiseQuantized):
 
     @classmethod
     def row_bytes(cls, dim: int) -> int:
+        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias."""
         return int(dim) + 8
 
     def _lookup_flat(self, idx):
@@ -233,6 +241,13 @@ class Int4Table(_RowwiseQuantized):
 
     ``|decoded - original| <= scale / 2``; 4 * d / (ceil(d/2) + 4) times smaller than float32
     (7.8x at d = 300).
+
+    Parameters
+    ----------
+    data : numpy.ndarray of uint8, shape (n_rows, ceil(dim / 2) + 4)
+        The fused rows; :meth:`from_dense` makes them from a float matrix.
+    dim : int
+        The decoded dimension.
     """
 
     kind = "int4"
@@ -242,6 +257,7 @@ class Int4Table(_RowwiseQuantized):
 
     @classmethod
     def row_bytes(cls, dim: int) -> int:
+        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias."""
         return (int(dim) + 1) // 2 + 4
 
     def _lookup_flat(self, idx):
