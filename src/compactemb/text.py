@@ -110,10 +110,12 @@ class Tokenizer:
                 np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line)))
 
     def to_dict(self) -> dict:
+        """The settings as a JSON-able dict (stored in model files)."""
         return {"pattern": self.pattern, "lowercase": self.lowercase}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Tokenizer:
+        """The tokenizer :meth:`to_dict` describes; the default one for None or ``{}``."""
         return cls(**d) if d else cls()
 
 
@@ -162,8 +164,24 @@ def iter_lines(path: str | os.PathLike, max_line_bytes: int = _BLOCK) -> Iterato
     """Yield the lines of a text corpus (plain, .gz, .xz, .bz2), decoded as strict UTF-8.
 
     A line longer than ``max_line_bytes`` is yielded in pieces cut at a space, so memory stays
-    bounded and nothing is dropped. Raises :class:`InputError` naming the file and line for
-    binary content or invalid UTF-8.
+    bounded and nothing is dropped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The corpus file.
+    max_line_bytes : int
+        The longest piece of a line yielded at once.
+
+    Yields
+    ------
+    str
+        Each line, without its line break.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line for binary content or invalid UTF-8.
     """
     for lines in iter_line_blocks(path, max_line_bytes):
         yield from lines
@@ -325,7 +343,18 @@ def _decode(raw: bytes, path: str, lineno: int) -> str:
 
 
 class Corpus:
-    """Several corpus files read as one, in order; iterable any number of times (lines)."""
+    """Several corpus files read as one, in order; iterable any number of times (lines).
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or sequence of them
+        The files, read in this order.
+
+    Raises
+    ------
+    InputError
+        For an empty list of files.
+    """
 
     def __init__(self, paths):
         self.paths = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike))
@@ -344,7 +373,20 @@ class Corpus:
 def iter_sentences(
     corpus: str | os.PathLike | Iterable, tokenizer: Tokenizer | None = None
 ) -> Iterator[list[str]]:
-    """Yield token lists from a corpus path, an iterable of strings, or of token lists."""
+    """Yield token lists from a corpus path, an iterable of strings, or of token lists.
+
+    Parameters
+    ----------
+    corpus : str, os.PathLike or iterable
+        A corpus file, an iterable of lines, or an iterable of token lists (used as given).
+    tokenizer : Tokenizer or None
+        Splits lines into tokens; None takes the default :class:`Tokenizer`.
+
+    Yields
+    ------
+    list of str
+        The tokens of each sentence (line).
+    """
     tok = tokenizer or Tokenizer()
     if isinstance(corpus, (str, os.PathLike)):
         for line in iter_lines(corpus):
@@ -454,8 +496,18 @@ class TokenInterner:
 
 
 def iter_corpus_line_blocks(corpus) -> Iterator[list[str]] | None:
-    """The line blocks (:func:`iter_line_blocks`) of a file corpus (a path or a
-    :class:`Corpus`), one file after the other; None for an in-memory corpus."""
+    """The line blocks of a file corpus, one file after the other.
+
+    Parameters
+    ----------
+    corpus : str, os.PathLike, Corpus or iterable
+        The corpus.
+
+    Returns
+    -------
+    iterator of list of str, or None
+        The blocks of :func:`iter_line_blocks`; None for an in-memory corpus.
+    """
     if not isinstance(corpus, (str, os.PathLike, Corpus)):
         return None
     paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else corpus.paths
@@ -510,7 +562,18 @@ def _tokenize_batch(tok: Tokenizer, items: list) -> tuple[list[str], np.ndarray]
 
 
 def describe(corpus) -> str:
-    """A short name of a corpus for messages."""
+    """A short name of a corpus for messages.
+
+    Parameters
+    ----------
+    corpus : str, os.PathLike, Corpus or iterable
+        The corpus.
+
+    Returns
+    -------
+    str
+        Its path(s), or ``"the corpus"`` for an in-memory one.
+    """
     if isinstance(corpus, (str, os.PathLike)):
         return os.fspath(corpus)
     return repr(corpus) if isinstance(corpus, Corpus) else "the corpus"
