@@ -431,10 +431,12 @@ class Vocab:
         return {"key_bytes": blob, "key_offsets": offs, "counts": self.counts}
 
     def attrs(self) -> dict:
+        """The JSON-able attributes stored beside :meth:`arrays` in a file."""
         return {"key_type": self.key_type, "size": len(self), "build_info": self.build_info}
 
     @classmethod
     def from_state(cls, attrs: dict, arrays: dict) -> Vocab:
+        """The vocabulary a file stored (:meth:`attrs` and :meth:`arrays`), for the loader."""
         info = attrs.get("build_info", {})
         if attrs["key_type"] == "int":
             return cls(np.asarray(arrays["keys"]), arrays["counts"], build_info=info)
@@ -466,6 +468,15 @@ class Vocab:
         return parts
 
     def save(self, path, *, meta: dict | None = None) -> None:
+        """Write the vocabulary to a compactemb file of kind ``vocab`` (atomic).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        meta : dict or None
+            JSON-able metadata.
+        """
         from .storage import save_components
 
         save_components(path, "vocab", {"vocab": self}, meta=meta)
@@ -647,8 +658,21 @@ def _count_file_tokens(corpus, tokenizer: Tokenizer, max_scan_size: int | None) 
 
 
 def join_sentences(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Token ids of consecutive sentences as one int32 array with ``-1`` after each non-empty
-    sentence; ``lengths[j]`` ids belong to sentence ``j``.
+    """Token ids of consecutive sentences as one int32 array, ``-1`` after each sentence.
+
+    Empty sentences add nothing (no separator).
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of int
+        The token ids of all sentences, one after the other.
+    lengths : array-like of int
+        ``lengths[j]`` ids belong to sentence ``j``.
+
+    Returns
+    -------
+    numpy.ndarray of int32
+        The ids with a ``-1`` after each non-empty sentence.
 
     Examples
     --------
@@ -668,12 +692,34 @@ def join_sentences(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def count_keys(groups: Iterable, *, max_scan_size: int | None = None,
                desc: str = "counting", blocks: bool = False) -> tuple[Counter, dict]:
-    """Count keys over groups (sentences), pruning the rarest when more than ``max_scan_size``
-    distinct keys are held. Returns the counts and a dict describing the scan.
+    """Count keys over groups (sentences), pruning the rarest past ``max_scan_size`` keys.
 
     With ``blocks=True`` each group is a ``(tokens, lengths)`` block of
     :func:`~compactemb.text.iter_token_blocks`, counted at C level with one ``Counter.update``
-    (the bound is then checked once per block)."""
+    (the bound is then checked once per block).
+
+    Parameters
+    ----------
+    groups : iterable
+        Sequences of keys (sentences), or blocks with ``blocks=True``.
+    max_scan_size : int or None
+        When more distinct keys than this are held, the rarest are dropped (word2vec's
+        ``max_vocab_size`` rule); None keeps all.
+    desc : str
+        The progress bar's label.
+    blocks : bool
+        The groups are ``(tokens, lengths)`` blocks.
+
+    Returns
+    -------
+    (collections.Counter, dict)
+        The counts, and a description of the scan (tokens, prunes, threshold).
+
+    Warns
+    -----
+    UserWarning
+        When keys were pruned during the scan (rare keys may be undercounted).
+    """
     counts: Counter = Counter()
     threshold = 1
     prunes = 0
@@ -706,7 +752,23 @@ def count_keys(groups: Iterable, *, max_scan_size: int | None = None,
 
 
 def read_vocab_file(path: str | os.PathLike) -> list[str]:
-    """Read keys one per line (the first whitespace-separated field), for ``--keys`` options."""
+    """Read keys one per line (the first whitespace-separated field), for ``--keys`` options.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (a ``compactemb vocab`` TSV works too).
+
+    Returns
+    -------
+    list of str
+        The keys in file order.
+
+    Raises
+    ------
+    InputError
+        For a file without keys.
+    """
     from .text import iter_lines
 
     keys = [line.split()[0] for line in iter_lines(path) if line.strip()]
