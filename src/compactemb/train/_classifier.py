@@ -225,15 +225,18 @@ class TextClassifier(Trainer):
 
     @property
     def classes_(self) -> list[str]:
+        """The labels, in the order of the output layer's rows."""
         self._check_fitted()
         return self.labels_.keys
 
     @property
     def n_rows(self) -> int:
+        """Rows of the input table: words, then hashed n-gram buckets."""
         return self.n_words + int(self.bucket_ids_.shape[0])
 
     @property
     def n_words(self) -> int:
+        """The number of word rows."""
         return len(self.vocab_) if self.vocab_ is not None else int(self.word_hashes_.shape[0])
 
     # -- encoding -------------------------------------------------------------------------------
@@ -577,6 +580,7 @@ class TextClassifier(Trainer):
         return int(sum(self.memory_parts(stored_only=True).values()))
 
     def memory_parts(self, *, stored_only: bool = False) -> dict[str, int]:
+        """Measured bytes of each array, by name; ``stored_only`` leaves out lookup caches."""
         self._check_fitted()
         parts = {**self.table_.memory_parts("input_table"),
                  "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
@@ -638,6 +642,25 @@ class TextClassifier(Trainer):
 
     @classmethod
     def load(cls, path, *, mmap: bool = False) -> TextClassifier:
+        """Read a classifier saved by :meth:`save` (see :func:`compactemb.load`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        mmap : bool
+            Map the arrays from the file instead of reading them.
+
+        Returns
+        -------
+        TextClassifier
+            The fitted classifier.
+
+        Raises
+        ------
+        InputError
+            When the file holds another kind of object.
+        """
         from ..storage import load
 
         obj = load(path, mmap=mmap)

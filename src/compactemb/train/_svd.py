@@ -37,6 +37,33 @@ def cooccurrence(chunks, n_rows: int, *, window: int = 2, weighting: str = "line
     Each chunk holds row ids with -1 between sentences (``Vocab.encode_corpus``). With
     ``keep_prob``, tokens are first subsampled (kept with that probability), as word2vec does,
     drawn from ``random_state`` (old spelling: ``seed``).
+
+    Parameters
+    ----------
+    chunks : iterable of numpy.ndarray of int32
+        Row ids, -1 between sentences.
+    n_rows : int
+        The vocabulary size.
+    window : int
+        Context words on each side (>= 1).
+    weighting : {"linear", "harmonic", "uniform"}
+        The weight of a pair by its distance (see :class:`PPMISVD`).
+    keep_prob : numpy.ndarray or None
+        Per row, the probability a token is kept (subsampling); None keeps all.
+    random_state : int
+        Seed of the subsampling.
+    **deprecated
+        ``seed``, the old spelling of ``random_state``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        float64 counts, n_rows x n_rows, symmetric.
+
+    Raises
+    ------
+    InputError
+        For an unknown weighting or ``window < 1``.
     """
     cooc_kernels = kernels("compactemb.train._cooc_kernels")
     count_pairs, subsample_mask = cooc_kernels.count_pairs, cooc_kernels.subsample_mask
@@ -78,6 +105,25 @@ def ppmi(counts: sp.spmatrix, *, cds: float = 0.75, shift: float = 1.0) -> sp.cs
 
     ``PMI(w, c) = log(#(w,c) * sum_c' #(c')^cds / (#(w) * #(c)^cds)) - log(shift)``, kept where
     positive. ``#(w)`` and ``#(c)`` are the row and column sums of ``counts``.
+
+    Parameters
+    ----------
+    counts : scipy.sparse matrix
+        Co-occurrence counts.
+    cds : float
+        Context distribution smoothing exponent (> 0; 0.75 as Levy et al. 2015).
+    shift : float
+        Shifted PMI's ``k`` (>= 1; 1 is no shift).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        float32 PPMI, zeros dropped.
+
+    Raises
+    ------
+    InputError
+        For ``cds <= 0`` or ``shift < 1``.
     """
     if cds <= 0:
         raise InputError(f"cds must be > 0, got {cds}")
@@ -102,7 +148,34 @@ def randomized_svd(a, k: int, *, n_oversamples: int = 20, n_iter: int = 5,
     """Truncated SVD by randomized subspace iteration (Halko, Martinsson & Tropp 2011).
 
     Deterministic for a ``random_state`` (old spelling: ``seed``); signs are fixed so that each
-    left vector's largest entry is positive. Returns (U, S, Vt) with k components.
+    left vector's largest entry is positive.
+
+    Parameters
+    ----------
+    a : numpy.ndarray or scipy.sparse matrix, shape (n, m)
+        The matrix.
+    k : int
+        The number of components, in [1, min(n, m) - 1].
+    n_oversamples : int
+        Extra random directions beyond ``k`` (accuracy).
+    n_iter : int
+        Power iterations (accuracy for slowly decaying spectra).
+    random_state : int
+        Seed of the random start.
+    desc : str
+        The progress bar's label.
+    **deprecated
+        ``seed``, the old spelling of ``random_state``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        U (n, k), S (k,) descending, Vt (k, m).
+
+    Raises
+    ------
+    InputError
+        For ``k`` out of range.
     """
     seed = renamed_params("randomized_svd", deprecated, {"seed": "random_state"}).get(
         "random_state", random_state)
