@@ -580,7 +580,7 @@ class TextClassifier(Trainer):
         return int(sum(self.memory_parts(stored_only=True).values()))
 
     def memory_parts(self, *, stored_only: bool = False) -> dict[str, int]:
-        """Measured bytes of each array, by name; ``stored_only`` leaves out lookup caches."""
+        """Measured bytes by name; ``stored_only`` counts only the arrays a file stores."""
         self._check_fitted()
         parts = {**self.table_.memory_parts("input_table"),
                  "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
