@@ -18,9 +18,11 @@ import lzma
 import os
 import queue
 import re
+import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +46,8 @@ class Tokenizer:
 
     pattern: str = DEFAULT_PATTERN
     lowercase: bool = True
+    if TYPE_CHECKING:  # an instance attribute set by __post_init__, not a dataclass field
+        def _findall(self, line: str) -> list[str]: ...
 
     def __post_init__(self) -> None:
         try:
@@ -92,6 +96,7 @@ class Tokenizer:
             codes[upper] += 32
         if codes.size and codes.max() >= table.size:  # beyond the BMP (emoji, old scripts)
             table = _run_table(self.pattern, 0x110000)
+            assert table is not None  # a pattern with a BMP table has the full one
         in_token = table[codes]
         starts = np.flatnonzero(in_token[1:] & ~in_token[:-1]) + 1
         if in_token.size and in_token[0]:
@@ -267,7 +272,7 @@ def _split_blocks(blocks, path: str, max_line_bytes: int) -> Iterator[list[str]]
         yield [_decode(carry, path, lineno)]
 
 
-def _read_blocks(f, path: str) -> Iterator[bytes]:
+def _read_blocks(f, path: str) -> Generator[bytes, None, None]:
     while True:
         try:
             block = f.read(_BLOCK)
@@ -278,7 +283,7 @@ def _read_blocks(f, path: str) -> Iterator[bytes]:
         yield block
 
 
-def _prefetch(f, path: str, depth: int = 4) -> Iterator[bytes]:
+def _prefetch(f, path: str, depth: int = 4) -> Generator[bytes, None, None]:
     """``_read_blocks`` run in a thread, ``depth`` blocks ahead; errors re-raised here."""
     blocks: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -452,8 +457,10 @@ class TokenInterner:
             text = text.lower()
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         table = _run_table(self.tokenizer.pattern)
+        assert table is not None  # supports() admitted only tokenizers that have one
         if codes.size and int(codes.max()) >= table.size:
             table = _run_table(self.tokenizer.pattern, 0x110000)
+            assert table is not None
         self._reserve(codes.size)
         out = np.empty(codes.size + 2, dtype=np.int32)
         w = self._kernels.intern_block(codes, table, self._slots, self._hash, self._start,
