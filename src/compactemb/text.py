@@ -18,7 +18,6 @@ import lzma
 import os
 import queue
 import re
-import sys
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
