@@ -39,7 +39,7 @@ def _tokenizer_of(word_vectors, tokenizer=None):
     tok = params.get("tokenizer") if isinstance(params, dict) else None
     if isinstance(tok, dict):
         try:
-            return Tokenizer.from_dict(tok)
+            return Tokenizer.from_dict(tok, untrusted=True)
         except Exception:  # an unreadable record: the default is the trainers' default too
             return Tokenizer()
     return Tokenizer()

@@ -30,7 +30,16 @@ class _Seen:
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        return cls(arrays["indptr"], arrays["indices"], attrs["n_items"])
+        from .storage import state_array, state_indices, state_int
+
+        n_items = state_int(attrs, "n_items")
+        indptr = state_array(arrays, "indptr", ndim=1, kinds="iu")
+        indices = state_array(arrays, "indices", ndim=1, kinds="iu")
+        if indptr.shape[0] < 1 or int(indptr[0]) != 0 or int(indptr[-1]) != indices.shape[0] \
+                or np.any(np.diff(indptr.astype(np.int64)) < 0):
+            raise ValueError("array 'indptr' does not delimit array 'indices'")
+        state_indices(indices, "indices", n_items)
+        return cls(indptr, indices, n_items)
 
 
 class FactorModel:
@@ -57,6 +66,11 @@ class FactorModel:
         self._seen = None
         if seen is not None:
             if isinstance(seen, _Seen):
+                if seen.n_items != item_table.n_rows or \
+                        seen.indptr.shape[0] != user_table.n_rows + 1:
+                    raise InputError(f"the seen items ({seen.indptr.shape[0] - 1} users x "
+                                     f"{seen.n_items} items) do not match the tables "
+                                     f"({user_table.n_rows} x {item_table.n_rows})")
                 self._seen = seen
             else:
                 m = sp.csr_matrix(seen)

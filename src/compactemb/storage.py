@@ -345,20 +345,172 @@ class StoredFile:
         return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 
 
+# limits of the header schema: a file is untrusted input, and none of these is near what a
+# compactemb save writes (a few levels of nesting, integers of at most 20 digits)
+_MAX_JSON_DEPTH = 32
+_MAX_NUMBER_CHARS = 40
+_MAX_ARRAY_DIMS = 8
+_MAX_DIMENSION = 1 << 48
+_STRING_RE = None  # compiled on first use
+
+
+def _stored_dtypes() -> dict[str, np.dtype]:
+    """The dtype strings a file may name: numeric, little-endian (or single-byte)."""
+    names = ["b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8"]
+    out = {}
+    for n in names:
+        dt = np.dtype(n).newbyteorder("<")
+        out[dt.str] = dt
+    return out
+
+
+_DTYPES = _stored_dtypes()
+
+
+def _json_depth(blob: bytes) -> int:
+    """Deepest nesting of ``[`` and ``{`` outside strings (checked before json.loads recurses)."""
+    global _STRING_RE
+    if _STRING_RE is None:
+        import re
+
+        _STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+    bare = np.frombuffer(_STRING_RE.sub(b'""', blob), dtype=np.uint8)
+    step = np.zeros(bare.shape[0], dtype=np.int32)
+    step[(bare == ord("[")) | (bare == ord("{"))] = 1
+    step[(bare == ord("]")) | (bare == ord("}"))] = -1
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _parse_number(text: str):
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters")
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _reject_constant(text: str):
+    raise ValueError(f"{text} is not a stored value")
+
+
+def _parse_header(blob: bytes) -> dict:
+    if _json_depth(blob) > _MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {_MAX_JSON_DEPTH} levels")
+    header = json.loads(blob.decode("utf-8"), parse_int=_parse_number,
+                        parse_float=_parse_number, parse_constant=_reject_constant)
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    return header
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_header_schema(header: dict, bad) -> None:
+    """Types of every header field the loader uses, before anything is allocated."""
+    kind = header.get("kind")
+    if not isinstance(kind, str):
+        raise bad(f"corrupt: field 'kind' is {type(kind).__name__}, expected a string")
+    for field in ("meta", "components", "arrays"):
+        if not isinstance(header.get(field, {}), dict):
+            raise bad(f"corrupt: field {field!r} is {type(header[field]).__name__}, "
+                      "expected an object")
+    if "arrays" not in header:
+        raise bad("corrupt: field 'arrays' is missing")
+    for cname, desc in header.get("components", {}).items():
+        if not isinstance(desc, dict) or not isinstance(desc.get("type"), str) or \
+                not isinstance(desc.get("attrs", {}), dict):
+            raise bad(f"corrupt: field 'components.{cname}' must be an object with a string "
+                      "'type' and an object 'attrs'")
+
+
+def _check_array_entry(name: str, e, data_start: int, total: int, bad):
+    """(dtype, shape, offset, nbytes, crc) of one array entry, every number checked."""
+    field = f"arrays.{name}"
+    if not isinstance(e, dict):
+        raise bad(f"corrupt: field {field!r} is not an object")
+    dt = _DTYPES.get(e.get("dtype")) if isinstance(e.get("dtype"), str) else None
+    if dt is None:
+        raise bad(f"corrupt: field '{field}.dtype' is {e.get('dtype')!r}; stored arrays are "
+                  f"little-endian numbers ({', '.join(sorted(_DTYPES))})")
+    shape = e.get("shape")
+    if not isinstance(shape, list) or len(shape) > _MAX_ARRAY_DIMS or not all(
+            _is_int(s) and 0 <= s <= _MAX_DIMENSION for s in shape):
+        raise bad(f"corrupt: field '{field}.shape' is {str(shape)[:80]}; expected at most "
+                  f"{_MAX_ARRAY_DIMS} non-negative integers")
+    offset, nbytes, crc = e.get("offset"), e.get("nbytes"), e.get("crc32", 0)
+    for key, v in (("offset", offset), ("nbytes", nbytes), ("crc32", crc)):
+        if not _is_int(v) or v < 0 or v > (1 << 64):
+            raise bad(f"corrupt: field '{field}.{key}' is {str(v)[:40]}, expected a "
+                      "non-negative integer")
+    count = 1
+    for s in shape:  # Python integers: a product never wraps
+        count *= s
+    if count * dt.itemsize != nbytes:
+        raise bad(f"corrupt: array {name!r} shape {tuple(shape)} does not match {nbytes} bytes "
+                  f"(field '{field}.nbytes')")
+    if offset < data_start or offset + nbytes > total:
+        raise bad(f"corrupt: array {name!r} lies outside the file (field '{field}.offset')")
+    return dt, tuple(shape), offset, nbytes, count, crc
+
+
 def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
               verify: bool = True) -> StoredFile:
-    """Read and validate a compactemb file; arrays are memory-mapped when ``mmap_mode``."""
+    """Read and validate a compactemb file; arrays are memory-mapped when ``mmap_mode``.
+
+    The file is untrusted input: the header is checked against the schema (field types, finite
+    non-negative integers, shape products equal to the byte counts, offsets inside the file,
+    JSON nesting and number length, little-endian numeric dtypes) before any array is
+    allocated, and every failure is a :class:`~compactemb.FormatError` naming the file and the
+    field. The path is opened once and everything is read from that descriptor, so a
+    concurrent atomic replace gives the old or the new file, never an error.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    mmap_mode : bool, default False
+        Memory-map the arrays (read-only views) instead of reading them into memory.
+    verify : bool, default True
+        Check the CRC-32 of the header (always) and of every array.
+
+    Returns
+    -------
+    StoredFile
+
+    Raises
+    ------
+    InputError
+        When the path does not exist or is a folder.
+    FormatError
+        When the file is not a valid compactemb file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.cemb")
+    >>> write_file(p, "table", {"x": np.zeros(3, np.float32)})
+    >>> read_file(p).arrays["x"].shape
+    (3,)
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, expected a compactemb file")
-    size = os.path.getsize(path)
 
     def bad(msg: str) -> FormatError:
         return FormatError(f"{path}: {msg}")
 
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after the arrays are read
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a compactemb file") from None
+    mapping = None
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        import stat
+
+        st = os.fstat(f.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{path}: is a directory, expected a compactemb file")
+        size = st.st_size
         pre = f.read(_PREAMBLE.size)
         if len(pre) < _PREAMBLE.size:
             if pre and not MAGIC.startswith(pre[:8]):
@@ -378,49 +530,38 @@ def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
         if hlen > min(_MAX_HEADER, size - _PREAMBLE.size):
             raise bad(f"corrupt: header length {hlen} does not fit in the file")
         blob = f.read(hlen)
-    if zlib.crc32(blob) != hcrc:
-        raise bad("corrupt: header checksum mismatch")
-    try:
-        header = json.loads(blob.decode("utf-8"))
-        entries = header["arrays"]
-        header["kind"]  # noqa: B018 - presence check
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise bad(f"corrupt: header is not valid ({exc})") from None
-
-    mapping = None
-    if mmap_mode and entries:
-        with open(path, "rb") as f:
+        if len(blob) != hlen:
+            raise bad("truncated: the header is incomplete")
+        if zlib.crc32(blob) != hcrc:
+            raise bad("corrupt: header checksum mismatch")
+        try:
+            header = _parse_header(blob)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise bad(f"corrupt: header is not valid ({str(exc)[:200]})") from None
+        _check_header_schema(header, bad)
+        data_start = _PREAMBLE.size + hlen
+        entries = {name: _check_array_entry(name, e, data_start, total, bad)
+                   for name, e in header["arrays"].items()}
+        if mmap_mode and entries and total > 0:
             mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with open(path, "rb") as f:
-            for name, e in entries.items():
-                try:
-                    dt = np.dtype(e["dtype"])
-                    _check_dtype(dt, name)
-                    shape = tuple(int(s) for s in e["shape"])
-                    offset, nbytes = int(e["offset"]), int(e["nbytes"])
-                except (TypeError, ValueError, KeyError, InputError) as exc:
-                    raise bad(f"corrupt: entry of array {name!r} is invalid ({exc})") from None
-                count = int(np.prod(shape, dtype=np.int64))
-                if count * dt.itemsize != nbytes or min(shape, default=0) < 0:
-                    raise bad(f"corrupt: array {name!r} shape {shape} does not match "
-                              f"{nbytes} bytes")
-                if offset < _PREAMBLE.size + hlen or offset + nbytes > total:
-                    raise bad(f"corrupt: array {name!r} lies outside the file")
-                if mapping is not None:
-                    a = np.frombuffer(mapping, dtype=dt, count=count, offset=offset)
-                else:
-                    f.seek(offset)
-                    a = np.fromfile(f, dtype=dt, count=count)
-                    if a.size != count:
-                        raise bad(f"truncated: array {name!r} is incomplete")
-                a = a.reshape(shape)
-                if verify and _crc(a) != e.get("crc32"):
-                    raise bad(f"corrupt: array {name!r} checksum mismatch")
-                if not a.dtype.isnative:  # big-endian hosts: files are little-endian
-                    a = a.astype(a.dtype.newbyteorder("="))
-                arrays[name] = a
+            if len(mapping) < total:  # the file shrank since fstat
+                raise bad(f"truncated: {len(mapping)} bytes on disk, the header says {total}")
+        for name, (dt, shape, offset, nbytes, count, crc) in entries.items():
+            if mapping is not None:
+                a = np.frombuffer(mapping, dtype=dt, count=count, offset=offset)
+            else:
+                a = np.empty(count, dtype=dt)
+                buf = a.view(np.uint8).reshape(-1)
+                f.seek(offset)
+                got = f.readinto(buf) if nbytes else 0  # buffered: reads on to nbytes or EOF
+                if got != nbytes:
+                    raise bad(f"truncated: array {name!r} is incomplete")
+            a = a.reshape(shape)
+            if verify and _crc(a) != crc:
+                raise bad(f"corrupt: array {name!r} checksum mismatch")
+            if not a.dtype.isnative:  # big-endian hosts: files are little-endian
+                a = a.astype(a.dtype.newbyteorder("="))
+            arrays[name] = a
     except BaseException:
         if mapping is not None:
             arrays.clear()
@@ -429,6 +570,8 @@ def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
             except BufferError:
                 pass
         raise
+    finally:
+        f.close()  # an mmap keeps its own reference to the file
     return StoredFile(path, header, arrays, mapping)
 
 
@@ -455,6 +598,190 @@ def save_components(path, kind: str, components: dict[str, Any], *, meta: dict |
         for aname, a in obj.arrays().items():
             arrays[f"{cname}/{aname}"] = a
     write_file(path, kind, arrays, meta=meta, components=described)
+
+
+# -- checks a from_state makes on what a file says -----------------------------------------
+
+_MAX_STATE_INT = 1 << 48
+
+
+def state_int(attrs: dict, name: str, *, low: int = 0, high: int = _MAX_STATE_INT,
+              default: Any = None) -> int:
+    """An integer attribute of a stored object, checked before it sizes or bounds anything.
+
+    Parameters
+    ----------
+    attrs : dict
+        The stored attributes.
+    name : str
+        The attribute.
+    low, high : int
+        The accepted range, both ends included.
+    default : int, optional
+        The value when the attribute is absent (absent and no default is an error).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Naming the attribute, when it is missing, not an integer (a bool, a float, a string)
+        or out of range; :func:`build_component` reports it as the file's format error.
+
+    Examples
+    --------
+    >>> state_int({"n_buckets": 16}, "n_buckets", low=1)
+    16
+    >>> state_int({"n_buckets": 0}, "n_buckets", low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: attribute 'n_buckets' is 0; expected an integer from 1 to 281474976710656
+    """
+    if not isinstance(attrs, dict):
+        raise ValueError(f"attributes are {type(attrs).__name__}, expected an object")
+    if name not in attrs and default is not None:
+        return default
+    v = attrs.get(name)
+    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) \
+            or not low <= v <= high:
+        raise ValueError(f"attribute {name!r} is {str(v)[:40]}; expected an integer from "
+                         f"{low} to {high}")
+    return int(v)
+
+
+def state_choice(attrs: dict, name: str, choices, *, default: Any = None) -> Any:
+    """An attribute that must be one of ``choices`` (strings or booleans).
+
+    Parameters
+    ----------
+    attrs : dict
+    name : str
+    choices : iterable
+    default : optional
+        The value when the attribute is absent (absent and no default is an error).
+
+    Returns
+    -------
+    The attribute.
+
+    Raises
+    ------
+    ValueError
+        Naming the attribute and the accepted values.
+
+    Examples
+    --------
+    >>> state_choice({"combine": "mul"}, "combine", ("mul", "add"))
+    'mul'
+    """
+    if not isinstance(attrs, dict):
+        raise ValueError(f"attributes are {type(attrs).__name__}, expected an object")
+    if name not in attrs and default is not None:
+        return default
+    v = attrs.get(name)
+    choices = tuple(choices)
+    if not any(type(v) is type(c) and v == c for c in choices):
+        raise ValueError(f"attribute {name!r} is {str(v)[:40]}; expected one of "
+                         f"{', '.join(map(repr, choices))}")
+    return v
+
+
+def state_array(arrays: dict, name: str, *, ndim: int | None = None, kinds: str = "biuf",
+                rows: int | None = None) -> np.ndarray:
+    """A stored array a from_state needs: present, of a dtype kind in ``kinds``, with ``ndim``
+    dimensions and ``rows`` rows when given.
+
+    Parameters
+    ----------
+    arrays : dict
+    name : str
+    ndim : int, optional
+    kinds : str, default "biuf"
+        Accepted ``dtype.kind`` letters ("iu" for indices, "f" for values ...).
+    rows : int, optional
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        Naming the array and what does not fit.
+
+    Examples
+    --------
+    >>> state_array({"w": np.zeros((2, 3), np.float32)}, "w", ndim=2, kinds="f").shape
+    (2, 3)
+    """
+    if name not in arrays:
+        raise ValueError(f"array {name!r} is missing")
+    a = arrays[name]
+    if a.dtype.kind not in kinds:
+        raise ValueError(f"array {name!r} has dtype {a.dtype}, expected kind {kinds!r}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"array {name!r} has {a.ndim} dimensions, expected {ndim}")
+    if rows is not None and (a.ndim == 0 or a.shape[0] != rows):
+        raise ValueError(f"array {name!r} has shape {a.shape}, expected {rows} rows")
+    return a
+
+
+def state_indices(a: np.ndarray, name: str, bound: int) -> np.ndarray:
+    """Check that integer array ``a`` holds indices in ``[0, bound)`` (one pass)."""
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= bound):
+        raise ValueError(f"array {name!r} holds indices outside [0, {bound})")
+    return a
+
+
+# what a from_state or a file loader raises on attributes that do not fit its arrays; each is
+# reported as the file's format error (a safety net behind the explicit checks of check_state)
+_STATE_ERRORS = (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError,
+                 ZeroDivisionError, RecursionError, LookupError, UnicodeError)
+
+
+# attributes that count or size something, in any kind (and in nested parts such as a pruned
+# table's "inner"): whole numbers in [0, 2^48], checked for every component before its
+# from_state runs; a kind checks its own ranges and the fit to its arrays in from_state
+COUNT_ATTRIBUTES = frozenset({
+    "n_rows", "dim", "size", "n_keep", "n_fallback", "n_buckets", "n_hashes", "rank",
+    "n_blocks", "n_centroids", "n_subvectors", "n_remainder", "n_components", "n_head",
+    "n_items", "bits", "ngrams"})
+
+
+def check_count_attributes(attrs, where: str = "") -> None:
+    """Check every count attribute (:data:`COUNT_ATTRIBUTES`) in ``attrs`` and its nested
+    objects: an integer in [0, 2^48], never a bool, float or string.
+
+    Parameters
+    ----------
+    attrs : dict
+        A component's stored attributes.
+    where : str
+        Prefix of the attribute names in messages (for nested objects).
+
+    Raises
+    ------
+    ValueError
+        Naming the attribute.
+
+    Examples
+    --------
+    >>> check_count_attributes({"n_rows": 3, "inner": {"dim": 2}})
+    >>> check_count_attributes({"inner": {"dim": 1.5}})
+    Traceback (most recent call last):
+    ...
+    ValueError: attribute 'inner.dim' is 1.5; expected an integer from 0 to 281474976710656
+    """
+    if not isinstance(attrs, dict):
+        raise ValueError(f"attributes {where or ''} are {type(attrs).__name__}, expected an "
+                         "object")
+    for key, value in attrs.items():
+        if key in COUNT_ATTRIBUTES:
+            state_int({f"{where}{key}": value}, f"{where}{key}")
+        elif isinstance(value, dict) and where.count(".") < 4:
+            check_count_attributes(value, f"{where}{key}.")
 
 
 def build_component(stored: StoredFile, name: str):
@@ -484,12 +811,19 @@ def build_component(stored: StoredFile, name: str):
     except (KeyError, TypeError):
         raise FormatError(f"{stored.path}: has no component {name!r} "
                           f"(kind {stored.kind!r})") from None
-    cls = component_class(ctype)
     try:
-        return cls.from_state(desc.get("attrs", {}), stored.component_arrays(name))
-    except (KeyError, ValueError, TypeError) as exc:
+        cls = component_class(ctype)
+    except FormatError as exc:
+        raise FormatError(f"{stored.path}: component {name!r}: {exc}") from None
+    try:
+        attrs = desc.get("attrs", {})
+        check_count_attributes(attrs)
+        return cls.from_state(attrs, stored.component_arrays(name))
+    except FormatError:
+        raise
+    except _STATE_ERRORS as exc:
         raise FormatError(f"{stored.path}: component {name!r} ({ctype}) is invalid: "
-                          f"{exc}") from None
+                          f"{str(exc)[:300]}") from None
 
 
 # -- the registry of stored kinds -------------------------------------------------------------
@@ -665,4 +999,10 @@ def load(path: str | os.PathLike, *, mmap: bool = False, verify: bool = True):
         _import_definition("FILE_KINDS", stored.kind)
     if stored.kind not in _FILE_KINDS:
         raise FormatError(f"{stored.path}: unknown file kind {stored.kind!r}")
-    return _FILE_KINDS[stored.kind](stored)
+    try:
+        return _FILE_KINDS[stored.kind](stored)
+    except FormatError:
+        raise
+    except _STATE_ERRORS as exc:
+        raise FormatError(f"{stored.path}: {stored.kind} file is invalid: "
+                          f"{str(exc)[:300]}") from None

@@ -18,6 +18,7 @@ import lzma
 import os
 import queue
 import re
+import sys
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -118,9 +119,109 @@ class Tokenizer:
         return {"pattern": self.pattern, "lowercase": self.lowercase}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> Tokenizer:
-        """The tokenizer :meth:`to_dict` describes; the default one for None or ``{}``."""
-        return cls(**d) if d else cls()
+    def from_dict(cls, d: dict | None, *, untrusted: bool = False) -> Tokenizer:
+        """The tokenizer :meth:`to_dict` describes; the default one for None or ``{}``.
+
+        With ``untrusted`` (a tokenizer stored in a file) only the known fields are accepted
+        and the pattern must pass :func:`check_safe_pattern`, so a file cannot make the loader
+        compile a regex that backtracks for minutes.
+        """
+        if not d:
+            return cls()
+        if untrusted:
+            if not isinstance(d, dict) or set(d) - {"pattern", "lowercase"}:
+                raise InputError(f"stored tokenizer {str(d)[:80]}: expected the fields "
+                                 "'pattern' and 'lowercase' only")
+            if not isinstance(d.get("lowercase", True), bool):
+                raise InputError("stored tokenizer: 'lowercase' must be true or false")
+            check_safe_pattern(d.get("pattern", DEFAULT_PATTERN))
+        return cls(**d)
+
+
+MAX_STORED_PATTERN = 200
+
+
+def check_safe_pattern(pattern) -> str:
+    """Accept a tokenizer pattern read from a file only from a safe subset of regexes.
+
+    The subset: at most 200 characters, no backreferences, no quantifier inside a repeated group
+    (``(a+)+``) and no alternation inside a repeated group (``(a|a)*``) - the shapes behind
+    catastrophic backtracking - and at most 8 quantifiers in all. Every pattern the trainers
+    write (``[^\\W\\d_]+``, ``\\S+``, ``\\w+|[^\\w\\s]``) is in it.
+
+    Parameters
+    ----------
+    pattern : str
+        The stored pattern.
+
+    Returns
+    -------
+    str
+        ``pattern``.
+
+    Raises
+    ------
+    InputError
+        When the pattern is not a string, not a valid regex, or outside the subset.
+
+    Examples
+    --------
+    >>> check_safe_pattern(r"\\w+|[^\\w\\s]")
+    '\\\\w+|[^\\\\w\\\\s]'
+    >>> check_safe_pattern("(a+)+$")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    compactemb.exceptions.InputError: stored tokenizer pattern '(a+)+$': a repeated group ...
+    """
+    if sys.version_info >= (3, 11):
+        import re._parser as sre_parse
+    else:  # pragma: no cover - Python 3.10
+        import sre_parse
+
+    if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_STORED_PATTERN:
+        raise InputError(f"stored tokenizer pattern {str(pattern)[:80]!r}: expected a string of "
+                         f"1 to {MAX_STORED_PATTERN} characters")
+    try:
+        tree = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise InputError(f"stored tokenizer pattern {pattern!r} is not a valid regex: "
+                         f"{exc}") from None
+    repeats = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT",
+                                                                   None)}
+    refs = {sre_parse.GROUPREF, getattr(sre_parse, "GROUPREF_EXISTS", None)}
+    n_repeats = 0
+
+    def walk(items, inside_repeat: bool) -> None:
+        nonlocal n_repeats
+        for op, arg in items:
+            if op in refs:
+                raise InputError(f"stored tokenizer pattern {pattern!r}: backreferences are not "
+                                 "accepted from a file")
+            if op in repeats:
+                n_repeats += 1
+                many = arg[1] > 1  # ? and {0,1} repeat nothing
+                if inside_repeat and many:
+                    raise InputError(f"stored tokenizer pattern {pattern!r}: a repeated group "
+                                     "holds a quantifier or an alternation (catastrophic "
+                                     "backtracking); not accepted from a file")
+                walk(arg[2], inside_repeat or many)
+            elif op is sre_parse.BRANCH:
+                if inside_repeat:
+                    raise InputError(f"stored tokenizer pattern {pattern!r}: a repeated group "
+                                     "holds a quantifier or an alternation (catastrophic "
+                                     "backtracking); not accepted from a file")
+                for branch in arg[1]:
+                    walk(branch, inside_repeat)
+            elif op is sre_parse.SUBPATTERN:
+                walk(arg[-1], inside_repeat)
+            elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+                walk(arg[1], inside_repeat)
+
+    walk(tree, False)
+    if n_repeats > 8:
+        raise InputError(f"stored tokenizer pattern {pattern!r}: more than 8 quantifiers; "
+                         "not accepted from a file")
+    return pattern
 
 
 _ONE_CLASS_RUN = re.compile(r"(\[(?:\\.|[^\]\\])+\]|\\[wWdDsS])\+")

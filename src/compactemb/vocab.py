@@ -437,14 +437,33 @@ class Vocab:
     @classmethod
     def from_state(cls, attrs: dict, arrays: dict) -> Vocab:
         """The vocabulary a file stored (:meth:`attrs` and :meth:`arrays`), for the loader."""
+        from .storage import state_array, state_choice, state_int
+
         info = attrs.get("build_info", {})
-        if attrs["key_type"] == "int":
+        if not isinstance(info, dict):
+            raise ValueError("attribute 'build_info' is not an object")
+        size = state_int(attrs, "size")
+        state_array(arrays, "counts", ndim=1, kinds="iu", rows=size)
+        if state_choice(attrs, "key_type", ("int", "str")) == "int":
+            state_array(arrays, "keys", ndim=1, kinds="iu", rows=size)
             return cls(np.asarray(arrays["keys"]), arrays["counts"], build_info=info)
-        blob, offs = arrays["key_bytes"], arrays["key_offsets"]
+        blob = state_array(arrays, "key_bytes", ndim=1, kinds="u")
+        offs = state_array(arrays, "key_offsets", ndim=1, kinds="iu")
+        if blob.dtype != np.uint8:
+            raise ValueError(f"array 'key_bytes' has dtype {blob.dtype}, expected uint8")
         if offs.ndim != 1 or offs.shape[0] != attrs["size"] + 1 or (
                 offs.shape[0] and (offs[0] != 0 or offs[-1] != blob.shape[0]
                                    or np.any(np.diff(offs) < 0))):
             raise ValueError("vocabulary key offsets are inconsistent with the key bytes")
+        # keys are decoded lazily: check now that every key is valid UTF-8 (the whole blob is,
+        # and no key starts inside a character)
+        try:
+            bytes(memoryview(blob)).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"array 'key_bytes' is not valid UTF-8 (byte {exc.start})") from None
+        starts = offs[:-1][offs[:-1] < blob.shape[0]]
+        if starts.size and np.any((blob[starts] & 0xC0) == 0x80):
+            raise ValueError("array 'key_offsets' splits a UTF-8 character")
         v = cls.__new__(cls)
         v.key_type, v._int_keys, v._str_keys = "str", None, None
         v._blob = (blob, offs)

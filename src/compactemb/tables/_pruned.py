@@ -153,8 +153,9 @@ class PrunedTable(EmbeddingTable):
 
     @classmethod
     def from_state(cls, attrs, arrays):
-        from ..storage import component_class
+        from ..storage import component_class, state_int
 
+        state_int(attrs, "n_keep", low=1, high=state_int(attrs, "n_rows"))
         inner_cls = component_class(attrs["inner_kind"])
         inner = inner_cls.from_state(attrs["inner"], {k[len("inner."):]: v for k, v in
                                                       arrays.items() if k.startswith("inner.")})

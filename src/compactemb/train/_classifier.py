@@ -49,6 +49,7 @@ from ._base import Trainer, epoch_callback
 
 EOS = "</s>"
 LOSSES = {"softmax": 0, "ova": 1}
+MAX_NGRAMS = 16  # word n-grams longer than this are never useful; a file may not ask for more
 _BATCH = 8192
 
 
@@ -76,8 +77,36 @@ class _ClassifierHead:
 
     @classmethod
     def from_state(cls, attrs, arrays):
+        from .._validation import check_params
+        from ..storage import state_array, state_choice, state_int
+
+        # every attribute that sizes or bounds a loop is checked here, before it is used
+        dim = state_int(attrs, "dim", low=1, high=1 << 16)
+        state_int(attrs, "ngrams", low=1, high=MAX_NGRAMS)
+        n_buckets = state_int(attrs, "n_buckets", low=1, high=(1 << 31) - 1)
+        state_choice(attrs, "loss", tuple(LOSSES))
+        state_choice(attrs, "missing_ngrams", ("zero", "drop"))
+        state_choice(attrs, "hashed_words", (True, False), default=False)
+        if not isinstance(attrs.get("tokenizer", {}), dict):
+            raise ValueError("attribute 'tokenizer' is not an object")
+        params = attrs.get("params", {})
+        allowed = set(TextClassifier._param_spec) - {"dim", "ngrams", "n_buckets", "loss"}
+        if not isinstance(params, dict) or set(params) - allowed:
+            raise ValueError(f"attribute 'params' {str(params)[:80]}: expected an object with "
+                             f"the fields {', '.join(sorted(allowed))}")
+        spec = {k: v for k, v in TextClassifier._param_spec.items() if k in params}
+        check_params("stored classifier", params, spec)
+        if (params.get("n_threads") or 1) > 4096:
+            raise ValueError(f"attribute 'params.n_threads' is {params['n_threads']}")
+        output = state_array(arrays, "output", ndim=2, kinds="f")
+        if output.shape[1] != dim:
+            raise ValueError(f"array 'output' has {output.shape[1]} columns, dim is {dim}")
+        bucket_ids = state_array(arrays, "bucket_ids", ndim=1, kinds="iu")
+        if bucket_ids.size and (int(bucket_ids.min()) < 0 or int(bucket_ids.max()) >= n_buckets
+                                or np.any(np.diff(bucket_ids) <= 0)):
+            raise ValueError("array 'bucket_ids' is not a sorted list of buckets below n_buckets")
         empty = np.empty(0, np.uint32)  # optional arrays
-        return cls(arrays["output"], arrays["bucket_ids"], arrays.get("row_counts", empty),
+        return cls(output, bucket_ids, arrays.get("row_counts", empty),
                    arrays.get("word_hashes", empty), attrs)
 
 
@@ -87,7 +116,8 @@ def _load_classifier(stored):
     head = build_component(stored, "head")
     a = head.attrs()
     model = TextClassifier(dim=a["dim"], ngrams=a["ngrams"], n_buckets=a["n_buckets"],
-                           loss=a["loss"], tokenizer=Tokenizer.from_dict(a["tokenizer"]),
+                           loss=a["loss"],
+                           tokenizer=Tokenizer.from_dict(a.get("tokenizer"), untrusted=True),
                            **a.get("params", {}))
     hashed = a.get("hashed_words", False)
     model.vocab_ = None if hashed else build_component(stored, "vocab")
