@@ -308,7 +308,7 @@ def cluster_keys(kv, k: int, *, keys: Sequence[Hashable] | None = None, top: int
     x = kv.table.lookup(ids)
     model = KMeans(k, n_init=n_init, metric=metric, random_state=random_state).fit(x)
     names = kv.vocab.decode(ids)
-    clusters = []
+    clusters: list[dict] = []
     for c in range(k):
         members = np.flatnonzero(model.labels_ == c)
         members = members[np.argsort(ids[members], kind="stable")]  # vocab order = frequency

@@ -245,4 +245,5 @@ def kmeans(x: np.ndarray, k: int, *, n_init: int = 1, max_iter: int = 100, tol: 
             best = run
         if on_run is not None:
             on_run()
+    assert best is not None  # at least one run
     return best

@@ -73,6 +73,7 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
             raise InputError(f"mixed arrays hold {self.emb.size} / {self.proj.size} values; the "
                              f"blocks need {self.emb_offsets[-1]} / {self.proj_offsets[-1]}")
         self.meta: dict = {}
+        self._identity: list[bool] | None = None  # see _identity_blocks
 
     @property
     def n_blocks(self) -> int:
@@ -151,12 +152,13 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
     def _identity_blocks(self) -> list[bool]:
         """Blocks whose projection is the identity (decoded by a plain row copy); cached until
         training changes the projections."""
-        if getattr(self, "_identity", None) is None:
+        identity = getattr(self, "_identity", None)
+        if identity is None:
             eye = np.eye(self.dim, dtype=np.float32)
-            self._identity = [int(self.block_dims[b]) == self.dim
-                              and np.array_equal(self.block(b)[1], eye)
-                              for b in range(self.n_blocks)]
-        return self._identity
+            identity = self._identity = [int(self.block_dims[b]) == self.dim
+                                         and np.array_equal(self.block(b)[1], eye)
+                                         for b in range(self.n_blocks)]
+        return identity
 
     def lookup(self, ids) -> np.ndarray:
         idx = check_ids(ids, self.n_rows)

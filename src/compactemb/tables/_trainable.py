@@ -18,7 +18,7 @@ Each kind also has ``apply_gradients_reference`` (a slow NumPy twin used by the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class TrainableMixin:
     # given by the EmbeddingTable the mixin is combined with
     n_rows: int
     dim: int
-    kind: str
+    kind: ClassVar[str]
     _norms: np.ndarray | None
 
     if TYPE_CHECKING:
