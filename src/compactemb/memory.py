@@ -312,8 +312,9 @@ def growth_curves(dim: int = 300, vocab_sizes=None, *, kinds: dict | None = None
         kinds = {"dense float32": ("dense", {"dtype": "float32"}),
                  "dense float16": ("dense", {"dtype": "float16"})}
         for name, cls in table_kinds().items():
-            if name != "dense" and getattr(cls, "plot_params", None) is not None:
-                kinds[getattr(cls, "plot_label", name)] = (name, cls.plot_params)
+            plot_params = getattr(cls, "plot_params", None)
+            if name != "dense" and plot_params is not None:
+                kinds[getattr(cls, "plot_label", name)] = (name, plot_params)
     registry = table_kinds()
     for label, (kind, params) in kinds.items():
         try:
@@ -364,10 +365,11 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
               "one-hot sparse (CSR)": dict(lw=2, color="tab:gray", ls="--")}
     # table kinds: tab10's distinct hues other than the one-hot curves' red and grey; past
     # eight kinds the hues repeat with another dash pattern, so no two lines look alike
-    hues = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i not in (3, 7)]
+    tab10 = plt.get_cmap("tab10")
+    hues = [tab10(i) for i in range(10) if i not in (3, 7)]
     dashes = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]
-    kinds = [k for k in curves["bytes"] if k not in styles]
-    for i, k in enumerate(kinds):
+    table_labels = [k for k in curves["bytes"] if k not in styles]
+    for i, k in enumerate(table_labels):
         styles[k] = {"lw": 1.8, "color": hues[i % len(hues)], "ls": dashes[i // len(hues) % 4]}
     for label, ys in curves["bytes"].items():
         ax.loglog(curves["vocab_sizes"], ys, label=label, **styles[label])

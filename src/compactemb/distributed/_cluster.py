@@ -162,7 +162,7 @@ def _start_time(pid: int) -> str | None:
 def _refresh_ray_config() -> None:
     # Ray reads RAY_AUTH_MODE into its config when imported; re-read it (as ray.init does when
     # it turns token authentication on)
-    from ray._raylet import Config
+    from ray._raylet import Config  # type: ignore[attr-defined]  # missing from ray's .pyi
 
     Config.initialize("")
 

@@ -21,7 +21,7 @@ __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs",
            "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table", "TieredTable"]
 
 
-def table_kinds() -> dict[str, type]:
+def table_kinds() -> dict[str, type[EmbeddingTable]]:
     """The registered table kinds, by name."""
     from ..storage import registered_kinds
 
