@@ -22,6 +22,11 @@ OUTPUT_OPTIONS = (("out", "--out"), ("train_out", "--train-out"), ("test_out", "
 FOLDER_OUTPUT_COMMANDS = frozenset({"demo", "frontier"})
 
 
+# parsed values that are never paths: the command's own name ("frontier" beside a folder
+# called frontier/ is not an input)
+_NOT_PATHS = frozenset({"func", "command", "target"})
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)  # follows symlinks: the file a write would replace or read
@@ -34,7 +39,7 @@ def _candidate_inputs(args, outputs: set[str]) -> list[tuple[str, str]]:
     """(option name, path) for every string argument that names an existing file or folder."""
     found = []
     for dest, value in vars(args).items():
-        if dest in outputs or dest == "func":
+        if dest in outputs or dest in _NOT_PATHS:
             continue
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
