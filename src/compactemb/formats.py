@@ -107,6 +107,12 @@ def _parse_header(line: str, path: str) -> tuple[int, int]:
     return count, dim
 
 
+def _check_finite(values: np.ndarray, path: str, lineno: int) -> None:
+    if not np.isfinite(values).all():
+        raise FormatError(f"{path}: line {lineno}: a value is NaN or infinite "
+                          "(vectors must be finite numbers)")
+
+
 def _split_row(line: str, dim: int | None, path: str, lineno: int):
     parts = line.rstrip().split(" ")
     if dim is None:
@@ -189,7 +195,8 @@ def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None
         raise FormatError(f"{path}: the file is empty") from None
     count, dim = _parse_header(first, path)
     want = count if limit is None else min(count, limit)
-    words, rows = [], []
+    words: list[str] = []
+    rows: list[np.ndarray] = []
     lineno = 1
     for line in lines:
         lineno += 1
@@ -201,6 +208,7 @@ def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None
         if values.shape[0] != dim:
             raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
                               f"{values.shape[0]}")
+        _check_finite(values, path, lineno)
         words.append(word)
         rows.append(values)
     if len(words) < want:
@@ -209,37 +217,85 @@ def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None
     return _build(words, rows, dim, path, "word2vec", count)
 
 
+_READ_CHUNK = 1 << 20
+
+
+class _Stream:
+    """A forward-only byte buffer over a (possibly compressed) file: reads 1 MB at a time, so a
+    binary import holds only what it keeps, and stops reading at ``--limit``."""
+
+    def __init__(self, f):
+        self.f, self.buf, self.pos, self.offset, self.eof = f, b"", 0, 0, False
+
+    def have(self, n: int) -> bool:
+        """Whether ``n`` more bytes are available (reading on until they are, or EOF)."""
+        if self.pos > _READ_CHUNK:  # drop what was consumed
+            self.offset += self.pos
+            self.buf, self.pos = self.buf[self.pos:], 0
+        while len(self.buf) - self.pos < n and not self.eof:
+            chunk = self.f.read(max(_READ_CHUNK, n - (len(self.buf) - self.pos)))
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+        return len(self.buf) - self.pos >= n
+
+    def find(self, byte: bytes, within: int) -> int:
+        """Position (relative) of ``byte`` within the next ``within`` bytes, or -1."""
+        self.have(within)
+        i = self.buf.find(byte, self.pos, self.pos + within)
+        return -1 if i < 0 else i - self.pos
+
+    def take(self, n: int) -> bytes:
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def skip_separators(self) -> None:
+        while self.have(1) and self.buf[self.pos] in b"\n\r ":
+            self.pos += 1
+
+
+# a dimension beyond this is a corrupt header, not a model (it would size the reads)
+MAX_IMPORT_DIM = 1 << 16
+
+
 def _load_binary(path: str, limit: int | None) -> KeyedVectors:
     with _open_binary(path) as f:
-        data = f.read()  # compressed files cannot seek; vectors are read from memory
-    nl = data.find(b"\n")
-    if nl < 0:
-        raise FormatError(f"{path}: no header line")
-    try:
-        header = data[:nl].decode("ascii")
-    except UnicodeDecodeError:
-        raise FormatError(f"{path}: line 1: the header is not text") from None
-    count, dim = _parse_header(header, path)
-    want = count if limit is None else min(count, limit)
-    nbytes = dim * 4
-    pos = nl + 1
-    words, rows = [], []
-    n = len(data)
-    for i in range(want):
-        while pos < n and data[pos] in b"\n\r ":  # the newline after each vector is optional
-            pos += 1
-        sp = data.find(b" ", pos, pos + 4096)
-        if sp < 0 or sp + 1 + nbytes > n:
-            raise FormatError(f"{path}: truncated at vector {i + 1} of {count} "
-                              f"(byte {pos}); is it a text file? (use format 'word2vec')")
+        stream = _Stream(f)
+        nl = stream.find(b"\n", 4096)
+        if nl < 0:
+            raise FormatError(f"{path}: no header line")
         try:
-            word = data[pos:sp].decode("utf-8")
+            header = stream.take(nl).decode("ascii")
         except UnicodeDecodeError:
-            raise FormatError(f"{path}: vector {i + 1}: the word is not valid UTF-8 "
-                              f"(byte {pos})") from None
-        words.append(word)
-        rows.append(np.frombuffer(data, dtype="<f4", count=dim, offset=sp + 1))
-        pos = sp + 1 + nbytes
+            raise FormatError(f"{path}: line 1: the header is not text") from None
+        stream.take(1)
+        count, dim = _parse_header(header, path)
+        if dim > MAX_IMPORT_DIM:
+            raise FormatError(f"{path}: line 1: dimension {dim} is beyond {MAX_IMPORT_DIM} "
+                              "(a corrupt header?)")
+        want = count if limit is None else min(count, limit)
+        nbytes = dim * 4
+        words, rows = [], []
+        for i in range(want):  # stops at --limit: the rest of the file is never read
+            stream.skip_separators()  # the newline after each vector is optional
+            pos = stream.offset + stream.pos
+            sp = stream.find(b" ", 4096)
+            if sp < 0 or not stream.have(sp + 1 + nbytes):
+                raise FormatError(f"{path}: truncated at vector {i + 1} of {count} "
+                                  f"(byte {pos}); is it a text file? (use format 'word2vec')")
+            try:
+                word = stream.take(sp).decode("utf-8")
+            except UnicodeDecodeError:
+                raise FormatError(f"{path}: vector {i + 1}: the word is not valid UTF-8 "
+                                  f"(byte {pos})") from None
+            stream.take(1)
+            values = np.frombuffer(stream.take(nbytes), dtype="<f4").astype(np.float32)
+            if not np.isfinite(values).all():
+                raise FormatError(f"{path}: vector {i + 1} ({word[:40]!r}): a value is NaN or "
+                                  "infinite")
+            words.append(word)
+            rows.append(values)
     return _build(words, rows, dim, path, "word2vec-binary", count)
 
 
@@ -265,7 +321,8 @@ def load_glove(path, *, limit: int | None = None) -> KeyedVectors:
     """
     _check_limit(limit)
     path = os.fspath(path)
-    words, rows = [], []
+    words: list[str] = []
+    rows: list[np.ndarray] = []
     dim = None
     for lineno, line in enumerate(iter_lines(path), 1):
         if limit is not None and len(words) >= limit:
@@ -280,9 +337,10 @@ def load_glove(path, *, limit: int | None = None) -> KeyedVectors:
         if values.shape[0] != dim:
             raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
                               f"{values.shape[0]}")
+        _check_finite(values, path, lineno)
         words.append(word)
         rows.append(values)
-    if not words:
+    if not words or dim is None:
         raise FormatError(f"{path}: no vectors in the file")
     return _build(words, rows, dim, path, "glove", None)
 

@@ -24,9 +24,9 @@ class SearchResult(NamedTuple):
 
     Attributes
     ----------
-    ids : numpy.ndarray, shape (n_queries, k)
+    ids : numpy.ndarray, shape (n_queries, min(k, n_rows))
         int64 row ids, padded with -1.
-    scores : numpy.ndarray, shape (n_queries, k)
+    scores : numpy.ndarray, shape (n_queries, min(k, n_rows))
         float32 scores, padded with -inf.
     """
 
@@ -147,7 +147,8 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
     Returns
     -------
     SearchResult
-        ``ids`` (n_queries, k) int64 padded with -1 and ``scores`` float32 padded with -inf,
+        ``ids`` (n_queries, min(k, n_rows)) int64 padded with -1 and ``scores`` float32
+        padded with -inf,
         best first (ties in row order).
 
     Raises
@@ -166,9 +167,10 @@ def blocked_top_k(score_block: Callable[[int, int, int, np.ndarray], np.ndarray]
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
     merge_top_k = _merge_kernel(n_queries * table.n_rows)
+    # k is capped at the number of candidates: -k 1000000000 on 1,000 rows asks for 1,000
     kk = min(k, table.n_rows)
-    out_i = np.full((n_queries, k), -1, dtype=np.int64)
-    out_s = np.full((n_queries, k), -np.inf, dtype=np.float32)
+    out_i = np.full((n_queries, kk), -1, dtype=np.int64)
+    out_s = np.full((n_queries, kk), -np.inf, dtype=np.float32)
     if exclude is None or callable(exclude):
         exclusions = exclude
     else:
@@ -204,6 +206,11 @@ def inverse_norms(table) -> np.ndarray:
     numpy.ndarray, shape (n_rows,)
         float32 inverse norms.
     """
+    from ._limits import check_memory
+
+    # a compressed table's row count can be a claim (hashed and pruned rows share storage):
+    # the norms and their temporaries take ~24 bytes a row
+    check_memory(24 * int(table.n_rows), f"the norms of the table's {table.n_rows:,} rows")
     norms = table.row_norms()
     return np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0).astype(np.float32)
 
@@ -230,7 +237,8 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     Returns
     -------
     SearchResult
-        ``ids`` and ``scores`` of shape (n_queries, k), best first, padded with -1 / -inf.
+        ``ids`` and ``scores`` of shape (n_queries, min(k, n_rows)), best first, padded with
+        -1 / -inf.
 
     Raises
     ------
