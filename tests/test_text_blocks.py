@@ -104,7 +104,11 @@ def test_abandoned_compressed_reader_stops(tmp_path):
 
 
 @pytest.mark.parametrize("path", [AUSTEN])
-def test_vocab_counts_equal_counter_of_line_tokens(path):
+@pytest.mark.parametrize("interner", [True, False])
+def test_vocab_counts_equal_counter_of_line_tokens(path, interner, monkeypatch):
+    from compactemb import vocab as vocab_module
+
+    monkeypatch.setattr(vocab_module, "_worth_numba", lambda corpus: interner)
     ref = Counter(t for s in reference_sentences(path, Tokenizer()) for t in s)
     vocab = Vocab.from_corpus(path, min_count=3)
     expected = sorted(((k, c) for k, c in ref.items() if c >= 3), key=lambda kc: -kc[1])
