@@ -172,7 +172,9 @@ class LocalCluster:
 
     Each node is a ``ray start --block`` child of this process (the head, then nodes joining
     it by address) with its own ports and a private temp dir, so it never touches another
-    cluster on the machine; :meth:`stop` ends exactly the processes it started (Linux).
+    cluster on the machine; :meth:`stop` ends exactly the processes it started (Linux). When
+    this process dies without calling :meth:`stop` (a test run killed by a timeout), the kernel
+    sends the nodes SIGTERM and Ray ends their processes and the temp dir goes too.
 
     Parameters
     ----------
