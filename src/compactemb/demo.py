@@ -125,20 +125,20 @@ def run_demo(out_dir: str, *, dim: int = 100, analogies: str | None = None,
     say(f"demo analogies (family, past tense, plural): accuracy {ev.accuracy:.3f} on "
         f"{ev.answered} questions (coverage {ev.coverage:.2f})")
     if analogies:
-        r = evaluate_analogies(kv, analogies)
-        evaluation["analogies"] = r.to_dict()
-        say(f"{os.path.basename(analogies)}: accuracy {r.accuracy or 0:.3f}, "
-            f"coverage {r.coverage:.3f}")
+        ra = evaluate_analogies(kv, analogies)
+        evaluation["analogies"] = ra.to_dict()
+        say(f"{os.path.basename(analogies)}: accuracy {ra.accuracy or 0:.3f}, "
+            f"coverage {ra.coverage:.3f}")
     for path in similarity:
-        r = evaluate_similarity(kv, path)
-        evaluation[os.path.basename(path)] = r.to_dict()
-        say(f"{os.path.basename(path)}: spearman {r.spearman or float('nan'):.3f}, "
-            f"coverage {r.coverage:.3f}")
+        rs = evaluate_similarity(kv, path)
+        evaluation[os.path.basename(path)] = rs.to_dict()
+        say(f"{os.path.basename(path)}: spearman {rs.spearman or float('nan'):.3f}, "
+            f"coverage {rs.coverage:.3f}")
     kv.meta["quality"] = evaluation
 
     table_path = os.path.join(out_dir, "austen-svd.cemb")
     kv.save(table_path)
-    plot_path = os.path.join(out_dir, "memory.png")
+    plot_path: str | None = os.path.join(out_dir, "memory.png")
     try:
         plot_memory_growth(plot_path, dim=dim, marks={
             f"this table ({len(vocab):,} x {dim})": (len(vocab), kv.table.nbytes)})

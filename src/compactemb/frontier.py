@@ -264,7 +264,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     Parameters
     ----------
     points : list of (float, float)
-        (bytes, quality) per setting; a quality of None is never on the front.
+        (bytes, quality) per setting.
 
     Returns
     -------
@@ -337,7 +337,8 @@ def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
         r["ratio"] = round(base_bytes / r["bytes"], 3) if r["bytes"] else None
         q = r.get(primary)
         r["relative"] = round(q / base_q, 4) if q is not None and base_q else None
-    on = pareto_front([(r["bytes"], r.get(primary) if r.get(primary) is not None else -np.inf)
+    # a setting without the primary metric is never on the front
+    on = pareto_front([(r["bytes"], -np.inf if r.get(primary) is None else float(r[primary]))
                        for r in rows])
     for r, p in zip(rows, on):
         r["pareto"] = bool(p)

@@ -329,7 +329,7 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
     with progress(total=n, desc=f"push {collection}", unit="row") as bar:
         for b0 in range(0, n, batch_rows):
             b1 = min(n, b0 + batch_rows)
-            ids = range(b0, b1)
+            ids: range | list[int] = range(b0, b1)
             if resume and exists:
                 have = _call("query ids", uri, c.query, collection,
                              filter=f"id >= {b0} and id < {b1}", output_fields=["id"],

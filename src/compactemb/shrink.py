@@ -277,8 +277,9 @@ def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 3000
             out[f"spearman:{name}"] = evaluate_similarity(kv, pairs).spearman
         return out
 
-    evaluate.metric = "analogy+similarity" if questions is not None and sims else (
-        "analogy" if questions is not None else "spearman")  # type: ignore[attr-defined]
+    evaluate.metric = (  # type: ignore[attr-defined]
+        "analogy+similarity" if questions is not None and sims
+        else "analogy" if questions is not None else "spearman")
     return evaluate
 
 

@@ -95,20 +95,21 @@ def cmd_memory(args) -> int:
             raise InputError("give either --vocab or --users/--items, not both")
         check_positive("vocab", args.vocab)
         result = onehot_vs_embedding(args.vocab, args.dim, dtype=args.dtype)
+        n_rows = args.vocab
     elif args.users is not None and args.items is not None:
         check_positive("users", args.users)
         check_positive("items", args.items)
         check_positive("interactions", args.interactions)
         result = interaction_memory(args.users, args.items, args.dim, dtype=args.dtype,
                                     n_interactions=args.interactions)
+        n_rows = args.users + args.items
     else:
         raise InputError("give --vocab N, or --users N and --items M")
     if args.plot:
         from ..memory import plot_memory_growth
 
-        n = args.vocab or (args.users + args.items)
-        plot_memory_growth(args.plot, dim=args.dim,
-                           marks={f"{n:,} x {args.dim}": (n, n * args.dim * 4)})
+        plot_memory_growth(args.plot, dim=args.dim, marks={
+            f"{n_rows:,} x {args.dim}": (n_rows, n_rows * args.dim * 4)})
         result["plot"] = args.plot
     emit(args, result, format_comparison(result))
     return 0

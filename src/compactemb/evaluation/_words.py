@@ -109,7 +109,8 @@ def read_analogies(path) -> list[tuple[str, tuple[str, str, str, str]]]:
         words = line.split()
         if len(words) != 4:
             raise InputError(f"{path}: line {n}: an analogy needs 4 words, got {len(words)}")
-        out.append((section, tuple(words)))
+        a, b, c, d = words
+        out.append((section, (a, b, c, d)))
     if not out:
         raise InputError(f"{path}: no analogy questions in the file")
     return out
@@ -134,7 +135,7 @@ def read_similarity(path) -> list[tuple[str, str, float]]:
         On a malformed line, or a file without pairs.
     """
     path = os.fspath(path)
-    out = []
+    out: list[tuple[str, str, float]] = []
     for n, line in enumerate(iter_lines(path), 1):
         line = line.strip()
         if not line or line.startswith("#"):

@@ -247,9 +247,9 @@ class Word2Vec(Trainer):
         total = int(bounds[-1])
         epochs = int(self.epochs)
         span = float(epochs) * max(total, 1)
-        log = [{"epoch": e + 1, "loss_sum": 0.0, "examples": 0, "words": 0, "seconds": 0.0}
-               for e in range(epochs)]
-        first_start = [None] * epochs
+        log: list[dict] = [{"epoch": e + 1, "loss_sum": 0.0, "examples": 0, "words": 0,
+                            "seconds": 0.0} for e in range(epochs)]
+        first_start: dict[int, float] = {}  # epoch -> when its first job started
         lock = threading.Lock()
         stop = threading.Event()
         counter = {"next": 0, "tokens": 0, "reported": 0}
@@ -270,7 +270,7 @@ class Word2Vec(Trainer):
                     epoch, j = divmod(k, n_jobs)
                     lo, hi = int(bounds[j]), int(bounds[j + 1])
                     with lock:
-                        if first_start[epoch] is None:
+                        if epoch not in first_start:
                             first_start[epoch] = time.perf_counter()
                     raw = os.pread(fd, (hi - lo) * 4, lo * 4)
                     tokens = np.frombuffer(raw, dtype=np.int32)
