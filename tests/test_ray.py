@@ -291,6 +291,17 @@ def test_cli_ray_switch(cluster, interactions, corpus_files, tmp_path, capsys):
     code, _, err = _cli(capsys, "train", "words", corpus_files[2], "-o",
                         str(tmp_path / "w2.cemb"), "--method", "sgns", ray)
     assert code == 1 and "--ray is available for --method svd" in err
+    # every user's recommendations: batches ranked on the cluster, the same file as locally
+    for name, extra in (("local.tsv", []), ("ray.tsv", [ray])):
+        code, _, err = _cli(capsys, "recommend", str(tmp_path / "m.cemb"), "--all", "-o",
+                            str(tmp_path / name), "-k", "5", "--batch", "37", *extra)
+        assert code == 0, err
+    local = [line.split("\t") for line in (tmp_path / "local.tsv").read_text().splitlines()]
+    dist = [line.split("\t") for line in (tmp_path / "ray.tsv").read_text().splitlines()]
+    assert len(local) == len(dist) > interactions.shape[0]
+    assert [r[:3] for r in local] == [r[:3] for r in dist]
+    np.testing.assert_allclose([float(r[3]) for r in local[1:]],
+                               [float(r[3]) for r in dist[1:]], rtol=1e-5)
     code, _, err = _cli(capsys, "train", "items", str(log), "-o", str(tmp_path / "m2.cemb"),
                         "--method", "als", f"--ray=127.0.0.1:{free_port()}")
     assert code == 1 and err.count("\n") == 1 and "no Ray cluster answers" in err

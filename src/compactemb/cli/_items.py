@@ -110,6 +110,7 @@ def register(commands, families) -> None:
                    "tab-separated text (user, rank, item, score)")
     p.add_argument("--batch", type=int, default=4096,
                    help="with --all: users ranked at once (bounds memory)")
+    add_ray_options(p, "with --all: rank")
     common(p)
     p.set_defaults(func=cmd_recommend)
 
@@ -212,6 +213,8 @@ def cmd_recommend(args) -> int:
     from ..exceptions import InputError
 
     check_positive("k", args.k)
+    if using_ray(args) and not args.all:
+        raise InputError("--ray ranks every user: use it with --all -o OUT")
     if args.all or args.out:
         return _recommend_all(args)
     if not args.users:
@@ -233,8 +236,16 @@ def _recommend_all(args) -> int:
         raise InputError("--all ranks every user: give no user IDs with it")
     check_positive("batch", args.batch)
     model = _load_model(args.file)
-    out = write_recommendations(model, args.out, k=args.k, exclude_seen=not args.include_seen,
-                                batch=args.batch)
+    if using_ray(args):  # batches ranked on the cluster, a window ahead of the writer
+        from ..distributed._batch import ShardedRanker
+        from ..distributed._cluster import ray_session
+
+        with ray_session(ray_address(args)) as ray:
+            out = write_recommendations(ShardedRanker(model, ray), args.out, k=args.k,
+                                        exclude_seen=not args.include_seen, batch=args.batch)
+    else:
+        out = write_recommendations(model, args.out, k=args.k,
+                                    exclude_seen=not args.include_seen, batch=args.batch)
     emit(args, out, f"top {args.k} items for {out['users']:,} users ({out['rows']:,} rows) "
          f"-> {args.out}")
     return 0

@@ -70,3 +70,60 @@ def recommend_all(model, *, k: int = 10, exclude_seen: bool = True, n_shards: in
         return SearchResult(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32))
     return SearchResult(np.concatenate([p.ids for p in parts]),
                         np.concatenate([p.scores for p in parts]))
+
+
+class ShardedRanker:
+    """A stand-in for a FactorModel whose ``recommend_rows`` runs on Ray, a window ahead.
+
+    Made for consumers that rank consecutive batches of users in order, such as
+    :func:`compactemb.batch_recommend.write_recommendations`: the first call submits the next
+    ``window`` batches as tasks, and each call returns its batch's result (submitting one more),
+    so the cluster ranks while the driver writes, in bounded memory. Any other call runs
+    locally.
+
+    Parameters
+    ----------
+    model : FactorModel
+    ray : module
+        A connected ``ray`` (see :func:`ray_session`).
+    window : int, optional
+        Batches in flight (default: 2 per CPU of the cluster).
+
+    Examples
+    --------
+    >>> with ray_session("auto") as ray:                               # doctest: +SKIP
+    ...     write_recommendations(ShardedRanker(model, ray), "recs.parquet")
+    """
+
+    def __init__(self, model, ray, window: int | None = None):
+        self._model, self._ray = model, ray
+        self.n_users, self.n_items = model.n_users, model.n_items
+        self.user_vocab, self.item_vocab = model.user_vocab, model.item_vocab
+        self._window = window or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._model_ref = ray.put(model)
+        self._task = ray.remote(_recommend_shard).options(max_retries=3)
+        self._pending: dict[int, object] = {}
+        self._key = None
+        self._next = 0
+
+    def _submit(self, start: int, size: int, k: int, exclude_seen: bool):
+        end = min(self.n_users, start + size)
+        return self._task.remote(self._model_ref, start, end, k, exclude_seen)
+
+    def recommend_rows(self, rows, *, k: int = 10, exclude_seen: bool = True, **kwargs):
+        """Top-k item rows for ``rows`` (as :meth:`FactorModel.recommend_rows`)."""
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if kwargs or rows.size == 0 or not np.array_equal(
+                rows, np.arange(rows[0], rows[0] + rows.size)):
+            return self._model.recommend_rows(rows, k=k, exclude_seen=exclude_seen, **kwargs)
+        start, size = int(rows[0]), int(rows.size)
+        if self._key != (k, exclude_seen, size):  # a new pass: forget what was in flight
+            self._key, self._pending, self._next = (k, exclude_seen, size), {}, start
+        ref = self._pending.pop(start, None)
+        if ref is None:
+            ref = self._submit(start, size, k, exclude_seen)
+            self._next = max(self._next, start + size)
+        while len(self._pending) < self._window and self._next < self.n_users:
+            self._pending[self._next] = self._submit(self._next, size, k, exclude_seen)
+            self._next += size
+        return self._ray.get(ref)
