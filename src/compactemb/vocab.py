@@ -209,11 +209,17 @@ class Vocab:
         return vocab, codes
 
     # -- access --------------------------------------------------------------------------------
+    @property
+    def _ints(self) -> np.ndarray:
+        """The int64 keys of an integer vocabulary."""
+        assert self._int_keys is not None, "not an integer vocabulary"
+        return self._int_keys
+
     def __len__(self) -> int:
         if self.key_type == "int":
-            return int(self._int_keys.shape[0])
+            return int(self._ints.shape[0])
         if self._str_keys is None:
-            return int(self._blob[1].shape[0] - 1)
+            return int(self._key_blob()[1].shape[0] - 1)
         return len(self._str_keys)
 
     @property
@@ -221,10 +227,10 @@ class Vocab:
         """The keys in row order, as a list (built once and kept; see :attr:`key_array`)."""
         if self.key_type == "int":
             if self._key_list is None:
-                self._key_list = self._int_keys.tolist()
+                self._key_list = self._ints.tolist()
             return self._key_list
         if self._str_keys is None:
-            blob, offs = self._blob
+            blob, offs = self._key_blob()
             data = bytes(blob)
             bounds = offs.tolist()
             self._str_keys = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:])]
@@ -235,7 +241,7 @@ class Vocab:
         """The keys in row order as an array: the stored int64 array for integer keys (no
         Python object per key), an object array of the strings otherwise. Read-only."""
         if self.key_type == "int":
-            view = self._int_keys.view()
+            view = self._ints.view()
         else:
             if self._key_objects is None:
                 self._key_objects = np.empty(len(self), dtype=object)
@@ -360,8 +366,8 @@ class Vocab:
     def _encode_int_array(self, keys: np.ndarray) -> np.ndarray:
         """Rows of integer IDs (-1 where unknown): binary search in the sorted keys."""
         if self._sorted is None:
-            order = np.argsort(self._int_keys, kind="stable")
-            self._sorted = (self._int_keys[order], order)
+            order = np.argsort(self._ints, kind="stable")
+            self._sorted = (self._ints[order], order)
         skeys, order = self._sorted
         if not len(skeys):
             return np.full(keys.shape, -1, dtype=np.int64)
@@ -417,6 +423,7 @@ class Vocab:
     # -- storage -------------------------------------------------------------------------------
     def _key_blob(self) -> tuple[np.ndarray, np.ndarray]:
         if self._blob is None:
+            assert self._str_keys is not None  # a vocabulary holds its keys one way or the other
             encoded = [k.encode("utf-8") for k in self._str_keys]
             offs = np.zeros(len(encoded) + 1, dtype=np.int64)
             np.cumsum([len(e) for e in encoded], out=offs[1:])
@@ -426,7 +433,7 @@ class Vocab:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that store this vocabulary (what is saved, and counted in ``nbytes``)."""
         if self.key_type == "int":
-            return {"keys": self._int_keys, "counts": self.counts}
+            return {"keys": self._ints, "counts": self.counts}
         blob, offs = self._key_blob()
         return {"key_bytes": blob, "key_offsets": offs, "counts": self.counts}
 
@@ -458,7 +465,7 @@ class Vocab:
         # keys are decoded lazily: check now that every key is valid UTF-8 (the whole blob is,
         # and no key starts inside a character)
         try:
-            bytes(memoryview(blob)).decode("utf-8")
+            blob.tobytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValueError(f"array 'key_bytes' is not valid UTF-8 (byte {exc.start})") from None
         starts = offs[:-1][offs[:-1] < blob.shape[0]]
