@@ -353,8 +353,8 @@ def plot(results: dict, path: Path) -> None:
                 bottom += secs
         ax.set_xticks([0, 1], ["compactemb", "implicit"])
         ax.set_ylabel("seconds")
-        ax.set_title(f"seed scale: {seed['data']['users']:,} users, {seed['nnz']:,} pairs"
-                     if "nnz" in seed else "seed scale", fontsize=9)
+        ax.set_title(f"seed scale: {seed['data']['users']:,} users, "
+                     f"{seed['ours']['nnz']:,} pairs, ALS 50 x 3, top 10 for 10k", fontsize=9)
         ax.legend(fontsize=8)
     csv = results.get("csv")
     if csv:
@@ -382,6 +382,9 @@ def write_markdown(results: dict, path: Path) -> None:
              f"{results.get('load', '?')} at the start (the machine is shared: wall times "
              "under load are noisy, CPU seconds less so). Ratios are the peer's time over ours "
              "(above 1: we are faster) and our peak RSS over the peer's.", ""]
+    if results.get("kept_from_earlier_run"):
+        lines += ["Parts kept from the earlier full run (`--update`): "
+                  + ", ".join(results["kept_from_earlier_run"]) + ".", ""]
     seed = results.get("seed")
     if seed:
         d = seed["data"]
