@@ -28,11 +28,17 @@ FORMATS = ("auto", "text", "csv", "tsv", "movielens", "parquet")
 ENGINES = ("auto", "pyarrow", "python")
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
 def _parse_id(tok: str):
+    """An int when the ID is a whole number that fits in int64; else the text (a user ID of
+    10^20 is kept as the string it is, never overflowed)."""
     try:
-        return int(tok)
+        value = int(tok)
     except ValueError:
         return tok
+    return value if -_INT64_MAX - 1 <= value <= _INT64_MAX else tok
 
 
 def _guess_format(path: str) -> str:
@@ -253,6 +259,9 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
                                  "number") from None
             if not np.isfinite(w):
                 raise InputError(f"{path}: line {n}: weight {fields[wcol]!r} is not finite")
+            if w < 0:
+                raise InputError(f"{path}: line {n}: weight {fields[wcol]!r} is negative "
+                                 "(interaction weights are counts or confidences >= 0)")
             weights.append(w)
         if tcol is not None:
             try:
@@ -352,8 +361,8 @@ def _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col, tim
                 return None
         else:
             col = col.to_numpy()
-            if not np.isfinite(col).all():
-                return None
+            if not np.isfinite(col).all() or (what == "weight" and (col < 0).any()):
+                return None  # the Python reader names the line
         columns[what] = col
     del table
     return Interactions.from_arrays(
@@ -366,6 +375,8 @@ def _arrow_ids(col, pa, pc, *, first: bool):
     """An ID column as the Python reader would take it (ints, or stripped strings), or None
     when it holds something the two readers treat differently."""
     if pa.types.is_integer(col.type):
+        if pa.types.is_uint64(col.type) and (pc.max(col).as_py() or 0) > _INT64_MAX:
+            return None  # beyond int64: the Python reader keeps such IDs as strings
         return col
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         return None  # dates, floats: the Python reader's rules
