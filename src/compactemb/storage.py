@@ -33,7 +33,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -213,7 +213,7 @@ def remove_dead_temps(path: str | os.PathLike) -> list[str]:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     prefix = os.path.basename(path) + _TMP_MARK
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:
@@ -401,7 +401,7 @@ def _parse_header(blob: bytes) -> dict:
     return header
 
 
-def _is_int(v) -> bool:
+def _is_int(v) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -428,7 +428,8 @@ def _check_array_entry(name: str, e, data_start: int, total: int, bad):
     field = f"arrays.{name}"
     if not isinstance(e, dict):
         raise bad(f"corrupt: field {field!r} is not an object")
-    dt = _DTYPES.get(e.get("dtype")) if isinstance(e.get("dtype"), str) else None
+    dtype_name = e.get("dtype")
+    dt = _DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
     if dt is None:
         raise bad(f"corrupt: field '{field}.dtype' is {e.get('dtype')!r}; stored arrays are "
                   f"little-endian numbers ({', '.join(sorted(_DTYPES))})")
@@ -442,6 +443,7 @@ def _check_array_entry(name: str, e, data_start: int, total: int, bad):
         if not _is_int(v) or v < 0 or v > (1 << 64):
             raise bad(f"corrupt: field '{field}.{key}' is {str(v)[:40]}, expected a "
                       "non-negative integer")
+    assert isinstance(offset, int) and isinstance(nbytes, int)  # checked just above
     count = 1
     for s in shape:  # Python integers: a product never wraps
         count *= s
@@ -553,7 +555,9 @@ def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
                 a = np.empty(count, dtype=dt)
                 buf = a.view(np.uint8).reshape(-1)
                 f.seek(offset)
-                got = f.readinto(buf) if nbytes else 0  # buffered: reads on to nbytes or EOF
+                # buffered: reads on to nbytes or EOF (an ndarray is a buffer; numpy's stubs
+                # declare it one only from Python 3.12)
+                got = f.readinto(buf) if nbytes else 0  # type: ignore[arg-type]
                 if got != nbytes:
                     raise bad(f"truncated: array {name!r} is incomplete")
             a = a.reshape(shape)
