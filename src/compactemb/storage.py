@@ -555,9 +555,7 @@ def read_file(path: str | os.PathLike, *, mmap_mode: bool = False,
                 a = np.empty(count, dtype=dt)
                 buf = a.view(np.uint8).reshape(-1)
                 f.seek(offset)
-                # buffered: reads on to nbytes or EOF (an ndarray is a buffer; numpy's stubs
-                # declare it one only from Python 3.12)
-                got = f.readinto(buf) if nbytes else 0  # type: ignore[arg-type]
+                got = f.readinto(buf.data) if nbytes else 0  # buffered: on to nbytes or EOF
                 if got != nbytes:
                     raise bad(f"truncated: array {name!r} is incomplete")
             a = a.reshape(shape)

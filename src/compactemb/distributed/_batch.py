@@ -103,7 +103,7 @@ class ShardedRanker:
         self._model_ref = ray.put(model)
         self._task = ray.remote(_recommend_shard).options(max_retries=3)
         self._pending: dict[int, object] = {}
-        self._key = None
+        self._key: tuple[int, bool, int] | None = None  # (k, exclude_seen, rows) of this pass
         self._next = 0
 
     def _submit(self, start: int, size: int, k: int, exclude_seen: bool):

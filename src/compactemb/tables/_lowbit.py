@@ -323,7 +323,7 @@ class LowBitTable(EmbeddingTable):
             rot = np.ascontiguousarray(random_rotation(dim, random_state)[:, :k])
         if rot is not None:
             z = z @ rot
-        codes = np.empty((n, cls.row_bytes(k)), np.uint8)
+        codes = np.empty((n, cls.row_bytes(int(k))), np.uint8)
         if n == 0:
             levels = np.array([-1.0, 1.0], np.float32) if cls.bits == 1 else \
                 np.array([-1.5, -0.5, 0.5, 1.5], np.float32)
@@ -410,7 +410,7 @@ class LowBitTable(EmbeddingTable):
             q = q * self.dim_scales[None, :]
         per_byte = 8 // self.bits
         n_bytes = self.row_bytes(self.code_dim)
-        w = np.zeros((q.shape[0], n_bytes * per_byte), np.float32)
+        w: np.ndarray = np.zeros((q.shape[0], n_bytes * per_byte), np.float32)
         w[:, :self.code_dim] = q
         w = w.reshape(q.shape[0], n_bytes, per_byte)
         byte = np.arange(256)
@@ -544,7 +544,7 @@ class Bit1Table(LowBitTable):
         >>> bool((t.encode_queries(x) == t.codes).all())
         True
         """
-        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        q: np.ndarray = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if q.shape[1] != self.dim:
             raise InputError(f"queries of shape {q.shape} do not match the table's dim "
                              f"{self.dim}")
@@ -668,7 +668,7 @@ def lowbit_search(table: LowBitTable, queries, *, k: int = 10, metric: str = "co
         raise InputError(f"metric must be 'cosine' or 'dot', got {metric!r}")
     if not isinstance(table, LowBitTable):
         raise InputError(f"lowbit_search needs a 1-bit or 2-bit table, got {type(table).__name__}")
-    q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    q: np.ndarray = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     if q.ndim != 2 or q.shape[1] != table.dim:
         raise InputError(f"queries of shape {q.shape} do not match the table's dim {table.dim}")
     inv = None

@@ -402,7 +402,7 @@ class TextClassifier(Trainer):
         self.bucket_ids_ = np.empty(0, dtype=np.int64)
         self.missing_ngrams_ = "zero"
         if self.ngrams > 1:  # every bucket first, then keep those that occur
-            self.bucket_ids_ = None
+            self.bucket_ids_ = None  # type: ignore[assignment]  # only while fit encodes
         ids, offsets, _ = self._encode_tokens(flat, lens)
         if self.ngrams > 1:
             nw = len(self.vocab_)
