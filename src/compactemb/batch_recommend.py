@@ -63,7 +63,10 @@ def write_recommendations(model, path: str | os.PathLike, *, k: int = 10,
         raise InputError(f"batch must be >= 1, got {batch}")
     path = os.fspath(path)
     parquet = path.lower().endswith((".parquet", ".pq"))
-    tmp = path + ".tmp"
+    from .storage import remove_dead_temps, temp_name
+
+    remove_dead_temps(path)  # leftovers of killed writers
+    tmp = temp_name(path)  # carries this process's id, as atomic_write's do
     rows_written = 0
     bar = progress(total=model.n_users, desc="recommending", unit="user",
                    quiet=None if show_progress else True)
@@ -107,13 +110,15 @@ def write_recommendations(model, path: str | os.PathLike, *, k: int = 10,
         else:
             out.close()
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             writer.close()
         if not parquet and "out" in locals():
             out.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename == tmp:  # name the user's file
+            raise OSError(exc.errno, exc.strerror, path) from None
         raise
     finally:
         bar.close()

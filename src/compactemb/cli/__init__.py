@@ -192,7 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help, --version, usage errors
             return int(exc.code or 0)
         set_quiet(getattr(args, "quiet", False))
+        from .._scratch import install_sigterm_cleanup
         from ._outputs import check_outputs
+
+        install_sigterm_cleanup()  # SIGTERM unwinds: no temporary file or scratch folder stays
 
         check_outputs(args)
         return int(args.func(args) or 0)

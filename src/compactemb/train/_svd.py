@@ -10,7 +10,6 @@ weighting ``eig = 0.5``. Items reuse the SVD on the user x item matrix (PureSVD,
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -336,7 +335,9 @@ class PPMISVD(Trainer):
         notify = epoch_callback(callback, "PPMISVD")
 
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="compactemb-svd-") as tmp:
+        from .._scratch import scratch_dir
+
+        with scratch_dir("svd") as tmp:  # removed on exit and SIGTERM; stale ones cleaned
             # one pass: count and encode at once into an int32 file, read back in chunks that
             # end at sentence ends (bounded memory, no second tokenisation)
             cache = os.path.join(tmp, "tokens.i32")

@@ -25,8 +25,6 @@ Job layout (``-1`` ends a sentence; jobs end at a sentence end when one is near)
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 from itertools import count, repeat
@@ -188,7 +186,9 @@ class Word2Vec(Trainer):
         self._notify = epoch_callback(callback, "Word2Vec")
         threads = resolve_threads(self.n_threads)
         t0 = time.perf_counter()
-        tmpdir = tempfile.mkdtemp(prefix="compactemb-w2v-", dir=self.cache_dir)
+        from .._scratch import make_scratch, remove_scratch
+
+        tmpdir = make_scratch("w2v", self.cache_dir)  # removed on exit, SIGTERM; stale cleaned
         try:
             cache = os.path.join(tmpdir, "tokens.i32")
             vocab, stats = tokenize_to_cache(corpus, cache, tokenizer=self.tokenizer,
@@ -200,7 +200,7 @@ class Word2Vec(Trainer):
             log = self._train(cache, stats, state, threads)
             t2 = time.perf_counter()
         finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            remove_scratch(tmpdir)
             del self._notify
         self.vocab_ = vocab
         self.table_ = DenseTable(state["syn0"])
