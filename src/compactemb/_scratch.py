@@ -80,7 +80,8 @@ def _on_sigterm(signum, frame):
 
 def install_sigterm_cleanup() -> None:
     """Make SIGTERM unwind the program (exit 143) so scratch folders and temporary files are
-    removed, unless the application installed its own handler. Main thread only."""
+    removed, unless the application installed its own handler. Main thread only.
+    """
     global _INSTALLED
     if _INSTALLED or threading.current_thread() is not threading.main_thread():
         return

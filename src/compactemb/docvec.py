@@ -240,7 +240,8 @@ def _recipe(docs) -> dict:
 
 def load_words_for(docs, words=None):
     """The word vectors a document file was made from (``words``: a path or KeyedVectors that
-    overrides the recorded file)."""
+    overrides the recorded file).
+    """
     from .keyed import KeyedVectors
     from .storage import load
 

@@ -222,7 +222,8 @@ _READ_CHUNK = 1 << 20
 
 class _Stream:
     """A forward-only byte buffer over a (possibly compressed) file: reads 1 MB at a time, so a
-    binary import holds only what it keeps, and stops reading at ``--limit``."""
+    binary import holds only what it keeps, and stops reading at ``--limit``.
+    """
 
     def __init__(self, f):
         self.f, self.buf, self.pos, self.offset, self.eof = f, b"", 0, 0, False

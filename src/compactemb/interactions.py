@@ -120,7 +120,8 @@ class Interactions:
     def from_dataframe(cls, df, user_col="user", item_col="item", weight_col=None,
                        time_col=None, **kw) -> Interactions:
         """Interactions from a pandas or polars DataFrame (or a pyarrow Table); columns by name
-        (or position as int)."""
+        (or position as int).
+        """
         cols = list(getattr(df, "column_names", None) or df.columns)
 
         def pick(c, what):
@@ -154,7 +155,8 @@ class Interactions:
     def reindex(self, user_vocab: Vocab, item_vocab: Vocab) -> tuple[Interactions, int]:
         """The same interactions in another model's rows and columns (a test file read on its
         own, mapped onto the training vocabularies). Pairs with an unknown user or item are
-        dropped; returns ``(interactions, number dropped)``."""
+        dropped; returns ``(interactions, number dropped)``.
+        """
         coo = self.matrix.tocoo()
         u = _encode(user_vocab, self.user_vocab.key_array, "fill", "user")[coo.row]
         i = _encode(item_vocab, self.item_vocab.key_array, "fill", "item")[coo.col]
@@ -218,7 +220,8 @@ def _float_column(values, dtype) -> np.ndarray:
 def _encode(vocab: Vocab, values, on_unknown: str, what: str) -> np.ndarray:
     """Rows of raw IDs in a given vocabulary, -1 where unknown (``raise``: an error).
 
-    Each distinct value is looked up once (hashing), then gathered for every row."""
+    Each distinct value is looked up once (hashing), then gathered for every row.
+    """
     if on_unknown not in ("raise", "skip", "fill"):
         raise InputError(f"on_unknown must be 'raise' or 'skip', got {on_unknown!r}")
     uniques, codes = factorize_ids(values, what=f"{what} ID")
@@ -237,7 +240,8 @@ def _build_csr(u, i, w, ts, shape):
     """CSR with sorted indices; duplicate pairs summed (latest timestamp kept).
 
     Without timestamps scipy's counting sort (O(nnz)) builds it with 32-bit indices where they
-    suffice; with timestamps one sort by (row, column) keeps them aligned with the entries."""
+    suffice; with timestamps one sort by (row, column) keeps them aligned with the entries.
+    """
     if ts is None:
         idx_type = np.int32 if max(len(u), shape[0], shape[1]) < 2**31 else np.int64
         m = sp.coo_matrix((np.asarray(w, dtype=np.float32),

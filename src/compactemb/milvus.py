@@ -123,7 +123,8 @@ def _as_keyed(obj, side: str | None):
 
 def _plan_index(table, index: str, metric: str, lite: bool, n_rows: int) -> tuple[str, dict, dict]:
     """(Milvus index type, build params, search params) for a table; memory mirrors the
-    table's compression where the target supports it."""
+    table's compression where the target supports it.
+    """
     if index not in INDEX_TYPES:
         raise InputError(f"index must be one of {', '.join(INDEX_TYPES)}, got {index!r}")
     kind = getattr(table, "kind", "dense")
@@ -183,7 +184,8 @@ def _describe(c, uri: str, collection: str) -> dict:
 
 def _wait_for_index(c, uri: str, collection: str, n: int, timeout: float) -> None:
     """Wait until the vector index covers every row: until then a server answers from its
-    interim index (a small fixed IVF) whatever index was asked for."""
+    interim index (a small fixed IVF) whatever index was asked for.
+    """
     deadline = time.monotonic() + timeout
     reloaded = False
     while True:

@@ -1,6 +1,7 @@
 """Pictures of embeddings: a 2-D projection (PCA, or UMAP when installed) coloured by cluster or
 label, written as a PNG (atomically). matplotlib is needed (``pip install 'compactemb[plot]'``);
-UMAP needs ``umap-learn`` (``compactemb[umap]``)."""
+UMAP needs ``umap-learn`` (``compactemb[umap]``).
+"""
 
 from __future__ import annotations
 

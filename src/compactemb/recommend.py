@@ -104,7 +104,8 @@ class FactorModel:
 
     def item_popularity(self) -> np.ndarray:
         """Training interactions per item (from the stored ``seen`` matrix, else the vocabulary
-        counts); the ranking used for cold-start users."""
+        counts); the ranking used for cold-start users.
+        """
         if self._seen is not None:
             return np.bincount(self._seen.indices, minlength=self.n_items).astype(np.int64)
         return np.asarray(self.item_vocab.counts, dtype=np.int64)

@@ -232,7 +232,8 @@ def _run_table(pattern: str, size: int = 0x10000) -> np.ndarray | None:
     """For a pattern ``C+`` (one character class repeated): a bool table over the code points
     below ``size`` (the BMP first; all of Unicode once a text needs it) of the characters in
     ``C``; None for any other pattern, or a class holding a whitespace character (the block
-    path splits on whitespace)."""
+    path splits on whitespace).
+    """
     table = _RUN_TABLES.get(pattern, False)
     if table is None or (table is not False and table.size >= size):
         return table
@@ -549,7 +550,8 @@ class TokenInterner:
 
     def add_lines(self, lines: list[str]) -> np.ndarray:
         """Intern the tokens of ``lines``: their ids (int32), ``-1`` after each line with a
-        token (the token cache's layout)."""
+        token (the token cache's layout).
+        """
         text = "\n".join(lines)
         if text.count("\n") != max(len(lines) - 1, 0):  # a line holding newlines stays one
             text = "\n".join(line.replace("\n", " ") for line in lines)

@@ -239,7 +239,8 @@ class Vocab:
     @property
     def key_array(self) -> np.ndarray:
         """The keys in row order as an array: the stored int64 array for integer keys (no
-        Python object per key), an object array of the strings otherwise. Read-only."""
+        Python object per key), an object array of the strings otherwise. Read-only.
+        """
         if self.key_type == "int":
             view = self._ints.view()
         else:
@@ -382,7 +383,8 @@ class Vocab:
 
     def decode_array(self, ids) -> np.ndarray:
         """Map row indices back to keys in one array operation, keeping the shape of ``ids``:
-        int64 for integer keys, an object array of str otherwise. Out of range: IndexError."""
+        int64 for integer keys, an object array of str otherwise. Out of range: IndexError.
+        """
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu":
             ids = ids.astype(np.int64)
@@ -666,7 +668,8 @@ def _dict_bytes(d: dict) -> int:
 def _worth_numba(corpus) -> bool:
     """Whether the interner's kernel pays for importing numba: it is loaded already, or the
     corpus holds more than about 64 MB of text (compressed files count four times their
-    size). Below that, Counter over NumPy-tokenised blocks is as fast in a fresh process."""
+    size). Below that, Counter over NumPy-tokenised blocks is as fast in a fresh process.
+    """
     if "numba" in sys.modules:
         return True
     paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else corpus.paths
@@ -680,7 +683,8 @@ def _worth_numba(corpus) -> bool:
 def _count_file_tokens(corpus, tokenizer: Tokenizer, max_scan_size: int | None) -> dict | None:
     """Token counts of a file corpus through :class:`~compactemb.text.TokenInterner` (first-seen
     order kept), or None where it does not apply (an in-memory corpus, a pattern that is not
-    one character class, or more than ``max_scan_size`` distinct tokens: the pruning scan)."""
+    one character class, or more than ``max_scan_size`` distinct tokens: the pruning scan).
+    """
     blocks = iter_corpus_line_blocks(corpus)
     if blocks is None or not TokenInterner.supports(tokenizer) or not _worth_numba(corpus):
         return None

@@ -150,7 +150,8 @@ def _children() -> dict[int, list[int]]:
 
 def _start_time(pid: int) -> str | None:
     """The start time of a running process (None when gone or a zombie): with the pid, it
-    names the process even if the pid is reused later."""
+    names the process even if the pid is reused later.
+    """
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -257,7 +258,8 @@ class LocalCluster:
 
     def stop(self, grace: float = 10.0) -> None:
         """End the nodes: SIGTERM to each ``ray start``, then SIGKILL to whatever it started
-        that is still running (only those processes, by pid)."""
+        that is still running (only those processes, by pid).
+        """
         import shutil
         import signal
         import time

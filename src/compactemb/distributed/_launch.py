@@ -31,7 +31,8 @@ def _descendants() -> list[int]:
 
 def _end_tree(signum, frame) -> None:
     """SIGTERM before Ray's node is up (Ray then installs its own handler, which ends the
-    node's processes the same way and exits)."""
+    node's processes the same way and exits).
+    """
     pids = _descendants()
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:

@@ -133,7 +133,8 @@ def _nearest_level(u: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 def _fit(z: np.ndarray, bits: int, scale: str, n_iter: int):
     """Codes, levels, row scales (float16 or None) and dim scales (float32 or None) for the
-    centred, rotated values ``z`` by alternating least squares."""
+    centred, rotated values ``z`` by alternating least squares.
+    """
     n, dim = z.shape
     use_row, use_dim = scale in ("row", "both"), scale in ("dim", "both")
     z64 = z.astype(np.float64)
@@ -402,7 +403,8 @@ class LowBitTable(EmbeddingTable):
     # -- scoring without decoding --------------------------------------------------------------
     def byte_lut(self, queries) -> np.ndarray:
         """(n_queries, row_bytes, 256) float32: each query's dot product with the values
-        (before row scale and mean) that every byte value codes at every byte position."""
+        (before row scale and mean) that every byte value codes at every byte position.
+        """
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if self.rotation is not None:
             q = q @ self.rotation

@@ -135,7 +135,8 @@ def xorshift_next(state: int) -> tuple[int, int]:
 
 def bpr_epoch_reference(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state: int):
     """One single-worker BPR epoch in plain Python/NumPy (the twin of ``bpr_worker`` with one
-    state). Updates X and Y in place; returns (new state, correct, skipped)."""
+    state). Updates X and Y in place; returns (new state, correct, skipped).
+    """
     from ._mf_twins import bpr_worker
 
     states = np.array([state], dtype=np.uint64)
