@@ -137,6 +137,8 @@ def test_bad_binary_files_and_options(tmp_path):
     with pytest.raises(FormatError, match="header"):
         load_word2vec_format(tmp_path / "nohead.bin", binary=True)
     with pytest.raises(InputError, match="unknown vector format"):
+        load_vectors(tmp_path / "cut.bin", "fasttext-ftz")
+    with pytest.raises(FormatError, match="not a fastText .bin model"):
         load_vectors(tmp_path / "cut.bin", "fasttext-bin")
     with pytest.raises(InputError, match="cannot write format 'glove'"):
         save_vectors(_kv(), tmp_path / "x", "glove")

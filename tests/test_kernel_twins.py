@@ -441,8 +441,38 @@ def test_kernel_equals_twin(case, seed):
             _assert_same(g, w, tol, f"{name} argument {i}")
 
 
+SUBWORD = "compactemb.tables._subword_kernels"
+
+
+def case_subword_rows(pruned):
+    def build(rng):
+        from compactemb.tables._subword import _encode_words
+
+        words = ["cat", "naïve", "日本語", "</s>", "a", "", "ωmega-x", "zz"]
+        blob, offs = _encode_words(words)
+        rows = np.where(rng.random(len(words)) < 0.5, np.arange(len(words)), -1)
+        kept = np.sort(rng.choice(50, 20, replace=False)) if pruned else np.zeros(0)
+        cap = 1 + (np.diff(offs) + 2) * 3
+        starts = np.concatenate([[0], np.cumsum(cap)[:-1]])
+        return [blob, offs, rows.astype(np.int64), 2, 4, 50, len(words),
+                kept.astype(np.int64), starts.astype(np.int64), np.zeros(int(cap.sum()), np.int64),
+                np.zeros(len(words), np.int64)]
+    return (SUBWORD, "subword_rows", build, EXACT)
+
+
+def build_subword_mean(rng):
+    ids, starts, ends = _bags(rng, 40, 50)
+    return [_x(rng), ids, starts, ends, np.zeros((starts.size, 12), np.float32)]
+
+
+CASES.update({
+    **{f"subword_rows-pruned{p:d}": case_subword_rows(p) for p in (0, 1)},
+    "subword_mean": (SUBWORD, "subword_mean", build_subword_mean, EXACT),  # fastText's order
+})
+
+
 KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK,
-                  TEXT]
+                  TEXT, SUBWORD]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

@@ -186,7 +186,40 @@ def _reference_decode(kind, attrs, a):
             rows = rows @ a["rotation"].T
         rows = rows + a["mean"] if "mean" in a else rows
         return rows * a["norms"].astype(np.float32)[:, None] if "norms" in a else rows
+    if kind == "subword":
+        return _reference_subword(attrs, a)
     raise AssertionError(f"no reference decoder for table kind {kind!r}: add one here")
+
+
+def _fnv1a_int8(data: bytes) -> int:
+    h = 2166136261
+    for byte in data:
+        h = ((h ^ (byte - 256 if byte >= 128 else byte) % 2**32) * 16777619) % 2**32
+    return h
+
+
+def _reference_subword(attrs, a):
+    inner = _reference_decode(attrs["inner_kind"], attrs["inner"],
+                              {k[len("inner."):]: v for k, v in a.items()
+                               if k.startswith("inner.")})
+    offs, blob = a["key_offsets"].tolist(), bytes(a["key_bytes"])
+    kept = a["kept_buckets"].tolist() if attrs["pruned"] else None
+    out = []
+    for i in range(attrs["n_rows"]):
+        word = "<" + blob[offs[i]:offs[i + 1]].decode("utf-8") + ">"
+        rows = [inner[i]]
+        for start in range(len(word)):
+            for n in range(attrs["minn"], attrs["maxn"] + 1):
+                if start + n > len(word) or word[start:start + n] in ("<", ">"):
+                    continue
+                b = _fnv1a_int8(word[start:start + n].encode("utf-8")) % attrs["buckets"]
+                if kept is None:
+                    rows.append(inner[attrs["n_rows"] + b])
+                else:  # a pruned bucket is a zero row
+                    rows.append(inner[attrs["n_rows"] + kept.index(b)] if b in kept
+                                else np.zeros(attrs["dim"], np.float32))
+        out.append(np.sum(rows, axis=0, dtype=np.float32) * np.float32(1 / len(rows)))
+    return np.array(out, dtype=np.float32)
 
 
 def test_golden_tables_decode_as_the_format_says():

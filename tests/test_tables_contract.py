@@ -18,6 +18,7 @@ from compactemb.tables import (
     PQTable,
     PrunedTable,
     QRTable,
+    SubwordTable,
     TieredTable,
     table_kinds,
 )
@@ -53,6 +54,13 @@ BUILDERS = {
     "tiered": lambda x: TieredTable.from_dense(
         x, keep=150, head=Int8Table.from_dense,
         tail=lambda m: Bit1Table.from_dense(m, rotation="pca", n_components=5, normalize=True)),
+    # words "w0".."w399" composed from their row and the rows of their character n-grams
+    "subword": lambda x: SubwordTable(
+        DenseTable(np.concatenate([x, x[:64] * 0.5])), [f"w{i}" for i in range(N)], minn=2,
+        maxn=4, buckets=64),
+    "subword-pruned+int8": lambda x: SubwordTable(
+        Int8Table.from_dense(np.concatenate([x, x[:20]])), [f"w{i}" for i in range(N)], minn=3,
+        maxn=3, buckets=64, kept_buckets=np.arange(0, 60, 3)),
 }
 
 

@@ -1,5 +1,6 @@
-"""Checks that an allocation sized by a number from a file or the command line fits in memory,
-made before the allocation, so the error names the real cause instead of a bare MemoryError.
+"""Checks that an allocation sized by a number from a file or the command line fits.
+
+They run before the allocation, so the error names the real cause instead of a bare MemoryError.
 """
 
 from __future__ import annotations

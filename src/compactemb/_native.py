@@ -49,7 +49,8 @@ def twin_name(kernel_module: str) -> str:
 
 
 def kernels(kernel_module: str) -> ModuleType:
-    """The kernel module named ``kernel_module`` (absolute dotted name), or its NumPy twin
-    module when ``use_native(False)`` is in effect. Imported on first use.
+    """The kernel module named ``kernel_module`` (absolute dotted name), or its NumPy twin.
+
+    The twin module is taken when ``use_native(False)`` is in effect. Imported on first use.
     """
     return importlib.import_module(kernel_module if _native else twin_name(kernel_module))

@@ -1,5 +1,7 @@
-"""Scratch folders of the trainers (token caches): one prefix, removed on exit and on SIGTERM,
-and those left by dead processes (kill -9) removed by the next trainer.
+"""Scratch folders of the trainers (token caches).
+
+One prefix, removed on exit and on SIGTERM; those left by dead processes (kill -9) are removed by
+the next trainer.
 
 A scratch folder is named ``compactemb-scratch-<pid>-<what>-<random>`` in the temporary
 directory (or the trainer's ``cache_dir``), so the process that owns it can be checked.
@@ -32,8 +34,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale(directory: str | None = None) -> list[str]:
-    """Remove scratch folders in ``directory`` (default: the temporary directory) whose owning
-    process is gone. Returns the removed paths.
+    """Remove scratch folders whose owning process is gone.
+
+    They are looked for in ``directory`` (default: the temporary directory). Returns the removed
+    paths.
 
     Parameters
     ----------
@@ -79,8 +83,9 @@ def _on_sigterm(signum, frame):
 
 
 def install_sigterm_cleanup() -> None:
-    """Make SIGTERM unwind the program (exit 143) so scratch folders and temporary files are
-    removed, unless the application installed its own handler. Main thread only.
+    """Make SIGTERM unwind the program (exit 143) so scratch folders and temporary files go.
+
+    Unless the application installed its own handler. Main thread only.
     """
     global _INSTALLED
     if _INSTALLED or threading.current_thread() is not threading.main_thread():
@@ -95,9 +100,10 @@ def install_sigterm_cleanup() -> None:
 
 @contextlib.contextmanager
 def scratch_dir(what: str, directory: str | None = None):
-    """A fresh scratch folder for the duration of the block, removed afterwards whatever
-    happens (an error, Ctrl-C, SIGTERM, interpreter exit); stale folders of dead processes in
-    the same place are removed first.
+    """A fresh scratch folder for the duration of the block, removed afterwards.
+
+    It is removed whatever happens (an error, Ctrl-C, SIGTERM, interpreter exit); stale folders of
+    dead processes in the same place are removed first.
 
     Parameters
     ----------

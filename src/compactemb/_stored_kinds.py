@@ -20,6 +20,7 @@ COMPONENT_TYPES: dict[str, str] = {
     "bit1": "compactemb.tables",
     "bit2": "compactemb.tables",
     "tiered": "compactemb.tables",
+    "subword": "compactemb.tables",
     "seen": "compactemb.recommend",
     "classifier_head": "compactemb.train._classifier",
 }

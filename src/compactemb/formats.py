@@ -5,7 +5,9 @@
 * ``word2vec-binary``: header line ``<count> <dim>``, then per word ``word<space>`` followed by
   ``dim`` little-endian float32 values and a newline (``-binary 1``, gensim ``binary=True``);
 * ``glove``: text like ``word2vec`` but without the header line (Stanford GloVe);
-* ``vec``: fastText's ``.vec`` files, the ``word2vec`` text format.
+* ``vec``: fastText's ``.vec`` files, the ``word2vec`` text format;
+* ``fasttext-bin``: fastText's binary model (words and n-gram buckets, read into a subword
+  table: :mod:`compactemb.formats_fasttext`).
 
 Text values are written with 9 significant digits, which round-trips every float32 exactly, so
 a file written here and read back (by compactemb or gensim) gives identical vectors. Text files
@@ -25,8 +27,8 @@ from .tables import DenseTable
 from .text import _open_binary, iter_lines
 from .vocab import Vocab
 
-FORMATS = ("word2vec", "word2vec-binary", "glove", "vec")
-WRITE_FORMATS = ("word2vec", "word2vec-binary")
+FORMATS = ("word2vec", "word2vec-binary", "glove", "vec", "fasttext-bin")
+WRITE_FORMATS = ("word2vec", "word2vec-binary", "fasttext-bin")
 
 
 def load_vectors(path, format: str, *, limit: int | None = None) -> KeyedVectors:
@@ -59,6 +61,13 @@ def load_vectors(path, format: str, *, limit: int | None = None) -> KeyedVectors
         return load_word2vec_format(path, binary=True, limit=limit)
     if format == "glove":
         return load_glove(path, limit=limit)
+    if format == "fasttext-bin":  # a whole model: its n-gram rows serve every word
+        from .formats_fasttext import load_fasttext_bin
+
+        if limit is not None:
+            raise InputError("--limit does not apply to a fastText .bin model (its n-gram rows "
+                             "are shared by all words)")
+        return load_fasttext_bin(path)
     kv = load_word2vec_format(path, binary=False, limit=limit)
     kv.meta["imported_from"]["format"] = format
     return kv
@@ -84,6 +93,11 @@ def save_vectors(kv: KeyedVectors, path, format: str) -> None:
     if format not in WRITE_FORMATS:
         raise InputError(f"cannot write format {format!r}; expected one of "
                          f"{', '.join(WRITE_FORMATS)}")
+    if format == "fasttext-bin":
+        from .formats_fasttext import save_fasttext_bin
+
+        save_fasttext_bin(kv, path)
+        return
     save_word2vec_format(kv, path, binary=format == "word2vec-binary")
 
 
@@ -221,8 +235,10 @@ _READ_CHUNK = 1 << 20
 
 
 class _Stream:
-    """A forward-only byte buffer over a (possibly compressed) file: reads 1 MB at a time, so a
-    binary import holds only what it keeps, and stops reading at ``--limit``.
+    """A forward-only byte buffer over a (possibly compressed) file.
+
+    It reads 1 MB at a time, so a binary import holds only what it keeps, and stops reading at
+    ``--limit``.
     """
 
     def __init__(self, f):

@@ -66,9 +66,28 @@ class KeyedVectors:
         return key in self.vocab
 
     def __getitem__(self, key):
+        if hasattr(self.table, "lookup_words"):  # a subword table: unseen words have vectors
+            single = isinstance(key, str)
+            rows = self._key_rows([key] if single else list(key))[0]
+            return rows[0] if single else rows
         if isinstance(key, (str, int, np.integer)):
             return self.table.lookup([self.vocab[key]])[0]
         return self.table.lookup(self.vocab.encode(key))
+
+    def _key_rows(self, keys: list) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of ``keys`` and their rows.
+
+        Row -1 marks a word outside the vocabulary whose vector a subword table composed from its
+        n-grams (other tables raise for it).
+        """
+        lookup_words = getattr(self.table, "lookup_words", None)
+        if lookup_words is None:
+            ids = self.vocab.encode(keys)
+            return self.table.lookup(ids), ids
+        ids = self.vocab.encode(keys, on_unknown="fill")
+        if ids.size and ids.min() < 0:
+            return lookup_words(keys), ids
+        return self.table.lookup(ids), ids
 
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} keys x {self.dim}, {self.table!r})"
@@ -110,8 +129,8 @@ class KeyedVectors:
         [['b'], ['b']]
         """
         single = is_single_key(keys)
-        ids = self.vocab.encode([keys] if single else list(keys))
-        res = search(self.table, self.table.lookup(ids), k=k, exclude=[[i] for i in ids])
+        rows, ids = self._key_rows([keys] if single else list(keys))
+        res = search(self.table, rows, k=k, exclude=[[i] if i >= 0 else [] for i in ids])
         out = keyed_results(res, self.vocab.keys)
         return out[0] if single else out
 
@@ -129,14 +148,17 @@ class KeyedVectors:
         negative = [negative] if isinstance(negative, (str, int)) else list(negative)
         if not positive and not negative:
             raise InputError("most_similar needs at least one key")
-        pos, neg = self.vocab.encode(positive), self.vocab.encode(negative)
-        exclude = [np.concatenate([pos, neg])]
+        rows, ids = self._key_rows(positive + negative)
+        pos, neg = ids[:len(positive)], ids[len(positive):]
+        exclude = [ids[ids >= 0]]
         if method == "add":
-            rows = self.table.lookup(np.concatenate([pos, neg]))
             rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
             query = rows[: len(pos)].sum(0) - rows[len(pos):].sum(0)
             return self._decode(search(self.table, query, k=k, exclude=exclude))[0]
         if method == "mul":
+            if ids.size and ids.min() < 0:
+                raise UnknownKeyError("3CosMul needs words of the vocabulary; use method='add' "
+                                      "for unseen words")
             return self._decode(cosmul(self.table, [pos], [neg], k=k))[0]
         raise InputError(f"method must be 'add' or 'mul', got {method!r}")
 

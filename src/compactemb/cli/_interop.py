@@ -17,7 +17,8 @@ def register(commands, families) -> None:
     p.add_argument("file", help="vector file (text formats may be .gz/.xz/.bz2)")
     p.add_argument("--format", required=True, choices=FORMATS,
                    help="word2vec: text with a '<count> <dim>' header; word2vec-binary; "
-                   "glove: text without header; vec: fastText .vec (word2vec text)")
+                   "glove: text without header; vec: fastText .vec (word2vec text); "
+                   "fasttext-bin: a fastText .bin model (vectors for unseen words too)")
     p.add_argument("-o", "--out", required=True, help="output file (.cemb)")
     p.add_argument("--limit", type=int, help="read only the first N vectors")
     common(p)

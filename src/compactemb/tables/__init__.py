@@ -14,11 +14,12 @@ from ._mixed import MixedDimTable
 from ._pq import PQTable
 from ._pruned import PrunedTable
 from ._quantized import Int4Table, Int8Table
+from ._subword import SubwordTable
 from ._tiered import TieredTable
 
 __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs", "table_kinds",
            "Int8Table", "Int4Table", "PQTable", "LowRankTable", "PrunedTable", "HashedTable",
-           "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table", "TieredTable"]
+           "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table", "TieredTable", "SubwordTable"]
 
 
 def table_kinds() -> dict[str, type[EmbeddingTable]]:

@@ -29,6 +29,7 @@ from compactemb.tables import (
     PQTable,
     PrunedTable,
     QRTable,
+    SubwordTable,
     TieredTable,
 )
 
@@ -113,6 +114,13 @@ def golden_objects():
         "table_bit2.cemb": (bit2, {}),
         "table_bit1_projected.cemb": (bit1_projected, {}),
         "table_tiered.cemb": (TieredTable(Int8Table.from_dense(MATRIX[:2]), bit1_projected), {}),
+        # 2 words + 5 buckets of n-grams of 2..3 characters; the pruned one keeps buckets 1, 3
+        "table_subword.cemb": (SubwordTable(DenseTable(np.arange(14, dtype=np.float32)
+                                                       .reshape(7, 2)), ["ab", "ñ"], minn=2,
+                                            maxn=3, buckets=5), {}),
+        "table_subword_pruned.cemb": (SubwordTable(Int8Table.from_dense(MATRIX[:, :2]),
+                                                   ["ab", "ñ"], minn=2, maxn=3, buckets=5,
+                                                   kept_buckets=[1, 3]), {}),
         "vocab.cemb": (Vocab(np.array([42, 7, 1000], dtype=np.int64), [9, 4, 1]),
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),

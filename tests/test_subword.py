@@ -1,0 +1,186 @@
+"""Subword vectors: the subword table against fastText itself (hashing, n-grams, word vectors),
+fastText .bin import and export, vectors of unseen words through KeyedVectors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from compactemb import KeyedVectors, load
+from compactemb._native import use_native
+from compactemb.exceptions import FormatError, InputError, UnknownKeyError
+from compactemb.formats import load_vectors, save_vectors
+from compactemb.tables import DenseTable, Int8Table, SubwordTable
+
+fasttext = pytest.importorskip("fasttext", reason="the fastText package is the reference")
+
+UNSEEN = ["zzqx", "日本語x", "éé", "a", "", "abcdefghijkl", "naïveté", "ωω-ω", "</s>", "e\u0301"]
+
+
+@pytest.fixture(scope="module")
+def ft_model(tmp_path_factory):
+    """A small skip-gram model trained by the fastText package (UTF-8 words of 1-3 bytes)."""
+    tmp = tmp_path_factory.mktemp("ft")
+    rng = np.random.default_rng(0)
+    letters = list("abcdeéfghñ日本ω")
+    vocab = ["".join(rng.choice(letters, rng.integers(1, 9))) for _ in range(300)]
+    corpus = tmp / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(vocab, 20)) for _ in range(300)) + "\n",
+                      encoding="utf-8")
+    model = fasttext.train_unsupervised(str(corpus), model="skipgram", dim=8, epoch=1,
+                                        minCount=1, minn=2, maxn=4, bucket=997, thread=1,
+                                        verbose=0)
+    path = tmp / "model.bin"
+    model.save_model(str(path))
+    return model, path
+
+
+def _words(model):
+    return list(model.words) + UNSEEN
+
+
+def test_ngram_rows_are_fasttexts(ft_model):
+    """Row ids of every word (its row, then its hashed n-grams) equal fastText's
+    ``get_subwords`` ids, in order, for dictionary words and unseen ones."""
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    for native in (True, False):
+        with use_native(native):
+            ours = kv.table.subword_rows(_words(model))
+        for word, rows in zip(_words(model), ours):
+            assert rows.tolist() == model.get_subwords(word)[1].tolist(), word
+
+
+def test_import_gives_fasttexts_vectors_bit_for_bit(ft_model):
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    assert len(kv) == len(model.words) and kv.vocab.keys[:5] == model.words[:5]
+    want = np.stack([model.get_word_vector(w) for w in _words(model)])
+    np.testing.assert_array_equal(kv[_words(model)], want)
+    np.testing.assert_array_equal(kv.vectors, want[:len(model.words)])
+    np.testing.assert_array_equal(kv["zzqx"], model.get_word_vector("zzqx"))
+    assert "zzqx" not in kv  # membership stays the vocabulary's
+    with use_native(False):
+        np.testing.assert_array_equal(kv[_words(model)], want)
+
+
+def test_export_is_read_by_fasttext_with_identical_vectors(ft_model, tmp_path):
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    kv.save(tmp_path / "m.cemb")
+    back = load(tmp_path / "m.cemb", mmap=True)
+    save_vectors(back, tmp_path / "out.bin", "fasttext-bin")
+    again = fasttext.load_model(str(tmp_path / "out.bin"))
+    assert again.words == model.words
+    for w in _words(model):
+        np.testing.assert_array_equal(again.get_word_vector(w), model.get_word_vector(w))
+
+
+def test_pruned_and_compressed_tables_export_as_fasttext_computes_them(ft_model, tmp_path):
+    """A pruned subword table over an int8 inner table: fastText reads the export (pruned buckets
+    as zero rows) and computes, from its rows, what our table computes."""
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    table = kv.table
+    kept = np.sort(np.random.default_rng(1).choice(table.buckets, 300, replace=False))
+    full = np.asarray(table.inner)
+    inner = Int8Table.from_dense(np.concatenate([full[:table.n_rows],
+                                                 full[table.n_rows + kept]]))
+    small = KeyedVectors(kv.vocab, table.with_inner(inner, kept_buckets=kept))
+    save_vectors(small, tmp_path / "pruned.bin", "fasttext-bin")
+    ft = fasttext.load_model(str(tmp_path / "pruned.bin"))
+    want = np.stack([ft.get_word_vector(w) for w in _words(model)])
+    np.testing.assert_allclose(small[_words(model)], want, rtol=1e-6, atol=1e-7)
+    with use_native(False):
+        np.testing.assert_allclose(small[_words(model)], want, rtol=1e-6, atol=1e-7)
+    # the reference: the decoded kept rows, a pruned bucket a zero row, averaged
+    decoded, position = np.asarray(inner), {b: i for i, b in enumerate(kept.tolist())}
+    for w, got in zip(_words(model)[::7], small[_words(model)[::7]]):
+        rows = [decoded[i] if i < table.n_rows else
+                decoded[table.n_rows + position[i - table.n_rows]]
+                if i - table.n_rows in position else np.zeros(kv.dim, np.float32)
+                for i in model.get_subwords(w)[1].tolist()]
+        np.testing.assert_allclose(got, np.mean(rows, 0) if rows else 0, rtol=1e-5, atol=1e-6)
+
+
+def test_unseen_words_in_neighbors_and_analogies(ft_model):
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    got = kv.neighbors("zzqx", k=5)
+    want = model.get_nearest_neighbors("zzqx", k=5)
+    assert [w for w, _ in got] == [w for _, w in want]
+    np.testing.assert_allclose([s for _, s in got], [s for s, _ in want], rtol=1e-4)
+    a, c = model.words[3], model.words[5]
+    got = kv.analogy(a, "zzqx", c, k=3)
+    q = [model.get_word_vector(w) for w in (a, "zzqx", c)]
+    q = [v / np.linalg.norm(v) for v in q]
+    query = q[1] + q[2] - q[0]
+    m = kv.vectors / np.linalg.norm(kv.vectors, axis=1, keepdims=True)
+    scores = m @ (query / np.linalg.norm(query))
+    scores[[kv.vocab[a], kv.vocab[c]]] = -np.inf
+    assert [w for w, _ in got] == [kv.vocab.keys[i] for i in np.argsort(-scores)[:3]]
+    with pytest.raises(UnknownKeyError, match="3CosMul"):
+        kv.analogy(a, "zzqx", c, method="mul")
+
+
+def test_cli_import_export_and_neighbors_of_an_unseen_word(ft_model, tmp_path):
+    model, path = ft_model
+    run = [sys.executable, "-m", "compactemb"]
+    subprocess.run([*run, "import", str(path), "--format", "fasttext-bin", "-o",
+                    str(tmp_path / "m.cemb"), "-q"], check=True)
+    subprocess.run([*run, "export", str(tmp_path / "m.cemb"), "--format", "fasttext-bin", "-o",
+                    str(tmp_path / "m.bin"), "-q"], check=True)
+    again = fasttext.load_model(str(tmp_path / "m.bin"))
+    np.testing.assert_array_equal(again.get_word_vector("zzqx"), model.get_word_vector("zzqx"))
+    out = subprocess.run([*run, "neighbors", str(tmp_path / "m.cemb"), "zzqx", "-k", "2"],
+                         check=True, capture_output=True, text=True).stdout
+    assert model.get_nearest_neighbors("zzqx", k=1)[0][1] in out
+
+
+def test_bad_and_truncated_files_are_named(ft_model, tmp_path):
+    _, path = ft_model
+    data = path.read_bytes()
+    for name, blob, match in [("magic.bin", b"\0" * 64, "not a fastText"),
+                              ("header.bin", data[:30], "truncated in the args"),
+                              ("dict.bin", data[:200], "truncated in the dictionary"),
+                              ("matrix.bin", data[:len(data) // 2], "truncated in the input"),
+                              ("output.bin", data[:-len(data) // 200], "output matrix|truncated"),
+                              ("version.bin", data[:4] + b"\x07" + data[5:], "version 7")]:
+        (tmp_path / name).write_bytes(blob)
+        with pytest.raises(FormatError, match=match):
+            load_vectors(tmp_path / name, "fasttext-bin")
+    with pytest.raises(InputError, match="limit"):
+        load_vectors(path, "fasttext-bin", limit=10)
+
+
+def test_plain_vectors_export_without_ngrams(tmp_path):
+    """A table without n-grams is written with maxn = 0: fastText gives the word rows."""
+    from compactemb import Vocab
+
+    rng = np.random.default_rng(0)
+    kv = KeyedVectors(Vocab(["uno", "dos", "tres"]), DenseTable(rng.normal(size=(3, 4))))
+    save_vectors(kv, tmp_path / "w.bin", "fasttext-bin")
+    ft = fasttext.load_model(str(tmp_path / "w.bin"))
+    np.testing.assert_array_equal(np.stack([ft.get_word_vector(w) for w in kv.vocab.keys]),
+                                  kv.vectors)
+    assert not ft.get_word_vector("cuatro").any()
+    with pytest.raises(InputError, match="cannot be written"):
+        save_vectors(KeyedVectors(Vocab(["a b"]), DenseTable(np.ones((1, 2)))),
+                     tmp_path / "x.bin", "fasttext-bin")
+
+
+def test_table_checks_and_storage_round_trip(tmp_path):
+    inner = DenseTable(np.arange(2 * 7 * 3, dtype=np.float32).reshape(14, 3))
+    with pytest.raises(InputError, match="needs an inner table of 12 rows"):
+        SubwordTable(inner, ["ab", "cd"], minn=2, maxn=3, buckets=10)
+    with pytest.raises(InputError, match="minn"):
+        SubwordTable(inner, ["ab", "cd"], minn=4, maxn=3, buckets=12)
+    t = SubwordTable(inner, ["ab", "cd"], minn=2, maxn=3, buckets=12)
+    t.save(tmp_path / "t.cemb")
+    back = load(tmp_path / "t.cemb", mmap=True)
+    np.testing.assert_array_equal(back.lookup_words(["abc", "cd"]), t.lookup_words(["abc", "cd"]))
+    assert back.nbytes == t.nbytes and os.path.getsize(tmp_path / "t.cemb") > t.nbytes
