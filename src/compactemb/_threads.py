@@ -94,8 +94,9 @@ def run_hogwild(work: Callable[[int], object], n_threads: int, *,
 
 
 class numba_threads:  # noqa: N801 - used as a function in ``with``
-    """Run parallel numba kernels with ``n_threads`` threads (None: every available core, capped
-    by numba's pool), restoring the previous setting on exit. ``as`` gives the count used.
+    """Run parallel numba kernels with ``n_threads`` threads, restoring the setting on exit.
+
+    None means every available core, capped by numba's pool. ``as`` gives the count used.
 
     With the NumPy twins selected (``compactemb._native``) numba is not imported and the count
     is just :func:`resolve_threads`.

@@ -239,8 +239,9 @@ def _recipe(docs) -> dict:
 
 
 def load_words_for(docs, words=None):
-    """The word vectors a document file was made from (``words``: a path or KeyedVectors that
-    overrides the recorded file).
+    """The word vectors a document file was made from.
+
+    ``words``, a path or KeyedVectors, overrides the recorded file.
     """
     from .keyed import KeyedVectors
     from .storage import load

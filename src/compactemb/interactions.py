@@ -119,8 +119,9 @@ class Interactions:
     @classmethod
     def from_dataframe(cls, df, user_col="user", item_col="item", weight_col=None,
                        time_col=None, **kw) -> Interactions:
-        """Interactions from a pandas or polars DataFrame (or a pyarrow Table); columns by name
-        (or position as int).
+        """Interactions from a pandas or polars DataFrame (or a pyarrow Table).
+
+        Columns are given by name (or by position as an int).
         """
         cols = list(getattr(df, "column_names", None) or df.columns)
 
@@ -153,9 +154,10 @@ class Interactions:
         return Interactions(self.user_vocab, self.item_vocab, matrix, timestamps)
 
     def reindex(self, user_vocab: Vocab, item_vocab: Vocab) -> tuple[Interactions, int]:
-        """The same interactions in another model's rows and columns (a test file read on its
-        own, mapped onto the training vocabularies). Pairs with an unknown user or item are
-        dropped; returns ``(interactions, number dropped)``.
+        """The same interactions in another model's rows and columns.
+
+        For a test file read on its own, mapped onto the training vocabularies. Pairs with an
+        unknown user or item are dropped; returns ``(interactions, number dropped)``.
         """
         coo = self.matrix.tocoo()
         u = _encode(user_vocab, self.user_vocab.key_array, "fill", "user")[coo.row]

@@ -32,8 +32,9 @@ _INT64_MAX = (1 << 63) - 1
 
 
 def _parse_id(tok: str):
-    """An int when the ID is a whole number that fits in int64; else the text (a user ID of
-    10^20 is kept as the string it is, never overflowed).
+    """An int when the ID is a whole number that fits in int64; else the text.
+
+    A user ID of 10^20 is kept as the string it is, never overflowed.
     """
     try:
         value = int(tok)
@@ -198,8 +199,9 @@ def _detect_header(f0: list[str], f1: list[str] | None, names: list, weight_col)
 
 
 def _resolve_columns(f0, f1, path, header, user_col, item_col, weight_col, time_col):
-    """Header or not, and the positions of the user, item, weight and time columns (the last
-    two may be None), from the first two rows' fields.
+    """Header or not, and the positions of the user, item, weight and time columns.
+
+    Weight and time may be None. Read from the first two rows' fields.
     """
     names = [user_col, item_col] + [c for c in (weight_col, time_col)
                                     if c not in (None, "auto")]
@@ -297,8 +299,9 @@ def _sniff_delimiter(line: str, fields: list[str]) -> str | None:
 
 def _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col, time_col, kw, *,
                           required: bool) -> Interactions | None:
-    """The file through pyarrow's CSV reader, or None where the Python reader must read it
-    (pyarrow missing, or anything the two readers could take differently).
+    """The file through pyarrow's CSV reader, or None where the Python reader must read it.
+
+    None when pyarrow is missing, or for anything the two readers could take differently.
     """
     try:
         import pyarrow as pa
@@ -375,8 +378,9 @@ def _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col, tim
 
 
 def _arrow_ids(col, pa, pc, *, first: bool):
-    """An ID column as the Python reader would take it (ints, or stripped strings), or None
-    when it holds something the two readers treat differently.
+    """An ID column as the Python reader would take it (ints, or stripped strings).
+
+    None when it holds something the two readers treat differently.
     """
     if pa.types.is_integer(col.type):
         if pa.types.is_uint64(col.type) and (pc.max(col).as_py() or 0) > _INT64_MAX:

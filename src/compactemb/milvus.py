@@ -1,5 +1,7 @@
-"""Push vectors into Milvus and search them there: Milvus Lite (a local ``.db`` file) by
-default, the same code to a Milvus server with ``uri="http://HOST:19530"``.
+"""Push vectors into Milvus and search them there.
+
+Milvus Lite (a local ``.db`` file) by default, the same code to a Milvus server with
+``uri="http://HOST:19530"``.
 
 ``pymilvus`` (extra ``compactemb[milvus]``) is imported only when a function here is called.
 
@@ -122,8 +124,9 @@ def _as_keyed(obj, side: str | None):
 
 
 def _plan_index(table, index: str, metric: str, lite: bool, n_rows: int) -> tuple[str, dict, dict]:
-    """(Milvus index type, build params, search params) for a table; memory mirrors the
-    table's compression where the target supports it.
+    """(Milvus index type, build params, search params) for a table.
+
+    Memory mirrors the table's compression where the target supports it.
     """
     if index not in INDEX_TYPES:
         raise InputError(f"index must be one of {', '.join(INDEX_TYPES)}, got {index!r}")
@@ -183,8 +186,10 @@ def _describe(c, uri: str, collection: str) -> dict:
 
 
 def _wait_for_index(c, uri: str, collection: str, n: int, timeout: float) -> None:
-    """Wait until the vector index covers every row: until then a server answers from its
-    interim index (a small fixed IVF) whatever index was asked for.
+    """Wait until the vector index covers every row.
+
+    Until then a server answers from its interim index (a small fixed IVF) whatever index was asked
+    for.
     """
     deadline = time.monotonic() + timeout
     reloaded = False

@@ -1,6 +1,7 @@
-"""Pictures of embeddings: a 2-D projection (PCA, or UMAP when installed) coloured by cluster or
-label, written as a PNG (atomically). matplotlib is needed (``pip install 'compactemb[plot]'``);
-UMAP needs ``umap-learn`` (``compactemb[umap]``).
+"""Pictures of embeddings: a 2-D projection coloured by cluster or label, as a PNG.
+
+The projection is PCA, or UMAP when installed; the PNG is written atomically. matplotlib is needed
+(``pip install 'compactemb[plot]'``); UMAP needs ``umap-learn`` (``compactemb[umap]``).
 """
 
 from __future__ import annotations

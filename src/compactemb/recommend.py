@@ -103,8 +103,9 @@ class FactorModel:
         return _rows(self.item_vocab, items, "item", on_unknown)
 
     def item_popularity(self) -> np.ndarray:
-        """Training interactions per item (from the stored ``seen`` matrix, else the vocabulary
-        counts); the ranking used for cold-start users.
+        """Training interactions per item: the ranking used for cold-start users.
+
+        Counted from the stored ``seen`` matrix, else taken from the vocabulary counts.
         """
         if self._seen is not None:
             return np.bincount(self._seen.indices, minlength=self.n_items).astype(np.int64)
@@ -113,8 +114,9 @@ class FactorModel:
     # -- recommendation -------------------------------------------------------------------------
     def recommend(self, users, *, k: int = 10, exclude_seen: bool = True,
                   cold_start: str = "error", batch: int | None = None) -> list:
-        """Top-k items for a user as ``[(item ID, score), ...]``, best first; one list per user
-        for a sequence of users.
+        """Top-k items for a user as ``[(item ID, score), ...]``, best first.
+
+        One list per user for a sequence of users.
 
         Parameters
         ----------

@@ -73,8 +73,10 @@ def keyed_results(res: SearchResult, keys) -> list[list[tuple]]:
 
 
 def _merge_kernel(n_scores: int):
-    """The top-k merge: the numba kernel, or its NumPy twin (the same results) for a small job
-    in a process that has not loaded numba yet (importing it costs more than the job).
+    """The top-k merge: the numba kernel, or its NumPy twin for a small job.
+
+    The twin (the same results) is taken in a process that has not loaded numba yet, where importing
+    it costs more than the job.
     """
     if n_scores <= 1 << 24 and "numba" not in sys.modules:
         from . import _topk_twins

@@ -1,5 +1,6 @@
-"""Shrink on request: the smallest compression within a quality budget, or the best quality
-within a size budget, found by a guided search over the compression methods.
+"""Shrink on request: a guided search over the compression methods.
+
+It finds the smallest compression within a quality budget, or the best quality within a size budget.
 
 :func:`shrink` does not try a blind grid. Every method *family* has at most one size knob
 (``keep`` of ``pruned+<method>``, ``n_subvectors`` of ``pq``) whose bytes are known by arithmetic
@@ -284,8 +285,9 @@ def word_evaluator(*, analogies=None, similarity=(), restrict: int | None = 3000
 
 
 def ranking_evaluator(test, *, k: int = 10) -> Callable:
-    """ndcg@k of a factor model on held-out interactions (users x items in the model's order,
-    training items excluded).
+    """The ndcg@k of a factor model on held-out interactions.
+
+    The held-out matrix is users x items in the model's order; training items are excluded.
 
     Parameters
     ----------

@@ -190,8 +190,10 @@ def temp_name(path: str) -> str:
 
 
 def remove_dead_temps(path: str | os.PathLike) -> list[str]:
-    """Remove ``<path>.tmp-<pid>-*`` files left beside ``path`` by writers that died (kill -9,
-    power loss); files of live processes are kept. Returns the removed paths.
+    """Remove ``<path>.tmp-<pid>-*`` files left beside ``path`` by writers that died.
+
+    Those are leftovers of kill -9 or a power loss; files of live processes are kept. Returns the
+    removed paths.
 
     Parameters
     ----------
@@ -692,8 +694,10 @@ def state_choice(attrs: dict, name: str, choices, *, default: Any = None) -> Any
 
 def state_array(arrays: dict, name: str, *, ndim: int | None = None, kinds: str = "biuf",
                 rows: int | None = None) -> np.ndarray:
-    """A stored array a from_state needs: present, of a dtype kind in ``kinds``, with ``ndim``
-    dimensions and ``rows`` rows when given.
+    """The stored array ``name`` that a from_state needs, checked.
+
+    It must be present, of a dtype kind in ``kinds``, with ``ndim`` dimensions and ``rows`` rows
+    when given.
 
     Parameters
     ----------
@@ -753,8 +757,9 @@ COUNT_ATTRIBUTES = frozenset({
 
 
 def check_count_attributes(attrs, where: str = "") -> None:
-    """Check every count attribute (:data:`COUNT_ATTRIBUTES`) in ``attrs`` and its nested
-    objects: an integer in [0, 2^48], never a bool, float or string.
+    """Check every count attribute (:data:`COUNT_ATTRIBUTES`) in ``attrs``, nested ones too.
+
+    Each must be an integer in [0, 2^48], never a bool, float or string.
 
     Parameters
     ----------

@@ -57,11 +57,14 @@ class Tokenizer:
                 f"tokenizer pattern {self.pattern!r} is not a valid regex: {exc}") from None
 
     def __call__(self, line: str) -> list[str]:
+        """The tokens of one line."""
         return self._findall(line.lower() if self.lowercase else line)
 
     def tokenize_lines(self, lines: list[str]) -> tuple[list[str], np.ndarray]:
-        """Tokenize many lines at once: the tokens of ``[self(line) for line in lines]``
-        concatenated, and the number of tokens of each line.
+        """Tokenize many lines at once.
+
+        Gives the tokens of ``[self(line) for line in lines]`` concatenated, and the number of
+        tokens of each line.
 
         Patterns that are one character class repeated (the default ``[^\\W\\d_]+``,
         ``\\S+``, ``\\w+``, ...) run over the whole block in NumPy: lowercase, mark the
@@ -229,10 +232,11 @@ _RUN_TABLES: dict = {}
 
 
 def _run_table(pattern: str, size: int = 0x10000) -> np.ndarray | None:
-    """For a pattern ``C+`` (one character class repeated): a bool table over the code points
-    below ``size`` (the BMP first; all of Unicode once a text needs it) of the characters in
-    ``C``; None for any other pattern, or a class holding a whitespace character (the block
-    path splits on whitespace).
+    """For a pattern ``C+`` (one character class repeated): a bool table of ``C``'s characters.
+
+    The table covers the code points below ``size`` (the BMP first; all of Unicode once a text needs
+    it). None for any other pattern, or a class holding a whitespace character (the block path
+    splits on whitespace).
     """
     table = _RUN_TABLES.get(pattern, False)
     if table is None or (table is not False and table.size >= size):
@@ -549,8 +553,9 @@ class TokenInterner:
         return int(self._state[0])
 
     def add_lines(self, lines: list[str]) -> np.ndarray:
-        """Intern the tokens of ``lines``: their ids (int32), ``-1`` after each line with a
-        token (the token cache's layout).
+        """Intern the tokens of ``lines``.
+
+        Returns their ids (int32), ``-1`` after each line with a token (the token cache's layout).
         """
         text = "\n".join(lines)
         if text.count("\n") != max(len(lines) - 1, 0):  # a line holding newlines stays one

@@ -238,8 +238,10 @@ class Vocab:
 
     @property
     def key_array(self) -> np.ndarray:
-        """The keys in row order as an array: the stored int64 array for integer keys (no
-        Python object per key), an object array of the strings otherwise. Read-only.
+        """The keys in row order as an array (read-only).
+
+        The stored int64 array for integer keys (no Python object per key), an object array of the
+        strings otherwise.
         """
         if self.key_type == "int":
             view = self._ints.view()
@@ -382,7 +384,8 @@ class Vocab:
         return self.decode_array(np.asarray(ids, dtype=np.int64).ravel()).tolist()
 
     def decode_array(self, ids) -> np.ndarray:
-        """Map row indices back to keys in one array operation, keeping the shape of ``ids``:
+        """Map row indices back to keys in one array operation, keeping the shape of ``ids``.
+
         int64 for integer keys, an object array of str otherwise. Out of range: IndexError.
         """
         ids = np.asarray(ids)
@@ -666,9 +669,11 @@ def _dict_bytes(d: dict) -> int:
 
 
 def _worth_numba(corpus) -> bool:
-    """Whether the interner's kernel pays for importing numba: it is loaded already, or the
-    corpus holds more than about 64 MB of text (compressed files count four times their
-    size). Below that, Counter over NumPy-tokenised blocks is as fast in a fresh process.
+    """Whether the interner's kernel pays for importing numba.
+
+    It does when numba is loaded already, or the corpus holds more than about 64 MB of text
+    (compressed files count four times their size). Below that, Counter over NumPy-tokenised blocks
+    is as fast in a fresh process.
     """
     if "numba" in sys.modules:
         return True
@@ -681,9 +686,10 @@ def _worth_numba(corpus) -> bool:
 
 
 def _count_file_tokens(corpus, tokenizer: Tokenizer, max_scan_size: int | None) -> dict | None:
-    """Token counts of a file corpus through :class:`~compactemb.text.TokenInterner` (first-seen
-    order kept), or None where it does not apply (an in-memory corpus, a pattern that is not
-    one character class, or more than ``max_scan_size`` distinct tokens: the pruning scan).
+    """Token counts of a file corpus through :class:`~compactemb.text.TokenInterner`.
+
+    First-seen order is kept. None where it does not apply: an in-memory corpus, a pattern that is
+    not one character class, or more than ``max_scan_size`` distinct tokens (the pruning scan).
     """
     blocks = iter_corpus_line_blocks(corpus)
     if blocks is None or not TokenInterner.supports(tokenizer) or not _worth_numba(corpus):

@@ -1,5 +1,7 @@
-"""The one k-means of the package, used by :class:`~compactemb.cluster.KMeans` and by the
-product-quantisation codebooks (``tables/_pq.py``).
+"""The one k-means of the package.
+
+It is used by :class:`~compactemb.cluster.KMeans` and by the product-quantisation codebooks
+(``tables/_pq.py``).
 
 k-means++ seeding with ``2 + log k`` local trials (scikit-learn's greedy variant), then Lloyd
 iterations: the assignment by a numba kernel (direct loops) up to ``_DIRECT_MAX_DIM``

@@ -407,8 +407,9 @@ class RayALS(ALS):
 
 
 def _anonymous_rss() -> int:
-    """Private resident memory of this process (Linux ``RssAnon``; 0 elsewhere): the heap,
-    without the object store's shared pages that RSS also counts.
+    """Private resident memory of this process (Linux ``RssAnon``; 0 elsewhere).
+
+    That is the heap, without the object store's shared pages that RSS also counts.
     """
     try:
         with open("/proc/self/status") as f:

@@ -149,8 +149,9 @@ def _children() -> dict[int, list[int]]:
 
 
 def _start_time(pid: int) -> str | None:
-    """The start time of a running process (None when gone or a zombie): with the pid, it
-    names the process even if the pid is reused later.
+    """The start time of a running process (None when gone or a zombie).
+
+    With the pid, it names the process even if the pid is reused later.
     """
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -257,8 +258,10 @@ class LocalCluster:
             todo.extend(tree.get(pid, []))
 
     def stop(self, grace: float = 10.0) -> None:
-        """End the nodes: SIGTERM to each ``ray start``, then SIGKILL to whatever it started
-        that is still running (only those processes, by pid).
+        """End the nodes: SIGTERM to each ``ray start``, then SIGKILL to what is left.
+
+        SIGKILL goes to whatever ``ray start`` started that is still running (only those processes,
+        by pid).
         """
         import shutil
         import signal

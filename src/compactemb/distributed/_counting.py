@@ -66,8 +66,9 @@ def corpus_units(paths, chunk_bytes: int = 64 << 20) -> list[tuple[str, int, int
 
 
 def iter_unit_lines(path: str, start: int, end: int):
-    """The lines of one unit, decoded as :func:`compactemb.text.iter_lines` does (lines over
-    1 MiB are not cut into pieces here).
+    """The lines of one unit, decoded as :func:`compactemb.text.iter_lines` does.
+
+    Lines over 1 MiB are not cut into pieces here.
     """
     from ..text import iter_lines
 

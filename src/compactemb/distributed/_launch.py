@@ -1,5 +1,6 @@
-"""``python -m compactemb.distributed._launch start ...``: Ray's own ``ray`` command, with the
-node address kept on loopback when it is given as 127.0.0.1 (see :func:`pin_loopback`).
+"""``python -m compactemb.distributed._launch start ...``: Ray's own ``ray`` command.
+
+The node address is kept on loopback when it is given as 127.0.0.1 (see :func:`pin_loopback`).
 
 On Linux the node also ends with the process that started it: SIGTERM (sent by
 :meth:`LocalCluster.stop`, or by the kernel when the parent dies, e.g. a test run killed by a
@@ -30,8 +31,9 @@ def _descendants() -> list[int]:
 
 
 def _end_tree(signum, frame) -> None:
-    """SIGTERM before Ray's node is up (Ray then installs its own handler, which ends the
-    node's processes the same way and exits).
+    """End this process's tree on SIGTERM that comes before Ray's node is up.
+
+    Ray then installs its own handler, which ends the node's processes the same way and exits.
     """
     pids = _descendants()
     for sig in (signal.SIGTERM, signal.SIGKILL):

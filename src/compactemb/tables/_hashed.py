@@ -174,8 +174,10 @@ class QRTable(TrainableMixin, EmbeddingTable):
     @classmethod
     def random(cls, n_rows: int, dim: int, *, n_remainder: int, combine: str = "mul",
                init_scale: float | None = None, seed: int = 0) -> QRTable:
-        """Random init: with ``mul`` the quotient rows are uniform(-a, a) and the remainder
-        rows 1 + uniform(-0.1, 0.1), so products start at the usual scale and rows differ.
+        """Random init, so products start at the usual scale and rows differ.
+
+        With ``mul`` the quotient rows are uniform(-a, a) and the remainder rows 1 + uniform(-0.1,
+        0.1).
         """
         n_remainder = _check_count("n_remainder", n_remainder, "qr")
         dim = _check_count("dim", dim, "qr")

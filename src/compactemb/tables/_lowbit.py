@@ -1,5 +1,6 @@
-"""1-bit and 2-bit tables: bit-packed codes, scales per row and/or per dimension, centring, an
-optional rotation or projection, and optional row norms.
+"""1-bit and 2-bit tables: bit-packed codes with scales per row and/or per dimension.
+
+Values are centred, optionally rotated or projected, and optionally stored with row norms.
 
 A row is stored as ``k`` codes (``k = dim`` unless a projection keeps fewer components) of
 ``bits`` bits packed into ``ceil(k * bits / 8)`` bytes (column ``j`` in byte ``j // (8 //
@@ -132,8 +133,9 @@ def _nearest_level(u: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 
 def _fit(z: np.ndarray, bits: int, scale: str, n_iter: int):
-    """Codes, levels, row scales (float16 or None) and dim scales (float32 or None) for the
-    centred, rotated values ``z`` by alternating least squares.
+    """Fit codes, levels and scales to the centred, rotated values ``z`` (alternating LS).
+
+    Returns codes, levels, row scales (float16 or None) and dim scales (float32 or None).
     """
     n, dim = z.shape
     use_row, use_dim = scale in ("row", "both"), scale in ("dim", "both")
@@ -402,8 +404,10 @@ class LowBitTable(EmbeddingTable):
 
     # -- scoring without decoding --------------------------------------------------------------
     def byte_lut(self, queries) -> np.ndarray:
-        """(n_queries, row_bytes, 256) float32: each query's dot product with the values
-        (before row scale and mean) that every byte value codes at every byte position.
+        """(n_queries, row_bytes, 256) float32: query dot products per byte value and position.
+
+        Each query's dot product with the values (before row scale and mean) that every byte value
+        codes at every byte position.
         """
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if self.rotation is not None:
@@ -528,8 +532,9 @@ class Bit1Table(LowBitTable):
     plot_label = "1-bit (centred, per-dim scale)"
 
     def encode_queries(self, queries) -> np.ndarray:
-        """Packed sign codes of float queries, taken as the table's rows are (centred and
-        rotated); compare them with :meth:`hamming`.
+        """Packed sign codes of float queries; compare them with :meth:`hamming`.
+
+        The queries are taken as the table's rows are (centred and rotated).
 
         Parameters
         ----------

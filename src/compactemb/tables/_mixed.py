@@ -117,8 +117,9 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
     @classmethod
     def from_dense(cls, table_or_array, *, block_sizes=None, block_dims=None, n_blocks: int = 4,
                    shrink: float = 4.0) -> MixedDimTable:
-        """Compress a trained table: each block keeps its leading ``d_b`` principal directions
-        (``E_b = X_b V_b``, ``P_b = V_b^T``). Rows must be in frequency order.
+        """Compress a trained table: each block keeps its leading ``d_b`` principal directions.
+
+        ``E_b = X_b V_b``, ``P_b = V_b^T``. Rows must be in frequency order.
         """
         x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
             else np.ascontiguousarray(table_or_array, dtype=np.float32)
@@ -151,8 +152,9 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         return cls(np.concatenate(embs), np.concatenate(projs), starts, block_dims, n, dim)
 
     def _identity_blocks(self) -> list[bool]:
-        """Blocks whose projection is the identity (decoded by a plain row copy); cached until
-        training changes the projections.
+        """Blocks whose projection is the identity (decoded by a plain row copy).
+
+        Cached until training changes the projections.
         """
         identity = getattr(self, "_identity", None)
         if identity is None:

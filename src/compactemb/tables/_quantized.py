@@ -61,8 +61,10 @@ def _half_up(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_rows(x, bits: int) -> np.ndarray:
-    """Fused row-wise codes of ``x`` (n, d) float32: (n, d + 8) for 8 bits, (n, ceil(d/2) + 4)
-    for 4 bits. The NumPy reference; it is also fast enough (vectorised).
+    """Fused row-wise codes of ``x`` (n, d) float32.
+
+    (n, d + 8) for 8 bits, (n, ceil(d/2) + 4) for 4 bits. The NumPy reference; it is also fast
+    enough (vectorised).
     """
     x = _as_float_matrix(x)
     n, d = x.shape

@@ -631,15 +631,18 @@ class TextClassifier(Trainer):
         return parts
 
     def fasttext_form_nbytes(self) -> int:
-        """Bytes of fastText's float32 input matrix for this model: (n_words + n_buckets) x dim
-        (what fastText allocates and saves; here unseen buckets take no space).
+        """Bytes of fastText's float32 input matrix for this model.
+
+        (n_words + n_buckets) x dim: what fastText allocates and saves; here unseen buckets take no
+        space.
         """
         self._check_fitted()
         return (self.n_words + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
 
     def memory_comparison(self) -> dict:
-        """One-hot (bag of words and n-gram buckets) input against the embedding, by arithmetic;
-        plus fastText's float32 form of the input table.
+        """One-hot (bag of words and n-gram buckets) input against the embedding, by arithmetic.
+
+        Plus fastText's float32 form of the input table.
         """
         from ..memory import onehot_vs_embedding
 

@@ -1,5 +1,6 @@
-"""Matrix factorisation for implicit feedback: ALS (Hu, Koren & Volinsky 2008) and BPR
-(Rendle et al. 2009), with NumPy twins of every kernel.
+"""Matrix factorisation for implicit feedback: ALS and BPR.
+
+ALS (Hu, Koren & Volinsky 2008) and BPR (Rendle et al. 2009), with NumPy twins of every kernel.
 
 ALS minimises ``sum_ui c_ui (p_ui - x_u . y_i)^2 + reg (|X|^2 + |Y|^2)`` over all user-item
 pairs, where ``p_ui = 1`` for observed pairs and the confidence ``c_ui`` comes from the weights
@@ -134,8 +135,10 @@ def xorshift_next(state: int) -> tuple[int, int]:
 
 
 def bpr_epoch_reference(userids, indices, indptr, X, Y, lr, reg, verify, uniform, state: int):
-    """One single-worker BPR epoch in plain Python/NumPy (the twin of ``bpr_worker`` with one
-    state). Updates X and Y in place; returns (new state, correct, skipped).
+    """One single-worker BPR epoch in plain Python/NumPy.
+
+    The twin of ``bpr_worker`` with one state. Updates X and Y in place; returns (new state,
+    correct, skipped).
     """
     from ._mf_twins import bpr_worker
 

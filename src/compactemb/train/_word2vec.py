@@ -378,8 +378,10 @@ def keep_thresholds(counts: np.ndarray, sample: float) -> np.ndarray:
 
 
 def alias_tables(counts: np.ndarray, ns_exponent: float = 0.75):
-    """Alias tables (acceptance thresholds * 2**32 as uint64, alias rows as int32) sampling
-    row i with probability count_i**ns_exponent / sum_j count_j**ns_exponent.
+    """Alias tables sampling row i with probability count_i**ns_exponent / sum_j (...).
+
+    Acceptance thresholds * 2**32 as uint64, alias rows as int32; the denominator is sum_j
+    count_j**ns_exponent.
     """
     build_alias = kernels("compactemb.train._word2vec_kernels").build_alias
     w = np.asarray(counts, dtype=np.float64) ** ns_exponent
@@ -479,8 +481,9 @@ def tokenize_to_cache(corpus, path: str, *, tokenizer: Tokenizer | None = None,
 
 
 def _intern_to_file(f, line_blocks, interner: TokenInterner, index: dict, given: bool, bar):
-    """Write the interner's ids (first-seen, ``-1`` after each sentence) block by block; with
-    a ``given`` vocabulary, its rows instead, unknown tokens dropped. Returns (tokens,
+    """Write the interner's ids (first-seen, ``-1`` after each sentence) block by block.
+
+    With a ``given`` vocabulary, its rows instead, unknown tokens dropped. Returns (tokens,
     sentences).
     """
     n_tokens = n_sentences = 0
@@ -503,9 +506,10 @@ def _intern_to_file(f, line_blocks, interner: TokenInterner, index: dict, given:
 
 
 def _provisional_ids(index: dict, tokens: list[str]) -> np.ndarray:
-    """Ids of a block's tokens in first-seen order over the whole corpus, new keys added to
-    ``index``. ``setdefault`` runs in C over the block with placeholder values (the token's
-    position plus ``_NEW``); only the block's new distinct keys get a loop in Python.
+    """Ids of a block's tokens in first-seen order over the whole corpus.
+
+    New keys are added to ``index``. ``setdefault`` runs in C over the block with placeholder values
+    (the token's position plus ``_NEW``); only the block's new distinct keys get a loop in Python.
     """
     n_known = len(index)
     ids = np.fromiter(map(index.setdefault, tokens, count(_NEW)), dtype=np.int64,
