@@ -25,7 +25,7 @@ def available_memory() -> int | None:
         return None
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"

@@ -53,7 +53,7 @@ def remove_stale(directory: str | None = None) -> list[str]:
     True
     """
     directory = directory or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .exceptions import FormatError, InputError
+
+if TYPE_CHECKING:  # imported where used, not at module load
+    from .keyed import KeyedVectors
 
 FASTTEXT_MAGIC = 793712314
 FASTTEXT_VERSION = 12
@@ -76,7 +80,7 @@ class _Reader:
 
     def array(self, shape: tuple[int, int], what: str) -> np.ndarray:
         out = np.empty(shape, dtype="<f4")
-        view = memoryview(out.reshape(-1).view(np.uint8))
+        view = out.reshape(-1).view(np.uint8).data
         have = min(len(self.buf) - self.at, len(view))
         view[:have] = self.buf[self.at:self.at + have]
         self.at += have
@@ -112,7 +116,7 @@ def read_fasttext_header(r: _Reader) -> dict:
     return args
 
 
-def load_fasttext_bin(path) -> KeyedVectors:  # noqa: F821 - imported below, not at module load
+def load_fasttext_bin(path) -> KeyedVectors:
     """Read a fastText ``.bin`` model into keyed vectors over a subword table.
 
     ``kv[word]`` then gives what fastText's ``get_word_vector`` gives, bit for bit, for words

@@ -355,7 +355,8 @@ class LowBitTable(EmbeddingTable):
         k = kernels(_KERNELS)
         rows, has_rows, dims = self._kernel_args()
         add_mean = self.mean is not None and self.rotation is None
-        mean = self.mean if add_mean else np.zeros(self.code_dim, np.float32)
+        mean = self.mean if add_mean and self.mean is not None else \
+            np.zeros(self.code_dim, np.float32)
         out = np.empty((idx.size, self.code_dim), np.float32)
         k.lowbit_lookup(self.codes, self.code_dim, self.bits, self.levels, rows, has_rows, dims,
                         mean, idx, out)

@@ -175,7 +175,8 @@ class SubwordTable(EmbeddingTable):
             offs = key_offsets[s:e + 1]
             ids, starts, ends = self._rows_of(key_bytes, offs, word_rows[s:e])
             if dense:
-                mean(self.inner.weights, ids, starts, ends, out[s:e])
+                weights = self.inner.weights  # type: ignore[attr-defined]  # a float32 DenseTable
+                mean(weights, ids, starts, ends, out[s:e])
             else:
                 uniq, local = np.unique(ids, return_inverse=True)  # -1 (pruned) sorts first
                 local = local.astype(np.int64).ravel()
