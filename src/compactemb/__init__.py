@@ -7,15 +7,18 @@ this package, so a cheap import also means Ctrl-C is caught from the first momen
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+# nothing heavy here, not even ``typing``: the command line's entry point imports this package
+# before it can catch Ctrl-C
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
-from .exceptions import CompactEmbError, FormatError, InputError, UnknownKeyError  # noqa: E402
-
 # public name -> the module that defines it, imported on first access
 _LAZY = {
+    "CompactEmbError": "exceptions",
+    "FormatError": "exceptions",
+    "InputError": "exceptions",
+    "UnknownKeyError": "exceptions",
     "KeyedVectors": "keyed",
     "MemoryReport": "memory",
     "interaction_memory": "memory",
@@ -31,6 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .exceptions import CompactEmbError, FormatError, InputError, UnknownKeyError
     from .keyed import KeyedVectors
     from .memory import (
         MemoryReport,
@@ -50,6 +54,8 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'compactemb' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # later lookups skip this function
     return value

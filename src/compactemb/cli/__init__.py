@@ -157,6 +157,9 @@ def _oserror_line(exc: OSError) -> str:
               errno.EROFS: " (write the output to another folder)",
               errno.EACCES: " (no permission; check the file and its folder)",
               }.get(exc.errno or 0, "")
+    if not where and exc.errno is None:  # numpy's short writes carry no errno nor file
+        return (f"writing a file failed ({cause}): the disk is full or a file size limit was "
+                "reached")
     return f"{where}: {cause}{advice}" if where else f"{cause}{advice}"
 
 
