@@ -351,6 +351,30 @@ class LowBitTable(EmbeddingTable):
             np.ones(self.code_dim, np.float32)
         return rows, has_rows, dims
 
+    def _byte_values(self, mean: np.ndarray) -> np.ndarray:
+        """(row_bytes, 256, 8 // bits) float32: ``level * dim_scale + mean`` per byte value.
+
+        Every slot of every byte value at every byte position (cached; 1 KiB per byte position).
+        Each value is computed as the plain decode computes it, so the two agree bit for bit.
+        """
+        cached = getattr(self, "_byte_values_cache", None)
+        if cached is None:
+            per_byte = 8 // self.bits
+            n_bytes = self.row_bytes(self.code_dim)
+            byte = np.arange(256)
+            slots = self.levels[(byte[:, None] >> (self.bits * np.arange(per_byte))[None, :])
+                                & ((1 << self.bits) - 1)]  # (256, per_byte)
+            dims = np.ones(n_bytes * per_byte, np.float32)
+            add = np.zeros(n_bytes * per_byte, np.float32)
+            if self.dim_scales is not None:
+                dims[:self.code_dim] = self.dim_scales
+            add[:self.code_dim] = mean
+            vals = slots[None, :, :] * dims.reshape(n_bytes, 1, per_byte)
+            cached = np.ascontiguousarray(vals + add.reshape(n_bytes, 1, per_byte),
+                                          dtype=np.float32)
+            self._byte_values_cache = cached
+        return cached
+
     def _decode_flat(self, idx: np.ndarray) -> np.ndarray:
         k = kernels(_KERNELS)
         rows, has_rows, dims = self._kernel_args()
@@ -358,8 +382,12 @@ class LowBitTable(EmbeddingTable):
         mean = self.mean if add_mean and self.mean is not None else \
             np.zeros(self.code_dim, np.float32)
         out = np.empty((idx.size, self.code_dim), np.float32)
-        k.lowbit_lookup(self.codes, self.code_dim, self.bits, self.levels, rows, has_rows, dims,
-                        mean, idx, out)
+        if has_rows:
+            k.lowbit_lookup(self.codes, self.code_dim, self.bits, self.levels, rows, has_rows,
+                            dims, mean, idx, out)
+        else:  # a table read per byte: several columns at once
+            k.lowbit_lookup_lut(self.codes, self.code_dim, 8 // self.bits,
+                                self._byte_values(mean), idx, out)
         if self.rotation is not None:
             out = out @ self.rotation.T
             if self.mean is not None:

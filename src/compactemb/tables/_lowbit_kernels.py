@@ -31,6 +31,46 @@ def lowbit_lookup(codes, dim, bits, levels, row_scales, has_row_scales, dim_scal
             out[i, j] = v + mean[j]
 
 
+@nb.njit(cache=True, nogil=True)
+def _copy_bytes8(codes, full, flat, ids, out):
+    for i in range(ids.shape[0]):
+        row = ids[i]
+        for p in range(full):
+            base = (p * 256 + np.int64(codes[row, p])) * 8
+            j0 = p * 8
+            for k in range(8):  # a literal count: the copy is unrolled
+                out[i, j0 + k] = flat[base + k]
+
+
+@nb.njit(cache=True, nogil=True)
+def _copy_bytes4(codes, full, flat, ids, out):
+    for i in range(ids.shape[0]):
+        row = ids[i]
+        for p in range(full):
+            base = (p * 256 + np.int64(codes[row, p])) * 4
+            j0 = p * 4
+            for k in range(4):
+                out[i, j0 + k] = flat[base + k]
+
+
+@nb.njit(cache=True, nogil=True)
+def lowbit_lookup_lut(codes, dim, per_byte, byte_values, ids, out):
+    """out[i] = the decoded values, a byte at a time: ``byte_values[p, b]`` holds the
+    ``per_byte`` values (level * dim scale + mean, computed once in the plain decode's order)
+    that byte value ``b`` decodes to at byte position ``p``; for tables without row scales."""
+    flat = byte_values.reshape(-1)
+    full = dim // per_byte
+    if per_byte == 8:
+        _copy_bytes8(codes, full, flat, ids, out)
+    else:
+        _copy_bytes4(codes, full, flat, ids, out)
+    if full * per_byte < dim:
+        for i in range(ids.shape[0]):
+            base = (full * 256 + np.int64(codes[ids[i], full])) * per_byte
+            for j in range(full * per_byte, dim):
+                out[i, j] = flat[base + j - full * per_byte]
+
+
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def lowbit_bag(codes, dim, bits, levels, row_scales, has_row_scales, dim_scales, ids, starts,
                ends, per_sample, has_weights, mean_mode, out):

@@ -31,6 +31,12 @@ def lowbit_lookup(codes, dim, bits, levels, row_scales, has_row_scales, dim_scal
         + mean[None, :]
 
 
+def lowbit_lookup_lut(codes, dim, per_byte, byte_values, ids, out):
+    n_bytes = byte_values.shape[0]
+    vals = byte_values[np.arange(n_bytes)[None, :], codes[ids]]  # (n, bytes, per_byte)
+    out[:] = vals.reshape(ids.shape[0], -1)[:, :dim]
+
+
 def lowbit_bag(codes, dim, bits, levels, row_scales, has_row_scales, dim_scales, ids, starts,
                ends, per_sample, has_weights, mean_mode, out):
     bag_rows(_values(codes, dim, bits, levels, row_scales, has_row_scales, dim_scales, ids),
