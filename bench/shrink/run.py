@@ -293,7 +293,18 @@ def main() -> None:
     ap.add_argument("--parts", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--no-faiss", action="store_true")
     ap.add_argument("--name", default="shrink", help="results file name (without extension)")
+    ap.add_argument("--only-lookup", action="store_true",
+                    help="re-measure lookup throughput only, into the existing results file")
     args = ap.parse_args()
+    if args.only_lookup:
+        path = RESULTS / f"{args.name}.json"
+        res = json.loads(path.read_text())
+        for model in args.models:
+            kv, _ = word_vectors(model, args.dim, args.parts)
+            res[model]["lookup"] = throughput(kv)
+        path.write_text(json.dumps(res, indent=1, default=float))
+        (RESULTS / f"{args.name}.md").write_text(markdown(res))
+        return
     res: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
                  "parts": args.parts, "models": [], "similarity_sets": [p.name for p in SIMILARITY]}
     for model in args.models:
