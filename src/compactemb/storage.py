@@ -735,7 +735,27 @@ def state_array(arrays: dict, name: str, *, ndim: int | None = None, kinds: str 
 
 
 def state_indices(a: np.ndarray, name: str, bound: int) -> np.ndarray:
-    """Check that integer array ``a`` holds indices in ``[0, bound)`` (one pass)."""
+    """Check that integer array ``a`` holds indices in ``[0, bound)`` (one pass).
+
+    Parameters
+    ----------
+    a : numpy.ndarray of int
+        The indices.
+    name : str
+        The array's name, for the message.
+    bound : int
+        One past the largest valid index.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` itself.
+
+    Raises
+    ------
+    ValueError
+        When an index is outside ``[0, bound)`` (the loader reports it as a format error).
+    """
     if a.size and (int(a.min()) < 0 or int(a.max()) >= bound):
         raise ValueError(f"array {name!r} holds indices outside [0, {bound})")
     return a
