@@ -369,20 +369,24 @@ def run_cases(cases, workdir, *, timeout_s: float = 10.0, memory_mb: int = 1536,
     return records
 
 
-def select_cases(crafted: bool, n_random: int, seed: int, only: str | None):
+def select_cases(crafted: bool, n_random: int, seed: int, only: str | None, stride: int = 1):
+    """The cases of a run: the crafted corpus (every ``stride``-th case, plus every golden
+    file unedited), random ones, those whose id contains one of the ``|``-separated ``only``."""
     cases = []
     if crafted:
-        cases.extend(crafted_cases())
+        cases.extend(c for i, c in enumerate(crafted_cases())
+                     if i % max(1, stride) == 0 or c[1] == "valid")
     if n_random:
         cases.extend(random_cases(n_random, seed))
     if only:
-        cases = [c for c in cases if only in c[0]]
+        wanted = only.split("|")
+        cases = [c for c in cases if any(w in c[0] for w in wanted)]
     return cases
 
 
-def _spec_args(crafted, n_random, seed, only, timeout_s, memory_mb):
+def _spec_args(crafted, n_random, seed, only, timeout_s, memory_mb, stride):
     args = ["--random", str(n_random), "--seed", str(seed), "--timeout", str(timeout_s),
-            "--memory-mb", str(memory_mb)]
+            "--memory-mb", str(memory_mb), "--stride", str(stride)]
     if crafted:
         args.append("--crafted")
     if only:
@@ -392,7 +396,7 @@ def _spec_args(crafted, n_random, seed, only, timeout_s, memory_mb):
 
 def run_isolated(*, crafted: bool = True, n_random: int = 0, seed: int = 0,
                  only: str | None = None, timeout_s: float = 5.0, memory_mb: int = 1536,
-                 python: str = sys.executable) -> list[dict]:
+                 stride: int = 1, python: str = sys.executable) -> list[dict]:
     """Run the cases in a child process (restarted after a case that hangs in native code or
     kills it); returns one record per case, "hang" or "crash" for those the child did not
     finish."""
@@ -400,7 +404,7 @@ def run_isolated(*, crafted: bool = True, n_random: int = 0, seed: int = 0,
     import tempfile
     import time
 
-    n_cases = len(select_cases(crafted, n_random, seed, only))
+    n_cases = len(select_cases(crafted, n_random, seed, only, stride))
     records: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="compactemb-fuzz-") as d:
         log = os.path.join(d, "records.jsonl")
@@ -408,8 +412,10 @@ def run_isolated(*, crafted: bool = True, n_random: int = 0, seed: int = 0,
         while start < n_cases:
             open(log, "w").close()
             cmd = [python, __file__, "--child", "--start", str(start), "--jsonl", log,
-                   *_spec_args(crafted, n_random, seed, only, timeout_s, memory_mb)]
-            child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                   *_spec_args(crafted, n_random, seed, only, timeout_s, memory_mb, stride)]
+            err_path = os.path.join(d, "stderr.txt")
+            with open(err_path, "wb") as err_file:  # a file: a chatty child never blocks
+                child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
             seen, last_change, warm = 0, time.monotonic(), False
             while True:
                 rc = child.poll()
@@ -433,13 +439,13 @@ def run_isolated(*, crafted: bool = True, n_random: int = 0, seed: int = 0,
             start += len(done)
             if start >= n_cases:
                 break
-            current = select_cases(crafted, n_random, seed, only)[start]
-            err = child.stderr.read().decode(errors="replace")[-300:] if rc != "hang" else ""
+            current = select_cases(crafted, n_random, seed, only, stride)[start]
+            with open(err_path, "rb") as f:
+                err = f.read().decode(errors="replace")[-300:] if rc != "hang" else ""
             records.append({"case": current[0], "category": current[1],
                             "result": "hang" if rc == "hang" else f"crash:{rc}",
                             "message": err})
             start += 1
-            child.stderr.close()
     return records
 
 
@@ -451,7 +457,8 @@ def main(argv=None) -> int:
     p.add_argument("--crafted", action="store_true", help="run the crafted corpus")
     p.add_argument("--random", type=int, default=0, help="this many random cases")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", help="cases whose id contains this")
+    p.add_argument("--only", help="cases whose id contains this (| separates several)")
+    p.add_argument("--stride", type=int, default=1, help="every N-th crafted case")
     p.add_argument("--json", help="write the records here")
     p.add_argument("--timeout", type=float, default=5.0)
     p.add_argument("--memory-mb", type=int, default=1536)
@@ -461,14 +468,16 @@ def main(argv=None) -> int:
     p.add_argument("--jsonl", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        cases = select_cases(args.crafted, args.random, args.seed, args.only)[args.start:]
+        cases = select_cases(args.crafted, args.random, args.seed, args.only,
+                             args.stride)[args.start:]
         with tempfile.TemporaryDirectory(prefix="compactemb-fuzz-") as d, \
                 open(args.jsonl, "a") as out:
             run_cases(cases, d, timeout_s=args.timeout, memory_mb=args.memory_mb,
                       verbose=args.verbose, sink=out)
         return 0
     records = run_isolated(crafted=args.crafted, n_random=args.random, seed=args.seed,
-                           only=args.only, timeout_s=args.timeout, memory_mb=args.memory_mb)
+                           only=args.only, timeout_s=args.timeout, memory_mb=args.memory_mb,
+                           stride=args.stride)
     if args.verbose:
         for rec in records:
             if rec["result"] not in ("ok", "format"):
