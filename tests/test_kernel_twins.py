@@ -415,32 +415,6 @@ CASES["intern_block"] = (TEXT, "intern_block", build_intern_block, EXACT)
 CASES["rehash"] = (TEXT, "rehash", build_rehash, EXACT)
 
 
-def _assert_same(got, want, tol, what):
-    if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
-    elif isinstance(got, tuple):
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _assert_same(g, w, tol, f"{what}[{i}]")
-    elif isinstance(got, float) or isinstance(want, float):
-        assert got == pytest.approx(want, rel=max(tol["rtol"], 1e-12), abs=tol["atol"]), what
-    else:
-        assert got == want, what
-
-
-@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-@pytest.mark.parametrize("seed", [0, 1])
-def test_kernel_equals_twin(case, seed):
-    module, name, build, tol = CASES[case]
-    args = build(_rng(seed))
-    native_args, twin_args = copy.deepcopy(args), copy.deepcopy(args)
-    got = getattr(importlib.import_module(module), name)(*native_args)
-    want = getattr(importlib.import_module(twin_name(module)), name)(*twin_args)
-    _assert_same(got, want, tol, f"{name} return value")
-    for i, (g, w) in enumerate(zip(native_args, twin_args)):
-        if isinstance(g, np.ndarray):
-            _assert_same(g, w, tol, f"{name} argument {i}")
-
-
 SUBWORD = "compactemb.tables._subword_kernels"
 
 
@@ -471,8 +445,59 @@ CASES.update({
 })
 
 
+FASTTEXT = "compactemb.train._fasttext_kernels"
+
+
+def case_train_job_subwords(sg):
+    def build(rng):
+        from compactemb.train._word2vec import alias_tables, keep_thresholds
+        from compactemb.train._word2vec_kernels import sigmoid_tables
+
+        counts = np.sort(rng.integers(1, 300, 15))[::-1].astype(np.int64)
+        n_sub = rng.integers(1, 5, 15)  # each word: its row, then 0..3 of 10 n-gram rows
+        offsets = np.concatenate([[0], np.cumsum(n_sub)]).astype(np.int64)
+        ids = np.concatenate([[w, *(15 + rng.integers(0, 10, k - 1))]
+                              for w, k in enumerate(n_sub)]).astype(np.int64)
+        syn0 = ((rng.random((25, 6)) - 0.5) / 6).astype(np.float32)
+        syn1 = ((rng.random((15, 6)) - 0.5) * 0.5).astype(np.float32)
+        return [_tokens(rng), syn0, syn1, ids, offsets, keep_thresholds(counts, 1e-2),
+                *alias_tables(counts), *sigmoid_tables(), sg, 3, 4, 0.05, 0.01, 987654321]
+    # every pair updates all rows of the centre word: a dot product one rounding apart can pick
+    # the neighbouring sigmoid-table entry, a step of about 3e-5 in the rows it touches
+    return (FASTTEXT, "train_job_subwords", build, {"rtol": 1e-5, "atol": 1e-4})
+
+
+CASES.update({f"train_job_subwords-sg{sg:d}": case_train_job_subwords(sg) for sg in (0, 1)})
+
+
+def _assert_same(got, want, tol, what):
+    if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
+    elif isinstance(got, tuple):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _assert_same(g, w, tol, f"{what}[{i}]")
+    elif isinstance(got, float) or isinstance(want, float):
+        assert got == pytest.approx(want, rel=max(tol["rtol"], 1e-12), abs=tol["atol"]), what
+    else:
+        assert got == want, what
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kernel_equals_twin(case, seed):
+    module, name, build, tol = CASES[case]
+    args = build(_rng(seed))
+    native_args, twin_args = copy.deepcopy(args), copy.deepcopy(args)
+    got = getattr(importlib.import_module(module), name)(*native_args)
+    want = getattr(importlib.import_module(twin_name(module)), name)(*twin_args)
+    _assert_same(got, want, tol, f"{name} return value")
+    for i, (g, w) in enumerate(zip(native_args, twin_args)):
+        if isinstance(g, np.ndarray):
+            _assert_same(g, w, tol, f"{name} argument {i}")
+
+
 KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK,
-                  TEXT, SUBWORD]
+                  TEXT, SUBWORD, FASTTEXT]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

@@ -184,3 +184,81 @@ def test_table_checks_and_storage_round_trip(tmp_path):
     back = load(tmp_path / "t.cemb", mmap=True)
     np.testing.assert_array_equal(back.lookup_words(["abc", "cd"]), t.lookup_words(["abc", "cd"]))
     assert back.nbytes == t.nbytes and os.path.getsize(tmp_path / "t.cemb") > t.nbytes
+
+
+# -- training ------------------------------------------------------------------------------------
+
+GROUPS = [["walk", "talk", "jump", "run", "climb"], ["paint", "draw", "sketch", "color", "print"],
+          ["cook", "bake", "roast", "fry", "boil"], ["swim", "dive", "sail", "row", "surf"]]
+UNSEEN_FORMS = {stem + suffix: g for g, stems in enumerate(GROUPS) for stem in stems
+                for suffix in ("ers", "ingly", "able")}
+
+
+@pytest.fixture(scope="module")
+def morph_corpus(tmp_path_factory):
+    """Four topics of stems with inflections; a sentence stays in one topic."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(3000):
+        stems = GROUPS[rng.integers(4)]
+        lines.append(" ".join(rng.choice(stems) + rng.choice(["", "s", "ed", "ing", "er"])
+                              for _ in range(8)))
+    path = tmp_path_factory.mktemp("morph") / "morph.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _topic_accuracy(vector, words, matrix):
+    """Share of unseen forms whose nearest vocabulary word has a stem of their topic."""
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    hits = 0
+    for form, g in UNSEEN_FORMS.items():
+        q = vector(form)
+        best = words[int(np.argmax(unit @ (q / np.linalg.norm(q))))]
+        hits += any(best.startswith(stem) for stem in GROUPS[g])
+    return hits / len(UNSEEN_FORMS)
+
+
+@pytest.mark.parametrize("sg", [True, False])
+def test_trained_subwords_place_unseen_forms_as_fasttext_does(morph_corpus, sg):
+    from compactemb.train import FastText
+
+    ft = fasttext.train_unsupervised(str(morph_corpus), model="skipgram" if sg else "cbow",
+                                     dim=16, epoch=5, minCount=1, minn=3, maxn=5, bucket=2000,
+                                     thread=1, verbose=0)
+    words = [w for w in ft.words if w != "</s>"]
+    want = _topic_accuracy(ft.get_word_vector, words,
+                           np.stack([ft.get_word_vector(w) for w in words]))
+    kv = FastText(16, sg=sg, epochs=5, min_count=1, minn=3, maxn=5, buckets=2000,
+                  n_threads=1).fit(morph_corpus).model_
+    assert isinstance(kv.table, SubwordTable) and kv.table.n_ngram_rows == 2000
+    got = _topic_accuracy(lambda w: kv[w], kv.vocab.keys, kv.vectors)
+    assert got >= 0.9 and got >= want - 0.1, (got, want)
+
+
+def test_trained_model_saves_and_exports_to_fasttext(morph_corpus, tmp_path):
+    from compactemb.train import FastText
+
+    model = FastText(8, epochs=1, min_count=1, buckets=300, n_threads=2).fit(morph_corpus)
+    assert model.meta_["trainer"] == "fasttext" and model.meta_["params"]["buckets"] == 300
+    model.model_.save(tmp_path / "m.cemb")
+    kv = load(tmp_path / "m.cemb")
+    save_vectors(kv, tmp_path / "m.bin", "fasttext-bin")
+    ft = fasttext.load_model(str(tmp_path / "m.bin"))
+    forms = list(UNSEEN_FORMS)[:10] + kv.vocab.keys[:10]
+    np.testing.assert_array_equal(np.stack([ft.get_word_vector(w) for w in forms]), kv[forms])
+    np.testing.assert_array_equal(kv[forms], model.model_[forms])
+
+
+def test_cli_train_words_subwords(morph_corpus, tmp_path):
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "compactemb", "train", "words", str(morph_corpus),
+                          "--method", "cbow", "--subwords", "--minn", "2", "--maxn", "4",
+                          "--buckets", "500", "--dim", "8", "--epochs", "1", "--min-count", "1",
+                          "--threads", "1", "-o", str(tmp_path / "m.cemb"), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    assert json.loads(out)["vocab_size"] == 100
+    kv = load(tmp_path / "m.cemb")
+    assert (kv.table.minn, kv.table.maxn, kv.table.buckets) == (2, 4, 500)
+    assert kv["walkingly"].any()

@@ -23,7 +23,7 @@ from compactemb.exceptions import InputError, NotFittedError
 from compactemb.interactions import Interactions
 from compactemb.keyed import KeyedVectors
 from compactemb.recommend import FactorModel
-from compactemb.train import ALS, BPR, PPMISVD, PureSVD, TextClassifier, Word2Vec
+from compactemb.train import ALS, BPR, PPMISVD, FastText, PureSVD, TextClassifier, Word2Vec
 
 # -- tiny real-ish data --------------------------------------------------------------------------
 
@@ -83,6 +83,12 @@ SPECS = [
          3, KeyedVectors, epochs_run=lambda t: len(t.meta_["training_log"]),
          bad={**_common_bad(), "epochs": (0, "epochs must be an integer >= 1, got 0"),
               "n_threads": (0, "n_threads must be an integer >= 1 or None, got 0"),
+              "learning_rate": (0.0, "learning_rate must be a number > 0, got 0.0")}),
+    Spec("FastText", "words",
+         lambda **kw: FastText(**{"dim": 8, "epochs": 3, "min_count": 1, "n_threads": 1,
+                                  "window": 2, "buckets": 500, **kw}),
+         3, KeyedVectors, epochs_run=lambda t: len(t.meta_["training_log"]),
+         bad={**_common_bad(), "buckets": (-1, "buckets must be an integer >= 0, got -1"),
               "learning_rate": (0.0, "learning_rate must be a number > 0, got 0.0")}),
     Spec("PPMISVD", "words", lambda **kw: PPMISVD(**{"dim": 4, "min_count": 1, **kw}), 1,
          KeyedVectors, bad={**_common_bad(),

@@ -43,6 +43,13 @@ def register(commands, families) -> None:
     g.add_argument("--min-learning-rate", type=float, default=0.0001,
                    help="final learning rate (linear decay)")
     deprecated_alias(g, "--alpha", "--learning-rate")
+    g.add_argument("--subwords", action="store_true",
+                   help="fastText: a word's vector is the mean of its row and its character "
+                   "n-gram rows, so unseen words get vectors too")
+    g.add_argument("--minn", type=int, default=3, help="shortest n-gram (--subwords)")
+    g.add_argument("--maxn", type=int, default=6, help="longest n-gram (--subwords)")
+    g.add_argument("--buckets", type=int, default=2_000_000,
+                   help="n-gram hash buckets (--subwords; buckets x dim float32 values)")
     deprecated_alias(g, "--min-alpha", "--min-learning-rate")
     g.add_argument("--cbow-sum", action="store_true",
                    help="cbow: sum the context vectors instead of averaging them")
@@ -99,12 +106,19 @@ def _train_word2vec(args):
         raise InputError(f"{args.out}: the directory {out_dir} does not exist")
     for name in ("negative", "epochs", "threads"):
         check_positive(name, getattr(args, name))
-    model = Word2Vec(dim=args.dim, sg=args.method == "sgns", window=args.window or 5,
-                     negative=args.negative, min_count=args.min_count, max_size=args.max_size,
-                     sample=args.sample, epochs=args.epochs, learning_rate=args.learning_rate,
-                     min_learning_rate=args.min_learning_rate, cbow_mean=not args.cbow_sum,
-                     n_threads=args.threads, tokenizer=tokenizer_from(args),
-                     random_state=args.seed)
+    common = {"dim": args.dim, "sg": args.method == "sgns", "window": args.window or 5,
+              "negative": args.negative, "min_count": args.min_count,
+              "max_size": args.max_size, "sample": args.sample, "epochs": args.epochs,
+              "learning_rate": args.learning_rate,
+              "min_learning_rate": args.min_learning_rate, "n_threads": args.threads,
+              "tokenizer": tokenizer_from(args), "random_state": args.seed}
+    if args.subwords:  # fastText's model: the word2vec settings plus character n-grams
+        from ..train import FastText
+
+        check_positive("buckets", args.buckets)
+        model = FastText(**common, minn=args.minn, maxn=args.maxn, buckets=args.buckets)
+    else:
+        model = Word2Vec(**common, cbow_mean=not args.cbow_sum)
     return model.fit(args.corpus, vocab=_vocab_from(args)).model_
 
 

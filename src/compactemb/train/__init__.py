@@ -26,6 +26,7 @@ _WHERE = {
     "randomized_svd": "._svd",
     "TextClassifier": "._classifier",
     "Word2Vec": "._word2vec",
+    "FastText": "._fasttext",
 }
 
 __all__ = sorted(_WHERE)

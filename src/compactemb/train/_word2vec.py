@@ -203,7 +203,7 @@ class Word2Vec(Trainer):
             remove_scratch(tmpdir)
             del self._notify
         self.vocab_ = vocab
-        self.table_ = DenseTable(state["syn0"])
+        self.table_ = self._result_table(vocab, state)
         self.output_weights_ = state["syn1neg"]
         self.loss_ = [e["loss"] for e in log]
         self._tables = {k: state[k] for k in ("keep_thresholds", "alias_prob", "alias_index")}
@@ -239,9 +239,8 @@ class Word2Vec(Trainer):
     def _train(self, cache: str, stats: dict, state: dict, threads: int) -> list[dict]:
         from ._word2vec_kernels import sigmoid_tables
 
-        train_job = kernels("compactemb.train._word2vec_kernels").train_job
-
         exp_table, log_table = sigmoid_tables()
+        train_job, args = self._job_kernel(state, exp_table, log_table)
         bounds = stats["bounds"]
         n_jobs = len(bounds) - 1
         total = int(bounds[-1])
@@ -253,9 +252,6 @@ class Word2Vec(Trainer):
         lock = threading.Lock()
         stop = threading.Event()
         counter = {"next": 0, "tokens": 0, "reported": 0}
-        args = (state["syn0"], state["syn1neg"], state["keep_thresholds"], state["alias_prob"],
-                state["alias_index"], exp_table, log_table, bool(self.sg), bool(self.cbow_mean),
-                bool(self.shared_negatives), int(self.window), int(self.negative))
         seed = int(self.random_state)
 
         def worker(_thread: int) -> None:
@@ -325,6 +321,18 @@ class Word2Vec(Trainer):
             e["loss"] = e["loss_sum"] / e["examples"] if e["examples"] else None
             e["seconds"] = round(e["seconds"], 3)
         return log
+
+    def _job_kernel(self, state: dict, exp_table, log_table) -> tuple:
+        """The kernel that trains one job, and its arguments before (alpha0, alpha1, seed)."""
+        train_job = kernels("compactemb.train._word2vec_kernels").train_job
+        return train_job, (state["syn0"], state["syn1neg"], state["keep_thresholds"],
+                           state["alias_prob"], state["alias_index"], exp_table, log_table,
+                           bool(self.sg), bool(self.cbow_mean), bool(self.shared_negatives),
+                           int(self.window), int(self.negative))
+
+    def _result_table(self, vocab: Vocab, state: dict):
+        """The trained input vectors as the table of ``model_``."""
+        return DenseTable(state["syn0"])
 
     # -- results -------------------------------------------------------------------------------
     def keyed_vectors(self) -> KeyedVectors:

@@ -1,0 +1,134 @@
+"""numba kernel of fastText-style training: word2vec whose input vector of a word is the mean
+of its own row and its character n-gram rows. Imported lazily.
+
+Skip-gram (``sg``) follows fastText's ``Model::update``: for each context word of a centre word's
+window, the hidden vector is the mean of the centre word's rows (recomputed, since the previous
+pair updated them), the context word is the positive target with ``negative`` draws, and the
+hidden gradient is added, whole, to every row of the centre word. CBOW: the hidden vector is the
+mean over the rows of all context words, the centre word the target, the gradient added to each
+of those rows. Subsampling, the window draw, negatives (alias method) and the sigmoid table are
+word2vec's (``_word2vec_kernels``), so one job runs in the same way.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._word2vec_kernels import _LCG_MASK, _MASK32, _SHIFT16, _draw_targets, _neg_step, _next
+
+
+@nb.njit(inline="always")
+def _mean_rows(syn0, sub_ids, lo, hi, neu1):
+    neu1[:] = np.float32(0.0)
+    for p in range(lo, hi):
+        row = syn0[sub_ids[p]]
+        for k in range(neu1.shape[0]):
+            neu1[k] += row[k]
+    inv = np.float32(1.0) / np.float32(hi - lo)
+    for k in range(neu1.shape[0]):
+        neu1[k] *= inv
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresholds,
+                       alias_prob, alias_index, exp_table, log_table, sg, window, negative,
+                       alpha0, alpha1, seed):
+    """Train on one slice of tokens; returns (loss sum, loss terms, words kept).
+
+    Word ``w``'s rows are ``sub_ids[sub_offsets[w]:sub_offsets[w + 1]]`` (its own row, then its
+    n-gram rows). Same slice, RNG and learning-rate rules as ``train_job``.
+    """
+    n = tokens.shape[0]
+    dim = syn0.shape[1]
+    state = np.uint64(seed) & _LCG_MASK
+    buf = np.empty(n + 1, dtype=np.int32)
+    m = 0
+    for i in range(n):  # subsample; keep one -1 between non-empty sentences
+        t = tokens[i]
+        if t < 0:
+            if m > 0 and buf[m - 1] >= 0:
+                buf[m] = -1
+                m += 1
+            continue
+        state = _next(state)
+        if np.uint64(keep_thresholds[t]) <= ((state >> _SHIFT16) & _MASK32):
+            continue
+        buf[m] = t
+        m += 1
+    if m == 0 or buf[m - 1] >= 0:
+        buf[m] = -1
+        m += 1
+
+    work = np.empty(dim, dtype=np.float32)
+    neu1 = np.empty(dim, dtype=np.float32)
+    targets = np.empty(negative + 1, dtype=np.int64)
+    labels = np.empty(negative + 1, dtype=np.float32)
+    loss = 0.0
+    n_terms = 0
+    kept = 0
+    fa0 = np.float32(alpha0)
+    fslope = np.float32((alpha1 - alpha0) / max(m, 1))
+    zero = np.float32(0.0)
+    s = 0
+    while s < m:
+        e = s
+        while buf[e] >= 0:
+            e += 1
+        kept += e - s
+        for i in range(s, e):
+            alpha = fa0 + fslope * np.float32(i)
+            state = _next(state)
+            b = int(state % np.uint64(window))
+            lo = max(s, i - window + b)
+            hi = min(e, i + window + 1 - b)
+            word = buf[i]
+            if sg:
+                r0, r1 = sub_offsets[word], sub_offsets[word + 1]
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    nt, state = _draw_targets(buf[j], negative, alias_prob, alias_index, state,
+                                              targets, labels)
+                    _mean_rows(syn0, sub_ids, r0, r1, neu1)
+                    work[:] = zero
+                    for d in range(nt):
+                        loss += _neg_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
+                                          exp_table, log_table)
+                    n_terms += nt
+                    for p in range(r0, r1):
+                        row = syn0[sub_ids[p]]
+                        for k in range(dim):
+                            row[k] += work[k]
+            else:
+                count = 0
+                neu1[:] = zero
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    for p in range(sub_offsets[buf[j]], sub_offsets[buf[j] + 1]):
+                        row = syn0[sub_ids[p]]
+                        for k in range(dim):
+                            neu1[k] += row[k]
+                        count += 1
+                if count == 0:
+                    continue
+                inv = np.float32(1.0) / np.float32(count)
+                for k in range(dim):
+                    neu1[k] *= inv
+                nt, state = _draw_targets(word, negative, alias_prob, alias_index, state,
+                                          targets, labels)
+                work[:] = zero
+                for d in range(nt):
+                    loss += _neg_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
+                                      exp_table, log_table)
+                n_terms += nt
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    for p in range(sub_offsets[buf[j]], sub_offsets[buf[j] + 1]):
+                        row = syn0[sub_ids[p]]
+                        for k in range(dim):
+                            row[k] += work[k]
+        s = e + 1
+    return loss, n_terms, kept
