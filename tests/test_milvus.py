@@ -101,10 +101,14 @@ def server_uri(tmp_path_factory):
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
+        stderr_log = data / "logs" / "milvus-stderr.log"
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"milvus-server exited with {proc.returncode}: "
                             + (data / "launcher.log").read_text()[-2000:])
+            if stderr_log.exists() and b"panic:" in stderr_log.read_bytes():
+                pytest.fail("the milvus binary panicked while starting (seen when another "
+                            "Milvus server runs on this machine at the same time)")
             try:
                 from pymilvus import MilvusClient
 
