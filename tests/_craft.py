@@ -242,7 +242,7 @@ def random_cases(n: int, seed: int = 0):
                 attrs = list(_walk_attrs(h["components"][cname].get("attrs", {})))
                 if attrs:
                     apath, _ = rng.choice(attrs)
-                    _set(h["components"][cname]["attrs"], apath, rng.choice(values))
+                    _set(h["components"][cname]["attrs"], apath, copy.deepcopy(rng.choice(values)))
             elif what < 0.7 and h["arrays"]:
                 name = rng.choice(sorted(h["arrays"]))
                 e = h["arrays"][name]
