@@ -147,3 +147,32 @@ def test_public_method_is_documented(qualname, method):
         owner = next(obj for q, obj in API if q == cls_name)
         doc = inspect.getdoc(getattr(owner, name)) or ""
     assert doc and doc.strip(), f"{qualname} has no docstring"
+
+
+# -- the Examples sections run ------------------------------------------------------------------
+
+def _modules_with_examples() -> list[str]:
+    """Every module of the package whose docstrings hold examples, private ones included (they
+    define most public classes); not the command line, the demo, kernels or the Ray cluster."""
+    out = []
+    for info in pkgutil.walk_packages(compactemb.__path__, "compactemb."):
+        parts = info.name.split(".")
+        if parts[1] in ("cli", "demo", "distributed", "__main__", "_entry") \
+                or parts[-1].endswith("_kernels"):
+            continue
+        out.append(info.name)
+    return out
+
+
+@pytest.mark.parametrize("module_name", _modules_with_examples())
+def test_docstring_examples_run(module_name):
+    import doctest
+
+    module = importlib.import_module(module_name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report: list[str] = []
+    for test in finder.find(module, module_name):
+        runner.run(test, out=report.append)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, "".join(report)

@@ -77,7 +77,7 @@ def embed_texts(word_vectors, texts: Iterable[str], *, method: str = "mean", sif
     >>> import numpy as np
     >>> from compactemb import KeyedVectors, Vocab, DenseTable
     >>> kv = KeyedVectors(Vocab(["good", "bad"]), DenseTable(np.eye(2)))
-    >>> embed_texts(kv, ["good good bad", "unknown"]).round(3).tolist()
+    >>> embed_texts(kv, ["good good bad", "unknown"]).astype(float).round(3).tolist()
     [[0.667, 0.333], [0.0, 0.0]]
     """
     if method not in METHODS:
@@ -140,7 +140,7 @@ def first_component(vectors: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> first_component(np.array([[3.0, 0.0], [2.0, 0.1]])).round(2).tolist()
+    >>> first_component(np.array([[3.0, 0.0], [2.0, 0.1]])).astype(float).round(2).tolist()
     [1.0, 0.02]
     """
     x = np.asarray(vectors, dtype=np.float64)

@@ -323,7 +323,8 @@ def iter_line_blocks(path: str | os.PathLike, max_line_bytes: int = _BLOCK) -> I
     --------
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp(); p = os.path.join(d, "c.txt")
-    >>> _ = open(p, "w").write("a b\\nc\\n")
+    >>> with open(p, "w") as f:
+    ...     _ = f.write("a b\\nc\\n")
     >>> [line for block in iter_line_blocks(p) for line in block]
     ['a b', 'c']
     """
