@@ -262,3 +262,36 @@ def test_cli_train_words_subwords(morph_corpus, tmp_path):
     kv = load(tmp_path / "m.cemb")
     assert (kv.table.minn, kv.table.maxn, kv.table.buckets) == (2, 4, 500)
     assert kv["walkingly"].any()
+
+
+def test_eval_words_counts_unseen_words_and_reports_in_vocab_coverage(ft_model, tmp_path):
+    """Spearman over every pair with vectors (unseen words too), against scipy on fastText's
+    own vectors; coverage and in_vocab_coverage counted by hand."""
+    import json
+
+    from scipy.stats import spearmanr
+
+    model, path = ft_model
+    vocab = [w for w in model.words if w != "</s>"]
+    rng = np.random.default_rng(3)
+    pairs = [(vocab[i], vocab[j], float(rng.random())) for i, j in rng.integers(0, 50, (20, 2))]
+    pairs += [("zzqx", vocab[1], 0.3), ("abcdefghijkl", "naïveté", 0.9), (vocab[2], "q", 0.1)]
+    sim = tmp_path / "sim.txt"
+    sim.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "compactemb", "import", str(path), "--format",
+                    "fasttext-bin", "-o", str(tmp_path / "m.cemb"), "-q"], check=True)
+    out = json.loads(subprocess.run(
+        [sys.executable, "-m", "compactemb", "eval", "words", str(tmp_path / "m.cemb"),
+         "--similarity", str(sim), "--json"], check=True, capture_output=True,
+        text=True).stdout)["similarity"]["sim.txt"]
+
+    def cos(a, b):
+        va, vb = model.get_word_vector(a), model.get_word_vector(b)
+        return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
+
+    # "q" (one letter, minn 2: "<q", "q>", "<q>") has n-grams, so every pair has vectors
+    assert all(model.get_word_vector(w).any() for p in pairs for w in p[:2])
+    want = spearmanr([cos(a, b) for a, b, _ in pairs], [s for *_, s in pairs]).statistic
+    assert out["spearman"] == pytest.approx(want, abs=1e-6)
+    assert out["coverage"] == 1.0 and out["pairs_used"] == len(pairs)
+    assert out["in_vocab_coverage"] == pytest.approx(20 / len(pairs))

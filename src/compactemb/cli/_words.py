@@ -177,5 +177,7 @@ def cmd_eval_words(args) -> int:
     for name, r in out.get("similarity", {}).items():
         sp = "n/a" if r["spearman"] is None else f"{r['spearman']:.4f}"
         lines.append(f"{name}: spearman {sp}, coverage {r['coverage']:.4f}")
+        if "in_vocab_coverage" in r:
+            lines[-1] += f" (in vocabulary {r['in_vocab_coverage']:.4f})"
     emit(args, out, "\n".join(lines))
     return 0

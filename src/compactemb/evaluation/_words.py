@@ -64,6 +64,10 @@ class SimilarityResult:
         Usable pairs (both words known) over all pairs.
     pairs_used, total : int
         The counts behind ``coverage``.
+    in_vocab_coverage : float or None
+        Vectors that compose unseen words (a subword table): pairs with both words in the
+        vocabulary over all pairs, while ``coverage`` also counts pairs of unseen words that
+        have a vector. None for other tables (it equals ``coverage``).
     """
 
     spearman: float | None
@@ -71,11 +75,15 @@ class SimilarityResult:
     coverage: float
     pairs_used: int
     total: int
+    in_vocab_coverage: float | None = None
 
     def to_dict(self) -> dict:
         """The scores as a JSON-able dict."""
-        return {"spearman": self.spearman, "pearson": self.pearson, "coverage": self.coverage,
-                "pairs_used": self.pairs_used, "total": self.total}
+        out = {"spearman": self.spearman, "pearson": self.pearson, "coverage": self.coverage,
+               "pairs_used": self.pairs_used, "total": self.total}
+        if self.in_vocab_coverage is not None:
+            out["in_vocab_coverage"] = self.in_vocab_coverage
+        return out
 
 
 def read_analogies(path) -> list[tuple[str, tuple[str, str, str, str]]]:
@@ -167,6 +175,36 @@ def _resolver(kv, case_insensitive: bool, restrict: int | None):
     return find, limit
 
 
+def _similarity_with_subwords(kv, pairs, case_insensitive: bool,
+                              restrict: int | None) -> SimilarityResult:
+    """evaluate_similarity over a subword table, ``in_vocab_coverage`` beside.
+
+    Every pair whose two words have a non-zero vector counts (unseen words from their n-grams).
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    find, _ = _resolver(kv, case_insensitive, restrict)
+    total = len(pairs)
+    norm = (lambda w: w.lower()) if case_insensitive else (lambda w: w)
+    words = sorted({norm(w) for a, b, _ in pairs for w in (a, b)})
+    vectors = kv.table.lookup_words(words) if words else np.zeros((0, kv.dim), np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    row = {w: i for i, w in enumerate(words)}
+    in_vocab = sum(find(a) >= 0 and find(b) >= 0 for a, b, _ in pairs)
+    used = [(row[norm(a)], row[norm(b)], s) for a, b, s in pairs
+            if norms[row[norm(a)]] > 0 and norms[row[norm(b)]] > 0]
+    in_cov = in_vocab / total if total else 0.0
+    if len(used) < 3:
+        return SimilarityResult(None, None, len(used) / total if total else 0.0, len(used), total,
+                                in_cov)
+    ii, jj = np.array([u[0] for u in used]), np.array([u[1] for u in used])
+    human = np.array([u[2] for u in used])
+    cos = np.einsum("ij,ij->i", vectors[ii], vectors[jj]) / (norms[ii] * norms[jj])
+    return SimilarityResult(float(spearmanr(cos, human).statistic),
+                            float(pearsonr(cos, human).statistic), len(used) / total, len(used),
+                            total, in_cov)
+
+
 def evaluate_analogies(kv, questions, *, method: str = "add", restrict: int | None = 300_000,
                        case_insensitive: bool = True, batch: int = 2048) -> AnalogyResult:
     """Analogy accuracy and coverage of keyed vectors.
@@ -248,6 +286,8 @@ def evaluate_similarity(kv, pairs, *, case_insensitive: bool = True,
 
     if isinstance(pairs, (str, os.PathLike)):
         pairs = read_similarity(pairs)
+    if hasattr(kv.table, "lookup_words"):  # a subword table: unseen words have vectors too
+        return _similarity_with_subwords(kv, pairs, case_insensitive, restrict)
     find, _ = _resolver(kv, case_insensitive, restrict)
     used = [(find(a), find(b), s) for a, b, s in pairs]
     used = [(i, j, s) for i, j, s in used if i >= 0 and j >= 0]
