@@ -92,6 +92,10 @@ class Interactions:
         if not finite.all():
             raise InputError(f"weights must be finite numbers; row {int(np.argmin(finite))} "
                              f"(0-based) is {w[np.argmin(finite)]}")
+        if w.size and float(w.min()) < 0:
+            bad = int(np.argmax(w < 0))
+            raise InputError(f"weights must be >= 0 (counts or confidences); row {bad} "
+                             f"(0-based) is {w[bad]}")
         ts = None
         if timestamps is not None:
             ts = _float_column(timestamps, np.float64)
