@@ -126,6 +126,27 @@ class Interactions:
         """Interactions from a pandas or polars DataFrame (or a pyarrow Table).
 
         Columns are given by name (or by position as an int).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame, polars.DataFrame or pyarrow.Table
+            The interactions, one row each.
+        user_col, item_col : str or int
+            The user and item columns.
+        weight_col, time_col : str, int or None
+            The weight and timestamp columns, if any (weights default to 1).
+        **kw
+            Passed to :meth:`from_arrays` (``user_vocab``, ``item_vocab``, ``on_unknown``).
+
+        Returns
+        -------
+        Interactions
+            Users x items, weights summed over repeated pairs.
+
+        Raises
+        ------
+        InputError
+            For a column the frame does not have.
         """
         cols = list(getattr(df, "column_names", None) or df.columns)
 
@@ -154,7 +175,20 @@ class Interactions:
         return int(self.matrix.nnz)
 
     def with_matrix(self, matrix, timestamps=None) -> Interactions:
-        """The same vocabularies with another matrix of the same shape (a split's part)."""
+        """The same vocabularies with another matrix of the same shape (a split's part).
+
+        Parameters
+        ----------
+        matrix : scipy.sparse matrix
+            Users x items, the shape of this one.
+        timestamps : numpy.ndarray or None
+            One per stored entry of ``matrix``.
+
+        Returns
+        -------
+        Interactions
+            The new interactions over the same vocabularies.
+        """
         return Interactions(self.user_vocab, self.item_vocab, matrix, timestamps)
 
     def reindex(self, user_vocab: Vocab, item_vocab: Vocab) -> tuple[Interactions, int]:
@@ -162,6 +196,16 @@ class Interactions:
 
         For a test file read on its own, mapped onto the training vocabularies. Pairs with an
         unknown user or item are dropped; returns ``(interactions, number dropped)``.
+
+        Parameters
+        ----------
+        user_vocab, item_vocab : Vocab
+            The model's vocabularies.
+
+        Returns
+        -------
+        (Interactions, int)
+            The interactions over those vocabularies, and the number of pairs dropped.
         """
         coo = self.matrix.tocoo()
         u = _encode(user_vocab, self.user_vocab.key_array, "fill", "user")[coo.row]
@@ -174,7 +218,22 @@ class Interactions:
 
     def confidence(self, *, weighting: str = "linear", alpha: float = 1.0,
                    eps: float = 1.0) -> sp.csr_matrix:
-        """The confidence matrix (see :func:`confidence`)."""
+        """The confidence matrix (see :func:`confidence`).
+
+        Parameters
+        ----------
+        weighting : {"linear", "log", "binary", "none"}
+            How weights become confidences.
+        alpha : float
+            The confidence scale.
+        eps : float
+            The weight scale of ``log`` weighting.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            float32 confidences, the pattern of ``matrix``.
+        """
         return confidence(self.matrix, weighting=weighting, alpha=alpha, eps=eps)
 
     def to_rows(self):
@@ -184,7 +243,13 @@ class Interactions:
                 coo.data, self.timestamps)
 
     def write(self, path) -> None:
-        """Write ``user<TAB>item<TAB>weight[<TAB>timestamp]`` rows with a header (atomic)."""
+        """Write ``user<TAB>item<TAB>weight[<TAB>timestamp]`` rows with a header (atomic).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The TSV file; :func:`compactemb.interactions_io.read_interactions` reads it back.
+        """
         from .storage import atomic_write
 
         users, items, w, ts = self.to_rows()

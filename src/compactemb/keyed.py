@@ -93,7 +93,23 @@ class KeyedVectors:
         return f"KeyedVectors({len(self)} keys x {self.dim}, {self.table!r})"
 
     def similarity(self, a: Hashable, b: Hashable) -> float:
-        """Cosine similarity of two keys."""
+        """Cosine similarity of two keys.
+
+        Parameters
+        ----------
+        a, b : hashable
+            Two keys.
+
+        Returns
+        -------
+        float
+            The cosine, 0.0 when either vector is zero.
+
+        Raises
+        ------
+        UnknownKeyError
+            For a key outside the vocabulary (unless a subword table composes it).
+        """
         va, vb = self[[a, b]]
         den = float(np.linalg.norm(va) * np.linalg.norm(vb))
         return float(va @ vb / den) if den > 0 else 0.0
@@ -142,7 +158,26 @@ class KeyedVectors:
         (a:b :: c:?, positive=[b, c], negative=[a]) the score is
         ``cos'(d,b) cos'(d,c) / (cos'(d,a) + 1e-3)`` with ``cos' = (cos + 1) / 2``.
 
-        Returns a single list of ``(key, score)``, best first: the keys together are one query.
+        Parameters
+        ----------
+        positive, negative : sequence of hashable
+            Keys added and subtracted (a single key is taken as a list of one).
+        k : int
+            How many results.
+        method : {"add", "mul"}
+            3CosAdd or 3CosMul.
+
+        Returns
+        -------
+        list of (key, float)
+            One list, best first (the keys together are one query), the given keys excluded.
+
+        Raises
+        ------
+        InputError
+            Without any key, or for an unknown method.
+        UnknownKeyError
+            For a key outside the vocabulary.
         """
         positive = [positive] if isinstance(positive, (str, int)) else list(positive)
         negative = [negative] if isinstance(negative, (str, int)) else list(negative)
@@ -163,7 +198,22 @@ class KeyedVectors:
         raise InputError(f"method must be 'add' or 'mul', got {method!r}")
 
     def analogy(self, a, b, c, *, k: int = 1, method: str = "add") -> list[tuple]:
-        """a is to b as c is to ?  (3CosAdd by default)."""
+        """a is to b as c is to ?  (3CosAdd by default).
+
+        Parameters
+        ----------
+        a, b, c : hashable
+            The keys of the question.
+        k : int
+            How many answers.
+        method : {"add", "mul"}
+            3CosAdd or 3CosMul (see :meth:`most_similar`).
+
+        Returns
+        -------
+        list of (key, float)
+            The answers, best first, the three keys excluded.
+        """
         return self.most_similar([b, c], [a], k=k, method=method)
 
     def _decode(self, res: SearchResult) -> list[list[tuple]]:
@@ -171,7 +221,15 @@ class KeyedVectors:
 
     # -- storage and memory ---------------------------------------------------------------------
     def save(self, path, *, meta: dict | None = None) -> None:
-        """Save vocabulary, table and metadata to one compactemb file (atomic)."""
+        """Save vocabulary, table and metadata to one compactemb file (atomic).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; read it back with :func:`compactemb.load`.
+        meta : dict or None
+            Entries added to ``meta`` before saving.
+        """
         from .storage import save_components
 
         if meta is not None:

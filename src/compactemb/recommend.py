@@ -95,11 +95,47 @@ class FactorModel:
 
     # -- IDs -----------------------------------------------------------------------------------
     def user_rows(self, users, *, on_unknown: str = "raise") -> np.ndarray:
-        """Rows of raw user IDs; unknown users raise (or are -1 with ``on_unknown="fill"``)."""
+        """Rows of raw user IDs; unknown users raise (or are -1 with ``on_unknown="fill"``).
+
+        Parameters
+        ----------
+        users : ID or sequence of IDs
+            Raw user IDs.
+        on_unknown : {"raise", "fill"}
+            Raise for an unknown user, or give it -1.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            One row per ID.
+
+        Raises
+        ------
+        UnknownKeyError
+            For an unknown user with ``on_unknown="raise"``.
+        """
         return _rows(self.user_vocab, users, "user", on_unknown)
 
     def item_rows(self, items, *, on_unknown: str = "raise") -> np.ndarray:
-        """Columns of raw item IDs; unknown items raise (or are -1 with ``on_unknown="fill"``)."""
+        """Columns of raw item IDs; unknown items raise (or are -1 with ``on_unknown="fill"``).
+
+        Parameters
+        ----------
+        items : ID or sequence of IDs
+            Raw item IDs.
+        on_unknown : {"raise", "fill"}
+            Raise for an unknown item, or give it -1.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            One column per ID.
+
+        Raises
+        ------
+        UnknownKeyError
+            For an unknown item with ``on_unknown="raise"``.
+        """
         return _rows(self.item_vocab, items, "item", on_unknown)
 
     def item_popularity(self) -> np.ndarray:
@@ -180,6 +216,28 @@ class FactorModel:
         users x items sparse matrix) replaces the stored training interactions as the items to
         skip. ``n_threads`` (None: every available core) rank contiguous shares of the users
         at once, each with its own BLAS products and a serial top-k.
+
+        Parameters
+        ----------
+        rows : array-like of int
+            User rows (see :meth:`user_rows`).
+        k : int
+            Items per user.
+        exclude_seen : bool
+            Skip the items each user interacted with in training.
+        exclude : scipy.sparse matrix or None
+            Users x items to skip instead of the training interactions.
+        batch : int or None
+            Users scored at a time; None picks one for ``block_rows``.
+        block_rows : int
+            Items scored at a time.
+        n_threads : int or None
+            Threads; None uses every available core.
+
+        Returns
+        -------
+        SearchResult
+            Item columns and scores, shape (len(rows), k), best first.
         """
         from ._threads import numba_threads, resolve_threads
 
@@ -235,7 +293,22 @@ class FactorModel:
 
     def iter_recommendations(self, *, k: int = 10, exclude_seen: bool = True,
                              batch: int = 4096):
-        """Yield ``(user rows, SearchResult)`` for every user, ``batch`` users at a time."""
+        """Yield ``(user rows, SearchResult)`` for every user, ``batch`` users at a time.
+
+        Parameters
+        ----------
+        k : int
+            Items per user.
+        exclude_seen : bool
+            Skip the items each user interacted with in training.
+        batch : int
+            Users per step.
+
+        Yields
+        ------
+        (numpy.ndarray, SearchResult)
+            The users' rows and their recommendations (see :meth:`recommend_rows`).
+        """
         for b0 in range(0, self.n_users, batch):
             rows = np.arange(b0, min(self.n_users, b0 + batch), dtype=np.int64)
             yield rows, self.recommend_rows(rows, k=k, exclude_seen=exclude_seen)
@@ -244,6 +317,18 @@ class FactorModel:
         """The k most similar items (cosine of item vectors), the item itself excluded.
 
         One item ID gives one list of ``(item ID, score)``; a sequence gives one list per item.
+
+        Parameters
+        ----------
+        items : ID or sequence of IDs
+            Raw item IDs.
+        k : int
+            How many similar items.
+
+        Returns
+        -------
+        list
+            ``[(item ID, score), ...]`` for one ID, one such list per ID for a sequence.
         """
         return self._similar(items, self.item_rows, self.item_table, self.item_vocab, k)
 
@@ -251,6 +336,18 @@ class FactorModel:
         """The k most similar users (cosine of user vectors), the user itself excluded.
 
         One user ID gives one list of ``(user ID, score)``; a sequence gives one list per user.
+
+        Parameters
+        ----------
+        users : ID or sequence of IDs
+            Raw user IDs.
+        k : int
+            How many similar users.
+
+        Returns
+        -------
+        list
+            ``[(user ID, score), ...]`` for one ID, one such list per ID for a sequence.
         """
         return self._similar(users, self.user_rows, self.user_table, self.user_vocab, k)
 

@@ -90,7 +90,24 @@ class Vocab:
     @classmethod
     def from_counts(cls, counts: dict | Counter, *, min_count: int = 1, max_size: int | None = None,
                     build_info: dict | None = None) -> Vocab:
-        """Keep keys with ``count >= min_count``, the ``max_size`` most frequent, by frequency."""
+        """Keep keys with ``count >= min_count``, the ``max_size`` most frequent, by frequency.
+
+        Parameters
+        ----------
+        counts : dict or collections.Counter
+            Key -> count.
+        min_count : int
+            Keys seen fewer times are dropped.
+        max_size : int or None
+            Keep at most this many keys, the most frequent.
+        build_info : dict or None
+            A description of how the counts were made (stored with the vocabulary).
+
+        Returns
+        -------
+        Vocab
+            Keys by descending count, ties in the order of ``counts``.
+        """
         if min_count < 1:
             raise InputError(f"min_count must be >= 1, got {min_count}")
         if max_size is not None and max_size < 1:
@@ -146,6 +163,22 @@ class Vocab:
         Keys are ordered by frequency, ties in first-seen order. Arrays (numpy, pandas,
         pyarrow) are indexed by hashing (:func:`factorize_ids`), without a Python object per
         value; ``max_scan_size`` bounds memory for a stream of values instead.
+
+        Parameters
+        ----------
+        values : iterable of hashable, or an array / pandas / pyarrow column
+            The raw IDs, repeats included.
+        min_count : int
+            IDs seen fewer times are dropped.
+        max_size : int or None
+            Keep at most this many IDs, the most frequent.
+        max_scan_size : int or None
+            Bound on distinct IDs held while counting a stream (the rarest are pruned).
+
+        Returns
+        -------
+        Vocab
+            The indexed IDs.
         """
         if max_scan_size is None and (isinstance(values, np.ndarray) or _is_column(values)):
             return cls.from_ids_encoded(values, min_count=min_count, max_size=max_size)[0]
@@ -301,9 +334,25 @@ class Vocab:
                fill_value: int = -1) -> np.ndarray:
         """Map keys to row indices (int64).
 
+        Parameters
+        ----------
+        keys : iterable of hashable
+            The keys.
         on_unknown : {"raise", "skip", "fill"}
             ``raise``: :class:`UnknownKeyError` naming the missing keys; ``skip``: drop them
             (the result is shorter); ``fill``: put ``fill_value`` in their place.
+        fill_value : int
+            The row given to unknown keys with ``on_unknown="fill"``.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            One row per key (fewer with ``skip``).
+
+        Raises
+        ------
+        UnknownKeyError
+            With ``on_unknown="raise"``, naming the missing keys.
         """
         if on_unknown not in ("raise", "skip", "fill"):
             raise InputError(f"on_unknown must be 'raise', 'skip' or 'fill', got {on_unknown!r}")
@@ -380,13 +429,34 @@ class Vocab:
         return np.where(found, order[pos], -1).astype(np.int64, copy=False)
 
     def decode(self, ids) -> list:
-        """Map row indices back to keys (a list); an index out of range raises IndexError."""
+        """Map row indices back to keys (a list); an index out of range raises IndexError.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row indices.
+
+        Returns
+        -------
+        list
+            The keys.
+        """
         return self.decode_array(np.asarray(ids, dtype=np.int64).ravel()).tolist()
 
     def decode_array(self, ids) -> np.ndarray:
         """Map row indices back to keys in one array operation, keeping the shape of ``ids``.
 
         int64 for integer keys, an object array of str otherwise. Out of range: IndexError.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row indices, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            The keys, shaped as ``ids``.
         """
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu":
@@ -405,6 +475,20 @@ class Vocab:
 
         Unknown tokens are dropped (the word2vec convention), sentence boundaries kept (a
         sentence with no known token leaves no trace). Chunks end at sentence ends.
+
+        Parameters
+        ----------
+        corpus : str, os.PathLike, Corpus or iterable
+            A corpus file, lines, or token lists.
+        tokenizer : Tokenizer or None
+            Splits lines into tokens; None takes the default.
+        chunk_tokens : int
+            About this many tokens per chunk.
+
+        Yields
+        ------
+        numpy.ndarray of int32
+            Rows of known tokens, ``-1`` after each sentence.
         """
         get = self.index.get
         pending: list[np.ndarray] = []
@@ -448,7 +532,20 @@ class Vocab:
 
     @classmethod
     def from_state(cls, attrs: dict, arrays: dict) -> Vocab:
-        """The vocabulary a file stored (:meth:`attrs` and :meth:`arrays`), for the loader."""
+        """The vocabulary a file stored (:meth:`attrs` and :meth:`arrays`), for the loader.
+
+        Parameters
+        ----------
+        attrs : dict
+            The stored attributes.
+        arrays : dict of str to numpy.ndarray
+            The stored arrays (possibly memory-mapped).
+
+        Returns
+        -------
+        Vocab
+            The vocabulary.
+        """
         from .storage import state_array, state_choice, state_int
 
         info = attrs.get("build_info", {})
@@ -492,7 +589,18 @@ class Vocab:
         return int(sum(a.nbytes for a in self.arrays().values()))
 
     def memory_parts(self, prefix: str = "vocab") -> dict[str, int]:
-        """Measured bytes: stored arrays, plus the key -> row dict if it has been built."""
+        """Measured bytes: stored arrays, plus the key -> row dict if it has been built.
+
+        Parameters
+        ----------
+        prefix : str
+            The names' prefix (``"<prefix>.<array>"``).
+
+        Returns
+        -------
+        dict of str to int
+            Bytes by name.
+        """
         parts = {f"{prefix}.{name}": int(a.nbytes) for name, a in self.arrays().items()}
         if self._index is not None:
             parts[f"{prefix}.index_dict"] = _dict_bytes(self._index)

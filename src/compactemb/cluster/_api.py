@@ -85,7 +85,23 @@ class KMeans:
         return normalise_rows(x) if self.metric == "cosine" else x
 
     def fit(self, data) -> KMeans:
-        """Cluster the rows of a matrix or an :class:`EmbeddingTable`."""
+        """Cluster the rows of a matrix or an :class:`EmbeddingTable`.
+
+        Parameters
+        ----------
+        data : array-like, shape (n, dim), or EmbeddingTable
+            The rows.
+
+        Returns
+        -------
+        KMeans
+            ``self``, with ``centers_``, ``labels_``, ``inertia_`` and ``n_iter_``.
+
+        Raises
+        ------
+        InputError
+            For invalid parameters, fewer rows than clusters, or non-finite values.
+        """
         x = self._prepare(data)
         self._check(x.shape[0])
         with progress(total=self.n_init, desc="k-means", unit="run") as bar:
@@ -96,7 +112,23 @@ class KMeans:
         return self
 
     def predict(self, data) -> np.ndarray:
-        """Nearest centre of each row."""
+        """Nearest centre of each row.
+
+        Parameters
+        ----------
+        data : array-like, shape (n, dim), or EmbeddingTable
+            The rows.
+
+        Returns
+        -------
+        numpy.ndarray of int
+            The cluster of each row.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        """
         if not hasattr(self, "centers_"):
             raise NotFittedError("this KMeans is not fitted yet; call fit() first")
         return assign(self._prepare(data), self.centers_)[0]
