@@ -349,7 +349,18 @@ class TextClassifier(Trainer):
         return ids, offsets, denom.astype(np.float32)
 
     def encode(self, texts: Sequence[str]):
-        """Input rows of each text: ``(ids, offsets, denominators)`` (offsets: n + 1 entries)."""
+        """Input rows of each text: ``(ids, offsets, denominators)`` (offsets: n + 1 entries).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (tokenized as in training).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            Input rows of all texts, the offsets of each text's rows, and each text's denominator.
+        """
         self._check_fitted()
         texts = _as_texts(texts)
         flat, lens = self._tokens(texts)
@@ -432,7 +443,20 @@ class TextClassifier(Trainer):
         return self
 
     def fit_file(self, path, **read_options) -> TextClassifier:
-        """``fit`` on a fastText or CSV/TSV file (options as :func:`read_labelled`)."""
+        """``fit`` on a fastText or CSV/TSV file (options as :func:`read_labelled`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The labelled file.
+        **read_options
+            Passed to :func:`compactemb.labelled.read_labelled` (``format``, ``label_column``, ...).
+
+        Returns
+        -------
+        TextClassifier
+            ``self``, fitted.
+        """
         texts, labels = read_labelled(path, **read_options)
         return self.fit(texts, labels)
 
@@ -476,7 +500,18 @@ class TextClassifier(Trainer):
         return h
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        """Scores before the softmax/sigmoid, shape (n_texts, n_labels)."""
+        """Scores before the softmax/sigmoid, shape (n_texts, n_labels).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (tokenized as in training).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_texts, n_labels)
+            float32 scores, columns in ``classes_`` order.
+        """
         self._check_fitted()
         texts = _as_texts(texts)
         out = np.empty((len(texts), len(self.labels_)), dtype=np.float32)
@@ -490,6 +525,16 @@ class TextClassifier(Trainer):
 
         Softmax rows sum to 1; with ``loss="ova"`` each column is an independent sigmoid. A text
         with no known word or n-gram gets the uniform softmax (0.5 sigmoids).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (tokenized as in training).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_texts, n_labels)
+            Probabilities, columns in ``classes_`` order.
         """
         z = self.decision_function(texts).astype(np.float64)
         if self.loss == "ova":
@@ -506,6 +551,22 @@ class TextClassifier(Trainer):
 
         Returns a list (one per text) of label lists, or of ``(label, probability)`` pairs with
         ``return_proba``. Ties go to the label seen more often in training.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts.
+        k : int
+            Labels per text at most.
+        threshold : float
+            Labels below this probability are left out.
+        return_proba : bool
+            Give ``(label, probability)`` pairs instead of labels.
+
+        Returns
+        -------
+        list of list
+            Per text, its labels (or pairs), best first.
         """
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise InputError(f"k must be a positive integer, got {k!r}")
@@ -520,7 +581,22 @@ class TextClassifier(Trainer):
         return out
 
     def evaluate(self, texts: Sequence[str], labels: Sequence, *, k: int = 1) -> dict:
-        """Accuracy, macro precision/recall/F1 (and P@k/R@k); see ``classification_metrics``."""
+        """Accuracy, macro precision/recall/F1 (and P@k/R@k); see ``classification_metrics``.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts.
+        labels : sequence
+            Each text's true label, or list of labels.
+        k : int
+            The cutoff of precision@k and recall@k.
+
+        Returns
+        -------
+        dict
+            The metrics by name.
+        """
         from ..evaluation._classification import classification_metrics
 
         label_lists = _as_label_lists(labels, len(_as_texts(texts)))
@@ -610,7 +686,18 @@ class TextClassifier(Trainer):
         return int(sum(self.memory_parts(stored_only=True).values()))
 
     def memory_parts(self, *, stored_only: bool = False) -> dict[str, int]:
-        """Measured bytes by name; ``stored_only`` counts only the arrays a file stores."""
+        """Measured bytes by name; ``stored_only`` counts only the arrays a file stores.
+
+        Parameters
+        ----------
+        stored_only : bool
+            Count only what a saved file holds.
+
+        Returns
+        -------
+        dict of str to int
+            Bytes by name.
+        """
         self._check_fitted()
         parts = {**self.table_.memory_parts("input_table"),
                  "output": int(self.output_.nbytes), "bucket_ids": int(self.bucket_ids_.nbytes)}
@@ -654,7 +741,15 @@ class TextClassifier(Trainer):
         return out
 
     def save(self, path, *, meta: dict | None = None) -> None:
-        """Save as a compactemb file of kind ``classifier`` (atomic, no pickle)."""
+        """Save as a compactemb file of kind ``classifier`` (atomic, no pickle).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; :meth:`load` reads it back.
+        meta : dict or None
+            Metadata to store instead of ``meta``.
+        """
         from ..storage import save_components
 
         self._check_fitted()
