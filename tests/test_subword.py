@@ -295,3 +295,29 @@ def test_eval_words_counts_unseen_words_and_reports_in_vocab_coverage(ft_model, 
     assert out["spearman"] == pytest.approx(want, abs=1e-6)
     assert out["coverage"] == 1.0 and out["pairs_used"] == len(pairs)
     assert out["in_vocab_coverage"] == pytest.approx(20 / len(pairs))
+
+
+def test_compress_prunes_buckets_by_norm_and_quantises_the_rest(ft_model):
+    """compress(kv, "pruned+int4", keep=100): the 100 n-gram buckets of largest norm kept
+    (reference: numpy on fastText's matrix), words all kept, vectors = the mean over the
+    decoded rows with pruned n-grams as zero rows (ids from fastText's get_subwords)."""
+    from compactemb.compress import compress
+
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    n = len(model.words)
+    ngram_matrix = model.get_input_matrix()[n:]
+    want_kept = np.sort(np.argsort(-np.linalg.norm(ngram_matrix, axis=1), kind="stable")[:100])
+    small = compress(kv, "pruned+int4", keep=100)
+    table = small.table
+    assert table.kind == "subword" and table.inner.kind == "int4"
+    assert table.kept_buckets.tolist() == want_kept.tolist()
+    assert table.nbytes < kv.table.nbytes / 5
+    decoded, position = np.asarray(table.inner), {b: i for i, b in enumerate(want_kept.tolist())}
+    for w, got in zip(_words(model)[::11], small[_words(model)[::11]]):
+        rows = [decoded[i] if i < n else decoded[n + position[i - n]] if i - n in position
+                else np.zeros(kv.dim, np.float32) for i in model.get_subwords(w)[1].tolist()]
+        np.testing.assert_allclose(got, np.mean(rows, 0) if rows else 0, rtol=1e-5, atol=1e-6)
+    int8 = compress(kv, "int8")
+    assert int8.table.kind == "subword" and int8.table.inner.kind == "int8"
+    np.testing.assert_allclose(int8[_words(model)], kv[_words(model)], atol=2e-3)

@@ -313,7 +313,11 @@ def compress_table(table: EmbeddingTable, method="int8", **options) -> Embedding
     steps = parse_method(method)
     opts = _check_options(steps, dict(options))
     capped_from = None
-    if steps[0] == "pruned":
+    if table.kind == "subword":  # n-gram buckets pruned by norm, the value step on the rest
+        pruned = table.prune_buckets(opts.get("keep", 0.25)) if steps[0] == "pruned" else table
+        value = steps[1:] if steps[0] == "pruned" else steps
+        out = pruned.with_inner(_value_step(value[0], opts)(pruned.inner)) if value else pruned
+    elif steps[0] == "pruned":
         inner = _value_step(steps[1], opts) if len(steps) > 1 else None
         kw = {k: opts[k] for k in ("fallback", "n_fallback") if k in opts}
         keep, capped = _cap_keep(opts.get("keep", 0.25), table.n_rows)

@@ -255,6 +255,47 @@ class SubwordTable(EmbeddingTable):
         return SubwordTable(inner, None, minn=self.minn, maxn=self.maxn, buckets=self.buckets,
                             kept_buckets=kept, _blob=(self.key_bytes, self.key_offsets))
 
+    def prune_buckets(self, keep) -> SubwordTable:
+        """Keep the n-gram buckets of largest norm (compress-fasttext's pruning), as float32.
+
+        A pruned bucket's n-grams then count as zero rows: unseen words still get vectors
+        from the n-grams that remain. Word rows are all kept.
+
+        Parameters
+        ----------
+        keep : int or float
+            Buckets kept: a count, or a fraction in (0, 1] of the n-gram rows.
+
+        Returns
+        -------
+        SubwordTable
+            Over a dense inner table of the words' rows and the kept buckets' rows.
+
+        Raises
+        ------
+        InputError
+            For a ``keep`` out of range.
+        """
+        from ._dense import DenseTable
+
+        n = self.n_ngram_rows
+        if isinstance(keep, float) and not isinstance(keep, bool):
+            if not 0 < keep <= 1:
+                raise InputError(f"keep as a fraction must be in (0, 1], got {keep}")
+            keep = max(1, int(round(keep * n)))
+        if not isinstance(keep, (int, np.integer)) or not 0 <= keep:
+            raise InputError(f"keep must be a bucket count >= 0 or a fraction, got {keep!r}")
+        keep = min(int(keep), n)
+        norms = np.empty(n, dtype=np.float32)
+        for s in range(0, n, 1 << 16):
+            blk = self.inner.rows(self.n_rows + s, self.n_rows + min(n, s + (1 << 16)))
+            norms[s:s + blk.shape[0]] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+        rows = np.sort(np.argsort(-norms, kind="stable")[:keep])
+        old = self.kept_buckets if self.pruned else np.arange(n, dtype=np.int64)
+        matrix = np.concatenate([self.inner.rows(0, self.n_rows),
+                                 self.inner.lookup(self.n_rows + rows)])
+        return self.with_inner(DenseTable(matrix), kept_buckets=old[rows])
+
     def arrays(self):
         out = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
         out["key_bytes"], out["key_offsets"] = self.key_bytes, self.key_offsets
