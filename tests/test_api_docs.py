@@ -147,6 +147,9 @@ def test_public_method_is_documented(qualname, method):
         owner = next(obj for q, obj in API if q == cls_name)
         doc = inspect.getdoc(getattr(owner, name)) or ""
     assert doc and doc.strip(), f"{qualname} has no docstring"
+    if _takes_parameters(method):
+        assert _has_section(inspect.cleandoc(doc), "Parameters"), \
+            f"{qualname} takes parameters but its docstring has no 'Parameters' section"
 
 
 # -- the Examples sections run ------------------------------------------------------------------

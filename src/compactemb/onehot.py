@@ -27,14 +27,36 @@ class OneHotEncoder:
         self.dtype = np.dtype(dtype)
 
     def dense(self, ids) -> np.ndarray:
-        """One-hot rows of ``ids`` as a dense ``(len(ids), n_categories)`` matrix."""
+        """One-hot rows of ``ids`` as a dense ``(len(ids), n_categories)`` matrix.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Category indices in ``[0, n_categories)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The one-hot rows.
+        """
         idx = check_ids(np.ravel(ids), self.n_categories)
         out = np.zeros((idx.size, self.n_categories), dtype=self.dtype)
         out[np.arange(idx.size), idx] = 1
         return out
 
     def sparse(self, ids):
-        """One-hot rows of ``ids`` as a ``scipy.sparse.csr_matrix``."""
+        """One-hot rows of ``ids`` as a ``scipy.sparse.csr_matrix``.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Category indices in ``[0, n_categories)``.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            The one-hot rows.
+        """
         import scipy.sparse as sp
 
         idx = check_ids(np.ravel(ids), self.n_categories)
@@ -45,7 +67,18 @@ class OneHotEncoder:
             shape=(idx.size, self.n_categories))
 
     def dense_bytes(self, n: int) -> int:
-        """Bytes of a dense batch of ``n`` one-hot rows, without building it."""
+        """Bytes of a dense batch of ``n`` one-hot rows, without building it.
+
+        Parameters
+        ----------
+        n : int
+            The number of rows.
+
+        Returns
+        -------
+        int
+            ``n * n_categories * itemsize``.
+        """
         return int(n) * self.n_categories * self.dtype.itemsize
 
 

@@ -342,7 +342,18 @@ class StoredFile:
         self._mapping = mapping  # keeps the mmap alive as long as this object
 
     def component_arrays(self, name: str) -> dict[str, np.ndarray]:
-        """The arrays of component ``name``, by their names within it."""
+        """The arrays of component ``name``, by their names within it.
+
+        Parameters
+        ----------
+        name : str
+            The component.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Its arrays.
+        """
         prefix = name + "/"
         return {k[len(prefix):]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 

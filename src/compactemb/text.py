@@ -128,6 +128,23 @@ class Tokenizer:
         With ``untrusted`` (a tokenizer stored in a file) only the known fields are accepted
         and the pattern must pass :func:`check_safe_pattern`, so a file cannot make the loader
         compile a regex that backtracks for minutes.
+
+        Parameters
+        ----------
+        d : dict or None
+            ``{"pattern": ..., "lowercase": ...}``.
+        untrusted : bool
+            Check the fields and the pattern (a tokenizer read from a file).
+
+        Returns
+        -------
+        Tokenizer
+            The tokenizer.
+
+        Raises
+        ------
+        InputError
+            For unknown fields or an unsafe pattern with ``untrusted``.
         """
         if not d:
             return cls()
@@ -547,7 +564,18 @@ class TokenInterner:
 
     @staticmethod
     def supports(tokenizer: Tokenizer) -> bool:
-        """Whether the tokenizer's pattern is one character class repeated."""
+        """Whether the tokenizer's pattern is one character class repeated.
+
+        Parameters
+        ----------
+        tokenizer : Tokenizer
+            The tokenizer.
+
+        Returns
+        -------
+        bool
+            Whether the interner can tokenize like it.
+        """
         return _run_table(tokenizer.pattern) is not None
 
     def __len__(self) -> int:
@@ -557,6 +585,16 @@ class TokenInterner:
         """Intern the tokens of ``lines``.
 
         Returns their ids (int32), ``-1`` after each line with a token (the token cache's layout).
+
+        Parameters
+        ----------
+        lines : list of str
+            The lines.
+
+        Returns
+        -------
+        numpy.ndarray of int32
+            Token ids and separators.
         """
         text = "\n".join(lines)
         if text.count("\n") != max(len(lines) - 1, 0):  # a line holding newlines stays one
@@ -595,7 +633,18 @@ class TokenInterner:
                 self._kernels.rehash(self._slots, self._hash, n_keys)
 
     def keys(self, start: int = 0) -> list[str]:
-        """The distinct tokens in id order, from id ``start`` on."""
+        """The distinct tokens in id order, from id ``start`` on.
+
+        Parameters
+        ----------
+        start : int
+            The first id.
+
+        Returns
+        -------
+        list of str
+            The tokens of ids ``start``, ``start + 1``, ...
+        """
         n = len(self)
         if start >= n:
             return []

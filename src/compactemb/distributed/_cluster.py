@@ -262,6 +262,11 @@ class LocalCluster:
 
         SIGKILL goes to whatever ``ray start`` started that is still running (only those processes,
         by pid).
+
+        Parameters
+        ----------
+        grace : float
+            Seconds the nodes get to end after SIGTERM.
         """
         import shutil
         import signal

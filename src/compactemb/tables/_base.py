@@ -144,11 +144,51 @@ class EmbeddingTable(abc.ABC):
     # -- the protocol -------------------------------------------------------------------------
     @abc.abstractmethod
     def lookup(self, ids) -> np.ndarray:
-        """Rows for ``ids`` (any shape) as float32, shape ``ids.shape + (dim,)``."""
+        """Rows for ``ids`` (any shape) as float32, shape ``ids.shape + (dim,)``.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids, any shape.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            The decoded rows.
+
+        Raises
+        ------
+        IndexError
+            For an id out of range.
+        """
 
     def bag(self, ids, offsets=None, *, mode: BagMode = "mean", weights=None,
             include_last_offset: bool = False) -> np.ndarray:
-        """Pooled rows per bag (EmbeddingBag semantics, see the class docstring)."""
+        """Pooled rows per bag (EmbeddingBag semantics, see the class docstring).
+
+        Parameters
+        ----------
+        ids : array-like of int
+            1-D ids with ``offsets``, or 2-D (n_bags, bag_size) ids without.
+        offsets : array-like of int or None
+            The start of each bag in ``ids``.
+        mode : {"mean", "sum"}
+            How a bag's rows are combined.
+        weights : array-like of float or None
+            One weight per id (``mode="sum"`` only).
+        include_last_offset : bool
+            ``offsets`` ends with ``len(ids)``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_bags, dim)
+            float32 pooled rows (zeros for an empty bag).
+
+        Raises
+        ------
+        InputError
+            For offsets, shapes or weights that do not describe bags (see :func:`check_bag_inputs`).
+        """
         ids, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
                                                 include_last_offset=include_last_offset,
                                                 mode=mode)
@@ -181,11 +221,37 @@ class EmbeddingTable(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def from_state(cls, attrs: dict, arrays: dict[str, np.ndarray]) -> EmbeddingTable:
-        """Rebuild from ``attrs()`` and ``arrays()`` (possibly memory-mapped)."""
+        """Rebuild from ``attrs()`` and ``arrays()`` (possibly memory-mapped).
+
+        Parameters
+        ----------
+        attrs : dict
+            The stored attributes.
+        arrays : dict of str to numpy.ndarray
+            The stored arrays.
+
+        Returns
+        -------
+        EmbeddingTable
+            The table.
+        """
 
     @classmethod
     def estimate_nbytes(cls, n_rows: int, dim: int, **params) -> int:
-        """Bytes a table of this kind would take (arithmetic, for planning and plots)."""
+        """Bytes a table of this kind would take (arithmetic, for planning and plots).
+
+        Parameters
+        ----------
+        n_rows, dim : int
+            The table's shape.
+        **params
+            The kind's parameters (``rank``, ``n_subvectors``, ...).
+
+        Returns
+        -------
+        int
+            The bytes the arrays would take.
+        """
         raise NotImplementedError
 
     # -- derived -------------------------------------------------------------------------------
@@ -203,11 +269,33 @@ class EmbeddingTable(abc.ABC):
         return self.n_rows
 
     def rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` as float32 (a block decode, used for scans)."""
+        """Rows ``start:stop`` as float32 (a block decode, used for scans).
+
+        Parameters
+        ----------
+        start, stop : int
+            The row range.
+
+        Returns
+        -------
+        numpy.ndarray, shape (stop - start, dim)
+            float32 rows.
+        """
         return self.lookup(np.arange(start, stop, dtype=np.int64))
 
     def iter_blocks(self, block: int = _CHUNK_ROWS):
-        """Yield (start, float32 rows) blocks covering the table."""
+        """Yield (start, float32 rows) blocks covering the table.
+
+        Parameters
+        ----------
+        block : int
+            Rows per block.
+
+        Yields
+        ------
+        (int, numpy.ndarray)
+            The first row of the block and its float32 rows.
+        """
         for s in range(0, self.n_rows, block):
             yield s, self.rows(s, min(self.n_rows, s + block))
 
@@ -261,11 +349,30 @@ class EmbeddingTable(abc.ABC):
         return cached
 
     def memory_parts(self, prefix: str = "table") -> dict[str, int]:
-        """Measured bytes of each array, named ``<prefix>.<array>``."""
+        """Measured bytes of each array, named ``<prefix>.<array>``.
+
+        Parameters
+        ----------
+        prefix : str
+            The names' prefix.
+
+        Returns
+        -------
+        dict of str to int
+            Bytes by name.
+        """
         return {f"{prefix}.{name}": int(a.nbytes) for name, a in self.arrays().items()}
 
     def save(self, path, *, meta: dict | None = None) -> None:
-        """Save as a compactemb file of kind ``table`` (atomic)."""
+        """Save as a compactemb file of kind ``table`` (atomic).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; :func:`compactemb.load` reads it back.
+        meta : dict or None
+            Metadata to store (the table's own ``meta`` when None).
+        """
         from ..storage import save_components
 
         save_components(path, "table", {"table": self}, meta=meta or getattr(self, "meta", None))

@@ -101,5 +101,16 @@ class DenseTable(EmbeddingTable):
         return self if self.dtype == "float32" else DenseTable(self.weights.astype(np.float32))
 
     def astype(self, dtype: str) -> DenseTable:
-        """A copy stored as ``dtype`` ("float32" or "float16")."""
+        """A copy stored as ``dtype`` ("float32" or "float16").
+
+        Parameters
+        ----------
+        dtype : {"float32", "float16"}
+            The storage type of the copy.
+
+        Returns
+        -------
+        DenseTable
+            The copy.
+        """
         return DenseTable(self.weights, dtype=dtype)

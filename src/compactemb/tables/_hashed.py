@@ -77,7 +77,26 @@ class HashedTable(TrainableMixin, EmbeddingTable):
     @classmethod
     def random(cls, n_rows: int, dim: int, *, n_buckets: int, n_hashes: int = 2,
                init_scale: float | None = None, seed: int = 0) -> HashedTable:
-        """Uniform(-a, a) buckets, a = 0.5 / dim / n_hashes by default (word2vec's init)."""
+        """Uniform(-a, a) buckets, a = 0.5 / dim / n_hashes by default (word2vec's init).
+
+        Parameters
+        ----------
+        n_rows, dim : int
+            The table's shape.
+        n_buckets : int
+            Rows of the shared bucket table.
+        n_hashes : int
+            Buckets summed per row.
+        init_scale : float or None
+            ``a`` of the uniform init; None takes the default above.
+        seed : int
+            Seed of the init.
+
+        Returns
+        -------
+        HashedTable
+            A trainable table.
+        """
         n_buckets = _check_count("n_buckets", n_buckets, "hashed")
         n_hashes = _check_count("n_hashes", n_hashes, "hashed")
         dim = _check_count("dim", dim, "hashed")
@@ -87,7 +106,18 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         return cls(w, n_rows, _seeds(seed, n_hashes))
 
     def buckets(self, ids) -> np.ndarray:
-        """(n, n_hashes) bucket of each id under each hash function."""
+        """(n, n_hashes) bucket of each id under each hash function.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (n, n_hashes)
+            Bucket rows.
+        """
         ids = np.asarray(ids, dtype=np.int64).ravel()
         return np.stack([hash_ids(ids, int(s), self.n_buckets) for s in self.seeds], axis=1)
 
@@ -99,7 +129,18 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         return out.reshape(idx.shape + (self.dim,))
 
     def lookup_reference(self, ids) -> np.ndarray:
-        """The lookup through the NumPy twin of its kernel."""
+        """The lookup through the NumPy twin of its kernel.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids, any shape.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            The rows, as :meth:`lookup` gives them.
+        """
         with use_native(False):
             return self.lookup(ids)
 
@@ -178,6 +219,24 @@ class QRTable(TrainableMixin, EmbeddingTable):
 
         With ``mul`` the quotient rows are uniform(-a, a) and the remainder rows 1 + uniform(-0.1,
         0.1).
+
+        Parameters
+        ----------
+        n_rows, dim : int
+            The table's shape.
+        n_remainder : int
+            Rows of the remainder table (the quotient table has ``ceil(n_rows / n_remainder)``).
+        combine : {"mul", "add"}
+            How the quotient and remainder rows combine.
+        init_scale : float or None
+            ``a`` of the uniform init; None takes the default above.
+        seed : int
+            Seed of the init.
+
+        Returns
+        -------
+        QRTable
+            A trainable table.
         """
         n_remainder = _check_count("n_remainder", n_remainder, "qr")
         dim = _check_count("dim", dim, "qr")

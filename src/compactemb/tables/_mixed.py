@@ -81,7 +81,18 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         return int(self.block_starts.size)
 
     def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """Views (E_b, P_b) of block ``b``."""
+        """Views (E_b, P_b) of block ``b``.
+
+        Parameters
+        ----------
+        b : int
+            The block.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            Its embeddings (rows x d_b) and projection (d_b x dim), as views.
+        """
         db = int(self.block_dims[b])
         e = self.emb[self.emb_offsets[b]:self.emb_offsets[b + 1]].reshape(-1, db)
         p = self.proj[self.proj_offsets[b]:self.proj_offsets[b + 1]].reshape(db, self.dim)
@@ -100,7 +111,26 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
     @classmethod
     def random(cls, block_sizes, block_dims, dim: int, *, init_scale: float | None = None,
                seed: int = 0) -> MixedDimTable:
-        """Random init; projections start as scaled identity-like maps (orthonormal rows)."""
+        """Random init; projections start as scaled identity-like maps (orthonormal rows).
+
+        Parameters
+        ----------
+        block_sizes : sequence of int
+            Rows per block, most frequent rows first.
+        block_dims : sequence of int
+            Each block's inner dimension.
+        dim : int
+            The output dimension.
+        init_scale : float or None
+            Scale of the embeddings' uniform init; None takes word2vec's ``0.5 / dim``.
+        seed : int
+            Seed of the init.
+
+        Returns
+        -------
+        MixedDimTable
+            A trainable table.
+        """
         block_sizes, block_dims = [int(s) for s in block_sizes], [int(d) for d in block_dims]
         n_rows = sum(block_sizes)
         cls._check_blocks(n_rows, dim, block_sizes, block_dims)
@@ -120,6 +150,22 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         """Compress a trained table: each block keeps its leading ``d_b`` principal directions.
 
         ``E_b = X_b V_b``, ``P_b = V_b^T``. Rows must be in frequency order.
+
+        Parameters
+        ----------
+        table_or_array : EmbeddingTable or array-like, shape (n_rows, dim)
+            The trained rows, most frequent first.
+        block_sizes, block_dims : sequence of int or None
+            Rows and inner dimension per block; None derives them from ``n_blocks`` and ``shrink``.
+        n_blocks : int
+            The number of blocks (geometric sizes).
+        shrink : float
+            Each block's dimension is the previous one's divided by this.
+
+        Returns
+        -------
+        MixedDimTable
+            The compressed table.
         """
         x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
             else np.ascontiguousarray(table_or_array, dtype=np.float32)
@@ -180,7 +226,18 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         return out.reshape(idx.shape + (self.dim,))
 
     def lookup_kernel(self, ids) -> np.ndarray:
-        """The row-by-row numba decode (what numba trainers call, ``mixed_lookup``)."""
+        """The row-by-row numba decode (what numba trainers call, ``mixed_lookup``).
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids, any shape.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            The rows, shape ``ids.shape + (dim,)``.
+        """
         mixed_lookup = kernels("compactemb.tables._compress_kernels").mixed_lookup
         idx = check_ids(ids, self.n_rows)
         out = np.empty((idx.size, self.dim), np.float32)

@@ -67,7 +67,18 @@ class PrunedTable(EmbeddingTable):
         self.meta: dict = {}
 
     def inner_ids(self, ids) -> np.ndarray:
-        """Inner row of each (validated, int64) id."""
+        """Inner row of each (validated, int64) id.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids of the full table.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Rows of the inner table: a kept row's own, else its fallback row.
+        """
         ids = np.asarray(ids, dtype=np.int64)
         if self.n_fallback == 0:
             return ids
@@ -77,11 +88,31 @@ class PrunedTable(EmbeddingTable):
     @classmethod
     def from_dense(cls, table_or_array, *, keep, fallback: str = "hash",
                    n_fallback: int | None = None, inner=None) -> PrunedTable:
-        """Prune a table. ``keep``: rows kept (int) or fraction of rows (float in (0, 1]).
+        """Prune a table: keep its first (most frequent) rows, others share fallback rows.
 
-        ``inner(matrix) -> EmbeddingTable`` compresses the kept+fallback rows (default:
-        a float32 dense table). ``n_fallback`` (hash fallback) defaults to
-        ``min(n_pruned, max(1, n_keep // 16))``.
+        Parameters
+        ----------
+        table_or_array : EmbeddingTable or array-like, shape (n_rows, dim)
+            The rows, most frequent first.
+        keep : int or float
+            Rows kept, as a count in [1, n_rows] or a fraction in (0, 1].
+        fallback : {"hash", "shared"}
+            Pruned rows hash into ``n_fallback`` shared rows, or all share one row.
+        n_fallback : int or None
+            Fallback rows of ``hash``; None takes ``min(n_pruned, max(1, n_keep // 16))``.
+        inner : callable or None
+            ``inner(matrix) -> EmbeddingTable`` compresses the kept and fallback rows; None
+            keeps them as a float32 dense table.
+
+        Returns
+        -------
+        PrunedTable
+            The pruned table.
+
+        Raises
+        ------
+        InputError
+            For ``keep`` or ``fallback`` out of range.
         """
         from ._dense import DenseTable
 

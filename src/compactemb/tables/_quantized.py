@@ -214,7 +214,18 @@ class Int8Table(_RowwiseQuantized):
 
     @classmethod
     def row_bytes(cls, dim: int) -> int:
-        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias."""
+        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias.
+
+        Parameters
+        ----------
+        dim : int
+            Values per row.
+
+        Returns
+        -------
+        int
+            Bytes per stored row.
+        """
         return int(dim) + 8
 
     def _lookup_flat(self, idx):
@@ -260,7 +271,18 @@ class Int4Table(_RowwiseQuantized):
 
     @classmethod
     def row_bytes(cls, dim: int) -> int:
-        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias."""
+        """Bytes of one stored row of ``dim`` values: the codes, then scale and bias.
+
+        Parameters
+        ----------
+        dim : int
+            Values per row.
+
+        Returns
+        -------
+        int
+            Bytes per stored row.
+        """
         return (int(dim) + 1) // 2 + 4
 
     def _lookup_flat(self, idx):

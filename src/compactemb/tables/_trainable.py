@@ -69,12 +69,29 @@ class TrainableMixin:
         raise NotImplementedError
 
     def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        """:meth:`apply_gradients` through the NumPy twin of its kernel (for tests)."""
+        """:meth:`apply_gradients` through the NumPy twin of its kernel (for tests).
+
+        Parameters
+        ----------
+        ids, grads, lr
+            As :meth:`apply_gradients` takes them.
+        """
         with use_native(False):
             self.apply_gradients(ids, grads, lr)
 
     def lookup_reference(self, ids) -> np.ndarray:
-        """:meth:`lookup` through the NumPy twin of its kernel (for tests)."""
+        """:meth:`lookup` through the NumPy twin of its kernel (for tests).
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Row ids, any shape.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+            The rows, as :meth:`lookup` gives them.
+        """
         with use_native(False):
             return self.lookup(ids)
 
