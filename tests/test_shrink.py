@@ -204,3 +204,30 @@ def test_cli_shrink_impossible(kv, tmp_path, capsys):
     assert rc == 1 and "budget" in capsys.readouterr().err
     rc = main(["shrink", str(src), "-o", str(out), "--max-bytes", "10 parsecs"])
     assert rc == 1 and "size" in capsys.readouterr().err
+
+
+def test_classifier_with_accuracy_evaluator():
+    from compactemb.shrink import accuracy_evaluator
+    from compactemb.train import TextClassifier
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)]
+    texts, labels = [], []
+    for _ in range(600):
+        label = int(rng.integers(2))
+        pool = words[:200] if label else words[200:]
+        texts.append(" ".join(rng.choice(pool, 6)))
+        labels.append(str(label))
+    clf = TextClassifier(dim=16, ngrams=1, epochs=5, n_threads=1, random_state=0)
+    clf.fit(texts, labels)
+    ev = accuracy_evaluator(texts, labels)
+    r = shrink(clf, max_bytes="6x", evaluator=ev)
+    assert r.met and r.bytes <= float32_bytes(clf) / 6
+    assert r.metrics["accuracy"] == pytest.approx(clf_accuracy(r.obj, texts, labels))
+    with pytest.raises(InputError, match="labelled test file"):
+        shrink(clf, max_bytes="6x")
+
+
+def clf_accuracy(clf, texts, labels):
+    pred = [p[0][0] for p in clf.predict(texts)]
+    return float(np.mean([a == b for a, b in zip(pred, labels)]))

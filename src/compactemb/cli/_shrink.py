@@ -28,8 +28,9 @@ def register(commands, families) -> None:
     p = commands.add_parser(
         "shrink", help="the smallest compression keeping a quality, or the best within a size",
         description="Search the compression methods (float16, int8, int4, 2-bit, 1-bit, pq, "
-        "pruned+<method>) for the best one within a budget: --max-bytes (e.g. 5MB, 300KiB, "
-        "32x = a 32nd of float32) keeps the most faithful candidate that fits, --min-quality "
+        "pruned+<method>, tiered+<method>) for the best one within a budget: --max-bytes "
+        "(e.g. 5MB, 300KiB, 32x = a 32nd of float32) keeps the most faithful candidate that "
+        "fits, --min-quality "
         "the smallest that keeps the quality (relative to the input, 1.0 = as good). Quality "
         "is neighbour recall@10 against the input on frequent keys unless evaluation files "
         "are given (then the mean of each metric relative to the input's). Exits 1, printing "
