@@ -59,6 +59,7 @@ from .tables import (
     MixedDimTable,
     PQTable,
     PrunedTable,
+    SubwordTable,
 )
 
 METHODS = ("float32", "float16", "int8", "int4", "pq", "lowrank", "mixed", "pruned")
@@ -313,7 +314,8 @@ def compress_table(table: EmbeddingTable, method="int8", **options) -> Embedding
     steps = parse_method(method)
     opts = _check_options(steps, dict(options))
     capped_from = None
-    if table.kind == "subword":  # n-gram buckets pruned by norm, the value step on the rest
+    out: EmbeddingTable
+    if isinstance(table, SubwordTable):  # n-gram buckets pruned by norm, value step on the rest
         pruned = table.prune_buckets(opts.get("keep", 0.25)) if steps[0] == "pruned" else table
         value = steps[1:] if steps[0] == "pruned" else steps
         out = pruned.with_inner(_value_step(value[0], opts)(pruned.inner)) if value else pruned

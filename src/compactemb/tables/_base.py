@@ -139,6 +139,7 @@ class EmbeddingTable(abc.ABC):
 
     n_rows: int
     dim: int
+    meta: dict  # free-form metadata saved with the table (compression settings, ...)
     _norms: np.ndarray | None  # cached row norms, None until computed or after an update
 
     # -- the protocol -------------------------------------------------------------------------
