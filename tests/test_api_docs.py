@@ -1,5 +1,8 @@
-"""The public API is documented: every class and function a public module exports carries a
-numpydoc docstring, with a ``Parameters`` section whenever it takes parameters.
+"""The public API is documented, and its documented examples run.
+
+Every class, function and public method a public module exports carries a numpydoc docstring,
+with a ``Parameters`` section whenever it takes parameters; every ``Examples`` section of the
+package's docstrings runs (doctest).
 
 ruff's pydocstyle rules (``D``) check the docstrings' form in the public modules, but ruff counts a
 function defined in a ``_private.py`` module as private even when a package re-exports it (most of
