@@ -84,7 +84,8 @@ def write_recommendations(model, path: str | os.PathLike, *, k: int = 10,
             res = model.recommend_rows(rows, k=k, exclude_seen=exclude_seen)
             valid = res.ids >= 0
             user_rows = np.broadcast_to(rows[:, None], res.ids.shape)[valid]
-            ranks = np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), res.ids.shape)[valid]
+            width = res.ids.shape[1]  # k, or fewer when the model has fewer items
+            ranks = np.broadcast_to(np.arange(1, width + 1, dtype=np.int32), res.ids.shape)[valid]
             users = model.user_vocab.decode_array(user_rows)
             items = model.item_vocab.decode_array(res.ids[valid])
             scores = res.scores[valid]
