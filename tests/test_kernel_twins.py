@@ -470,6 +470,51 @@ def case_train_job_subwords(sg):
 CASES.update({f"train_job_subwords-sg{sg:d}": case_train_job_subwords(sg) for sg in (0, 1)})
 
 
+ADC = "compactemb.tables._adc_kernels"
+
+
+def case_pq_scores(scaled):
+    def build(rng):
+        lut = rng.normal(size=(4, 3, 16)).astype(np.float32)
+        codes = rng.integers(0, 16, (700, 3)).astype(np.uint8)
+        rows = rng.permutation(700)[:600].astype(np.int64)  # > one parallel chunk, any order
+        scale = rng.random(700).astype(np.float32) if scaled else np.empty(0, np.float32)
+        return [lut, np.array([2, 0, 3], np.int64), codes, rows, scale, scaled,
+                np.zeros((3, 600), np.float32)]
+    return (ADC, "pq_scores", build, FLOAT)
+
+
+def case_rowwise_scores(bits, dim):
+    def build(rng):
+        table = (Int8Table if bits == 8 else Int4Table).from_dense(_x(rng, 700, dim))
+        q = rng.normal(size=(4, dim + (dim % 2 if bits == 4 else 0))).astype(np.float32)
+        if bits == 4 and dim % 2:
+            q[:, -1] = 0
+        return [q, np.array([3, 1], np.int64), table.data, rng.permutation(700).astype(np.int64),
+                table.scale_bias().astype(np.float32), np.zeros((2, 700), np.float32)]
+    return (ADC, f"int{bits}_scores", build, {"rtol": 1e-4, "atol": 1e-4})
+
+
+def build_merge_top_k_rows(rng):
+    """Tied scores, -inf and NaN, rows in any order, into a running best already half full."""
+    best_s = np.full((6, 5), -np.inf, np.float32)
+    best_i = np.full((6, 5), -1, np.int64)
+    best_s[:, :2] = [[4.0, 2.0]] * 6
+    best_i[:, :2] = [[40, 41]] * 6
+    scores = rng.integers(0, 6, (4, 30)).astype(np.float32)
+    scores[rng.random((4, 30)) < 0.2] = -np.inf
+    scores[rng.random((4, 30)) < 0.05] = np.nan
+    return [scores, np.array([5, 0, 2, 3], np.int64), rng.permutation(30).astype(np.int64),
+            best_s, best_i]
+
+
+CASES.update({
+    **{f"pq_scores-scaled{s:d}": case_pq_scores(s) for s in (0, 1)},
+    **{f"int{b}_scores-dim{d}": case_rowwise_scores(b, d) for b in (8, 4) for d in (12, 13)},
+    "merge_top_k_rows": (ADC, "merge_top_k_rows", build_merge_top_k_rows, EXACT),
+})
+
+
 def _assert_same(got, want, tol, what):
     if isinstance(got, np.ndarray) or isinstance(want, np.ndarray):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=what, **tol)
@@ -497,7 +542,7 @@ def test_kernel_equals_twin(case, seed):
 
 
 KERNEL_MODULES = [TABLES, COMPRESS, CLUSTER, MF, COOC, LINALG, W2V, CLASSIFIER, TOPK,
-                  TEXT, SUBWORD, FASTTEXT]
+                  TEXT, SUBWORD, FASTTEXT, ADC]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

@@ -219,13 +219,21 @@ def inverse_norms(table) -> np.ndarray:
 
 
 def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=None,
-           block_rows: int = 16384, query_batch: int = 1024) -> SearchResult:
-    """Exact top-k rows of ``table`` for each query vector.
+           block_rows: int = 16384, query_batch: int = 1024, approximate: bool | None = None,
+           nprobe: int | None = None) -> SearchResult:
+    """Top-k rows of ``table`` for each query vector: exact, or through an IVF index.
+
+    PQ, int8 and int4 tables are scored on their codes (``compactemb.tables._adc``: a lookup
+    table per query for PQ, ``scale * (q . codes) + bias * sum(q)`` for int8/int4), other
+    compressed kinds are decoded block by block; either way the results are those of the exact
+    search over the decoded rows up to float32 rounding. Above ``IVF_MIN_ROWS`` (200,000) rows
+    a PQ, int8 or int4 table is searched through an IVF index over its own rows (built at the
+    first search, cached on the table) unless ``approximate=False``.
 
     Parameters
     ----------
     table : EmbeddingTable
-        Any table kind; compressed kinds are decoded block by block.
+        Any table kind.
     queries : array of shape (n_queries, dim) or (dim,)
         Query vectors.
     k : int, default 10
@@ -236,6 +244,12 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
         Rows never returned for that query (e.g. the query words themselves).
     block_rows, query_batch : int
         Rows decoded and queries scored at once (memory about their product in floats).
+    approximate : bool or None, default None
+        True searches through the IVF index (any kind), False exactly; None decides by size
+        (IVF for PQ, int8 and int4 tables above 200,000 rows).
+    nprobe : int or None
+        Lists of the IVF index scored per query (default 24); more is slower and closer to
+        exact.
 
     Returns
     -------
@@ -246,7 +260,7 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     Raises
     ------
     InputError
-        For an unknown metric, ``k < 1`` or queries of the wrong width.
+        For an unknown metric, ``k < 1``, ``nprobe < 1`` or queries of the wrong width.
 
     Examples
     --------
@@ -262,18 +276,34 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     if q.ndim != 2 or q.shape[1] != table.dim:
         raise InputError(f"queries of shape {q.shape} do not match the table's dim {table.dim}")
+    from .tables._adc import IVF_MIN_ROWS, RowRanges, code_scorer, ivf_index
+
+    scorer = code_scorer(table)
+    if approximate is None:
+        approximate = scorer is not None and table.n_rows > IVF_MIN_ROWS
+    if approximate:
+        return ivf_index(table).search(table, q, k=k, metric=metric, nprobe=nprobe,
+                                       exclude=exclude, query_batch=query_batch)
     if metric == "cosine":
         qn = np.linalg.norm(q, axis=1, keepdims=True)
         q = (q / np.where(qn > 0, qn, 1)).astype(np.float32, copy=False)
         inv = inverse_norms(table)
+    prepared: dict[int, object] = {}
 
     def score(q0, q1, start, rows):
-        s = q[q0:q1] @ rows.T
+        if scorer is None:
+            s = q[q0:q1] @ rows.T
+        else:  # rows are row ids: scored on the codes
+            if q0 not in prepared:  # the lookup tables of a batch, made once for all blocks
+                prepared.clear()
+                prepared[q0] = scorer.prepare(q[q0:q1])
+            s = scorer.scores(prepared[q0], np.arange(q1 - q0, dtype=np.int64), rows)
         if metric == "cosine":
             part = inv[start:start + rows.shape[0]]
             s *= part
             s[:, part == 0] = -np.inf
         return s
 
-    return blocked_top_k(score, q.shape[0], table, k=k, exclude=exclude,
-                         block_rows=block_rows, query_batch=query_batch)
+    return blocked_top_k(score, q.shape[0], table if scorer is None else RowRanges(table.n_rows),
+                         k=k, exclude=exclude, block_rows=block_rows,
+                         query_batch=query_batch if scorer is None else min(query_batch, 256))

@@ -1,0 +1,112 @@
+"""numba kernels scoring queries on compressed rows without decoding them (``tables._adc``).
+
+PQ rows by asymmetric distance computation (a per-query lookup table of sub-vector inner
+products summed over each row's codes), row-wise int8/int4 rows by ``scale * (q . codes) +
+bias * sum(q)`` on the bytes, and the top-k merge of scores of arbitrary row ids (the inverted
+lists of the IVF index). Parallel over chunks of rows. Imported lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_CHUNK = 512  # rows per parallel task: its codes stay in cache while every query scans them
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def pq_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
+    """out[i, j] = sum_m lut[qidx[i], m, codes[rows[j], m]] (times row_scale[rows[j]])."""
+    n_sub = codes.shape[1]
+    n_rows = rows.shape[0]
+    for c in prange((n_rows + _CHUNK - 1) // _CHUNK):
+        j0 = c * _CHUNK
+        j1 = min(n_rows, j0 + _CHUNK)
+        for i in range(qidx.shape[0]):
+            table = lut[qidx[i]]
+            for j in range(j0, j1):
+                r = rows[j]
+                s = np.float32(0.0)
+                for m in range(n_sub):
+                    s += table[m, codes[r, m]]
+                if has_scale:
+                    s *= row_scale[r]
+                out[i, j] = s
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def int8_scores(queries, qidx, data, rows, scale_bias, out):
+    """out[i, j] = scale * (q . codes) + bias * sum(q) for q = queries[qidx[i]], row rows[j]."""
+    dim = queries.shape[1]
+    n_rows = rows.shape[0]
+    for c in prange((n_rows + _CHUNK - 1) // _CHUNK):
+        j0 = c * _CHUNK
+        j1 = min(n_rows, j0 + _CHUNK)
+        for i in range(qidx.shape[0]):
+            q = queries[qidx[i]]
+            q_sum = np.float32(0.0)
+            for t in range(dim):
+                q_sum += q[t]
+            for j in range(j0, j1):
+                r = rows[j]
+                s = np.float32(0.0)
+                for t in range(dim):
+                    s += q[t] * np.float32(data[r, t])
+                out[i, j] = scale_bias[r, 0] * s + scale_bias[r, 1] * q_sum
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def int4_scores(queries, qidx, data, rows, scale_bias, out):
+    """As ``int8_scores`` on packed nibbles (low nibble = even column); ``queries`` padded to an
+    even width with zeros."""
+    n_bytes = queries.shape[1] // 2
+    n_rows = rows.shape[0]
+    for c in prange((n_rows + _CHUNK - 1) // _CHUNK):
+        j0 = c * _CHUNK
+        j1 = min(n_rows, j0 + _CHUNK)
+        for i in range(qidx.shape[0]):
+            q = queries[qidx[i]]
+            q_sum = np.float32(0.0)
+            for t in range(2 * n_bytes):
+                q_sum += q[t]
+            for j in range(j0, j1):
+                r = rows[j]
+                s = np.float32(0.0)
+                for t in range(n_bytes):
+                    b = data[r, t]
+                    s += q[2 * t] * np.float32(b & 15) + q[2 * t + 1] * np.float32(b >> 4)
+                out[i, j] = scale_bias[r, 0] * s + scale_bias[r, 1] * q_sum
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _before(s1, i1, s2, i2):
+    """(score s1, row i1) ranks before (s2, i2): higher score, then lower row; empty last."""
+    if i2 < 0:
+        return i1 >= 0
+    if i1 < 0:
+        return False
+    return s1 > s2 or (s1 == s2 and i1 < i2)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def merge_top_k_rows(scores, qidx, rows, best_s, best_i):
+    """Merge ``scores`` (g, b) of table rows ``rows`` (b,) into the running best of queries
+    ``qidx`` (g distinct) in place, rows sorted best first (ties: lower row first). A -inf or
+    NaN score never enters."""
+    k = best_s.shape[1]
+    if k == 0:
+        return
+    for g in prange(qidx.shape[0]):
+        qi = qidx[g]
+        for c in range(rows.shape[0]):
+            s = scores[g, c]
+            row = rows[c]
+            if not s > -np.inf or not _before(s, row, best_s[qi, k - 1], best_i[qi, k - 1]):
+                continue
+            j = k - 1
+            while j > 0 and _before(s, row, best_s[qi, j - 1], best_i[qi, j - 1]):
+                best_s[qi, j] = best_s[qi, j - 1]
+                best_i[qi, j] = best_i[qi, j - 1]
+                j -= 1
+            best_s[qi, j] = s
+            best_i[qi, j] = row

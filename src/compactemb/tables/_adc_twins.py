@@ -1,0 +1,52 @@
+"""NumPy twins of ``_adc_kernels`` (same names and signatures; see ``compactemb._native``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pq_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
+    """out[i, j] = sum_m lut[qidx[i], m, codes[rows[j], m]] (times row_scale[rows[j]])."""
+    c = codes[rows].astype(np.int64)  # (b, M)
+    m = np.arange(codes.shape[1])
+    s = lut[qidx][:, m[None, :], c].sum(axis=2, dtype=np.float32)  # (g, b)
+    if has_scale:
+        s *= row_scale[rows][None, :]
+    out[:] = s
+
+
+def int8_scores(queries, qidx, data, rows, scale_bias, out):
+    """out[i, j] = scale * (q . codes) + bias * sum(q) for q = queries[qidx[i]], row rows[j]."""
+    q = queries[qidx]
+    codes = data[rows, :q.shape[1]].astype(np.float32)
+    sb = scale_bias[rows]
+    out[:] = (q @ codes.T) * sb[:, 0] + q.sum(axis=1, dtype=np.float32)[:, None] * sb[:, 1]
+
+
+def int4_scores(queries, qidx, data, rows, scale_bias, out):
+    """As ``int8_scores`` on packed nibbles; ``queries`` padded to an even width with zeros."""
+    q = queries[qidx]
+    n_bytes = q.shape[1] // 2
+    packed = data[rows, :n_bytes]
+    codes = np.empty((rows.size, 2 * n_bytes), np.float32)
+    codes[:, 0::2] = packed & 15
+    codes[:, 1::2] = packed >> 4
+    sb = scale_bias[rows]
+    out[:] = (q @ codes.T) * sb[:, 0] + q.sum(axis=1, dtype=np.float32)[:, None] * sb[:, 1]
+
+
+def merge_top_k_rows(scores, qidx, rows, best_s, best_i):
+    """Merge scores (g, b) of ``rows`` into the running best of queries ``qidx`` in place."""
+    k = best_s.shape[1]
+    if k == 0:
+        return
+    for g, qi in enumerate(qidx):
+        s = np.concatenate([best_s[qi], scores[g]])
+        r = np.concatenate([best_i[qi], rows])
+        ok = (r >= 0) & (s > -np.inf)  # NaN compares False
+        s, r = s[ok], r[ok]
+        order = np.lexsort((r, -s))[:k]
+        best_s[qi] = -np.inf
+        best_i[qi] = -1
+        best_s[qi, :order.size] = s[order]
+        best_i[qi, :order.size] = r[order]
