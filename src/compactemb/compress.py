@@ -281,7 +281,8 @@ def _value_step(step: str, opts: dict):
     return lambda x: from_dense(x, **{k: v for k, v in opts.items() if k in _options_of(step)})
 
 
-def compress_table(table: EmbeddingTable, method="int8", **options) -> EmbeddingTable:
+def compress_table(table: EmbeddingTable | np.ndarray, method="int8",
+                   **options) -> EmbeddingTable:
     """Compress one table (see the module docstring for methods and options).
 
     Parameters
@@ -412,7 +413,8 @@ def _compress_factors(obj, method, user_method, item_method, side, options):
         methods[{"user": "item", "item": "user"}[side]] = None
     steps = {k: parse_method(m) for k, m in methods.items() if m is not None}
     _check_options([s for v in steps.values() for s in v], dict(options))
-    tables, infos = {}, {}
+    tables: dict[str, EmbeddingTable] = {}
+    infos: dict[str, dict | None] = {}
     for name, vocab, table in (("user", obj.user_vocab, obj.user_table),
                                ("item", obj.item_vocab, obj.item_table)):
         if name not in steps:

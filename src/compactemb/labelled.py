@@ -122,9 +122,9 @@ def _pick_column(header, wanted, names, what, path):
 
 def _read_delimited(path, fmt, text_column, label_column, label_sep, unlabelled):
     delim = "," if fmt == "csv" else "\t"
-    quoting = csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE
     lines = iter_lines(path)
-    reader = csv.reader(lines, delimiter=delim, quoting=quoting)
+    reader = csv.reader(lines, delimiter=delim,
+                        quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE)
     try:
         first = next(reader)
     except StopIteration:

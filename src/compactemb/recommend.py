@@ -273,7 +273,7 @@ class FactorModel:
         elif exclude_seen and self._seen is not None:
             ex_ptr, ex_ind = self._seen.indptr, self._seen.indices
         exclusions = None
-        if ex_ptr is not None:
+        if ex_ptr is not None and ex_ind is not None:
             def exclusions(q0, q1):
                 r = rows[q0:q1]
                 starts, ends = ex_ptr[r], ex_ptr[r + 1]

@@ -366,7 +366,9 @@ class RayALS(ALS):
             tables = (X, Y)
             own = [[ray.put(tables[s][bounds[s][k]:bounds[s][k + 1]]) for k in range(n)]
                    for s in (0, 1)]
-            grams = [None, [ray.put(_gram(Y[bounds[1][j]:bounds[1][j + 1]])) for j in range(n)]]
+            # per side: refs of each owner's Gram matrix (the users' come after the first pass)
+            grams: list = [None, [ray.put(_gram(Y[bounds[1][j]:bounds[1][j + 1]]))
+                                  for j in range(n)]]
             pieces = None  # per destination, per owner (blocked); the first from the driver
             if blocked:
                 pieces = [[ray.put(Y[bounds[1][j]:bounds[1][j + 1]][shards[j]["send1"][k]])
@@ -381,7 +383,7 @@ class RayALS(ALS):
                         other = 1 - side
                         results = []
                         for k, actor in enumerate(actors):
-                            given = pieces[k] if blocked else own[other]
+                            given = pieces[k] if pieces is not None else own[other]
                             results.append(actor.solve.options(
                                 num_returns=2 + (n if blocked else 0)).remote(
                                 side, n, own[side][k], *grams[other], *given))

@@ -346,7 +346,8 @@ class LowBitTable(EmbeddingTable):
     # -- decode --------------------------------------------------------------------------------
     def _kernel_args(self):
         has_rows = self.row_scales is not None
-        rows = self.row_scales.astype(np.float32) if has_rows else np.empty(0, np.float32)
+        rows = self.row_scales.astype(np.float32) if self.row_scales is not None else \
+            np.empty(0, np.float32)
         dims = self.dim_scales if self.dim_scales is not None else \
             np.ones(self.code_dim, np.float32)
         return rows, has_rows, dims

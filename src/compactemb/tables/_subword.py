@@ -323,7 +323,7 @@ class SubwordTable(EmbeddingTable):
         if offs[0] != 0 or offs[-1] != blob.shape[0] or np.any(np.diff(offs) < 0):
             raise ValueError("subword key offsets are inconsistent with the key bytes")
         try:
-            bytes(memoryview(blob)).decode("utf-8")
+            blob.tobytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValueError(f"array 'key_bytes' is not valid UTF-8 (byte {exc.start})") from None
         kept = None

@@ -120,13 +120,14 @@ def _load_classifier(stored):
                            tokenizer=Tokenizer.from_dict(a.get("tokenizer"), untrusted=True),
                            **a.get("params", {}))
     hashed = a.get("hashed_words", False)
-    model.vocab_ = None if hashed else build_component(stored, "vocab")
+    # None: the words are stored as hashes (fit always builds a vocabulary)
+    model.vocab_ = None if hashed else build_component(stored, "vocab")  # type: ignore[assignment]
     model.word_hashes_ = head.word_hashes if hashed else None
     model.labels_ = build_component(stored, "labels")
     model.table_ = build_component(stored, "table")
     model.output_ = head.output
     model.bucket_ids_ = head.bucket_ids
-    model.row_counts_ = head.row_counts if head.row_counts.shape[0] else None
+    model.row_counts_ = head.row_counts if head.row_counts.shape[0] else None  # type: ignore[assignment]
     model.missing_ngrams_ = a["missing_ngrams"]
     model.train_info_ = a.get("train_info", {})
     model.meta = stored.meta
