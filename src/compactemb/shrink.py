@@ -603,10 +603,11 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
                                  "keep"))
         if lowbit and dim >= 16 and n_min >= 1000:
             # rare rows keep 1-bit codes of a few principal directions instead of a bucket
-            # tails of a quarter of dim (whole bytes) with norms, or of 8 without (1 B a row)
+            # tails of a quarter of dim (whole bytes), with or without norms, or of 8 without
+            # norms (1 B a row); a 1-bit head measured worse than these (notes/issue-15.md)
             quarter = max(8, dim // 32 * 8)
-            for head, tail, norms in (("bit2", quarter, True), ("bit2", 8, False),
-                                      ("bit1", 8, False), ("int4", quarter, True)):
+            for head, tail, norms in (("bit2", quarter, True), ("bit2", quarter, False),
+                                      ("bit2", 8, False), ("int4", quarter, True)):
                 knobs.append(_Family(f"tiered+{head}", {"tail_components": tail,
                                                         "tail_normalize": norms}, "keep"))
     return fixed, knobs
