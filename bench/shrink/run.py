@@ -295,13 +295,18 @@ def main() -> None:
     ap.add_argument("--name", default="shrink", help="results file name (without extension)")
     ap.add_argument("--only-lookup", action="store_true",
                     help="re-measure lookup throughput only, into the existing results file")
+    ap.add_argument("--only-shrink", action="store_true",
+                    help="re-run shrink's picks only, into the existing results file")
     args = ap.parse_args()
-    if args.only_lookup:
+    if args.only_lookup or args.only_shrink:
         path = RESULTS / f"{args.name}.json"
         res = json.loads(path.read_text())
         for model in args.models:
             kv, _ = word_vectors(model, args.dim, args.parts)
-            res[model]["lookup"] = throughput(kv)
+            if args.only_lookup:
+                res[model]["lookup"] = throughput(kv)
+            if args.only_shrink:
+                res[model]["shrink"] = shrink_picks(kv, Quality(kv))
         path.write_text(json.dumps(res, indent=1, default=float))
         (RESULTS / f"{args.name}.md").write_text(markdown(res))
         return
