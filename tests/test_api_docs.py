@@ -84,6 +84,12 @@ def _takes_parameters(obj) -> bool:
     return any(name not in ("self", "cls") for name in signature.parameters)
 
 
+def _returns_something(func) -> bool:
+    """Its return annotation names a value (not None; unannotated functions are not judged)."""
+    annotation = inspect.signature(func).return_annotation
+    return annotation not in (inspect.Signature.empty, None, "None")
+
+
 def _public_methods(cls) -> list[tuple[str, object]]:
     out = []
     for name, value in vars(cls).items():
@@ -127,6 +133,9 @@ def test_public_object_is_documented(qualname, obj):
                 docs.append(_own_doc(owner))
         assert any(_has_section(d, "Parameters", "Attributes") for d in docs), \
             f"{qualname} takes parameters but its docstring has no 'Parameters' section"
+    if inspect.isfunction(obj) and _returns_something(obj):
+        assert _has_section(doc, "Returns", "Yields"), \
+            f"{qualname} returns a value but its docstring has no 'Returns' section"
 
 
 def _methods() -> list[tuple[str, object]]:
@@ -153,6 +162,10 @@ def test_public_method_is_documented(qualname, method):
     if _takes_parameters(method):
         assert _has_section(inspect.cleandoc(doc), "Parameters"), \
             f"{qualname} takes parameters but its docstring has no 'Parameters' section"
+        # a method without parameters (a property, ``to_dict()``) says what it gives in its summary
+        if _returns_something(method):
+            assert _has_section(inspect.cleandoc(doc), "Returns", "Yields"), \
+                f"{qualname} returns a value but its docstring has no 'Returns' section"
 
 
 # -- the Examples sections run ------------------------------------------------------------------

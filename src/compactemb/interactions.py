@@ -76,6 +76,18 @@ class Interactions:
         user_vocab, item_vocab : Vocab, optional
             Use these indexes (a test set indexed like its training set) instead of building
             new ones; unknown IDs then raise, or are dropped with ``on_unknown="skip"``.
+
+        Returns
+        -------
+        Interactions
+            Users x items.
+
+        Raises
+        ------
+        InputError
+            For arrays of different lengths, no interactions, or negative or non-finite weights.
+        UnknownKeyError
+            For an ID outside given vocabularies with ``on_unknown="raise"``.
         """
         users, items = _column_array(users), _column_array(items)
         if len(users) != len(items) or getattr(users, "ndim", 1) != 1 \

@@ -114,6 +114,11 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
         bad value) is read again by the Python reader, which names the line of any error.
         ``python`` always uses the Python reader; ``pyarrow`` requires pyarrow.
 
+    Returns
+    -------
+    Interactions
+        Users x items, weights summed over repeated pairs.
+
     Raises
     ------
     InputError

@@ -605,6 +605,11 @@ def save_components(path, kind: str, components: dict[str, Any], *, meta: dict |
         The stored objects by component name.
     meta : dict or None
         JSON-able metadata.
+
+    Raises
+    ------
+    InputError
+        For an array that cannot be stored or a folder that does not exist.
     """
     arrays: dict[str, np.ndarray] = {}
     described: dict[str, dict] = {}
@@ -1027,10 +1032,23 @@ def load(path: str | os.PathLike, *, mmap: bool = False, verify: bool = True):
 
     Parameters
     ----------
+    path : str or os.PathLike
+        The file.
     mmap : bool, default False
         Memory-map the arrays (read-only views) instead of reading them into memory.
     verify : bool, default True
         Check the CRC-32 of every array (reads the whole file once).
+
+    Returns
+    -------
+    object
+        What the file holds: an EmbeddingTable, Vocab, KeyedVectors, FactorModel,
+        TextClassifier, ...
+
+    Raises
+    ------
+    FormatError
+        Naming the file and the problem for anything but a valid compactemb file.
     """
     stored = read_file(path, mmap_mode=mmap, verify=verify)
     if stored.kind not in _FILE_KINDS:

@@ -136,6 +136,11 @@ class Vocab:
             Bounds memory while counting: whenever more distinct keys than this are held, the
             rarest are dropped (counts below a threshold that rises each time, as gensim does).
             That it happened, and the last threshold, are in ``build_info`` and warned about.
+
+        Returns
+        -------
+        Vocab
+            Keys by descending count, with ``build_info`` describing the scan.
         """
         counts = _count_file_tokens(corpus, tokenizer or Tokenizer(), max_scan_size)
         if counts is not None:

@@ -330,6 +330,11 @@ def cluster_keys(kv, k: int, *, keys: Sequence[Hashable] | None = None, top: int
         Members listed per cluster, most frequent (lowest vocabulary row) first.
     labels : dict, optional
         key -> reference label; adds ``nmi`` and ``ari`` over the keys that have one.
+
+    Returns
+    -------
+    ClusterResult
+        The clusters with their sizes and members, the inertia and the silhouette.
     """
     if keys is not None:
         ids = kv.vocab.encode(list(keys))

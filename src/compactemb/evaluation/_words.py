@@ -217,6 +217,11 @@ def evaluate_analogies(kv, questions, *, method: str = "add", restrict: int | No
     restrict : int or None, default 300,000
         Only the first (most frequent) keys answer and are answerable (gensim's
         ``restrict_vocab``).
+
+    Returns
+    -------
+    AnalogyResult
+        Accuracy, coverage and the counts, per section too.
     """
     if isinstance(questions, (str, os.PathLike)):
         questions = read_analogies(questions)

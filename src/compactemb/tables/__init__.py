@@ -23,7 +23,13 @@ __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs",
 
 
 def table_kinds() -> dict[str, type[EmbeddingTable]]:
-    """The registered table kinds, by name."""
+    """The registered table kinds, by name.
+
+    Returns
+    -------
+    dict of str to type
+        Kind name -> table class.
+    """
     from ..storage import registered_kinds
 
     return {name: cls for name, cls in registered_kinds(import_all=False)["components"].items()

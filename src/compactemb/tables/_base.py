@@ -18,6 +18,16 @@ def register_table(cls):
 
     The kind goes into storage's one registry (:func:`compactemb.storage.register_component`);
     :func:`compactemb.tables.table_kinds` lists the registered classes that are tables.
+
+    Parameters
+    ----------
+    cls : type
+        An :class:`EmbeddingTable` subclass with a ``kind``.
+
+    Returns
+    -------
+    type
+        ``cls``, registered.
     """
     from ..storage import register_component
 

@@ -147,6 +147,16 @@ class PQTable(EmbeddingTable):
             Learn an OPQ rotation (``rotation_iter`` alternations) before quantising.
         normalize : bool, default False
             Quantise unit vectors and keep a float16 scale per row (see the module docstring).
+
+        Returns
+        -------
+        PQTable
+            The codes and codebooks.
+
+        Raises
+        ------
+        InputError
+            When ``n_subvectors`` does not divide dim, or an option is out of range.
         """
         x = table_or_array.to_dense().weights if isinstance(table_or_array, EmbeddingTable) \
             else np.ascontiguousarray(table_or_array, dtype=np.float32)
