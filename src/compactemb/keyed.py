@@ -309,13 +309,22 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
     SearchResult
         ``ids`` and ``scores`` of shape (n_queries, k), best first.
     """
+    from .tables._adc import RowRanges, code_scorer
+
     pos = np.atleast_2d(np.asarray(positives, dtype=np.int64))
     neg = np.asarray(negatives, dtype=np.int64).reshape(pos.shape[0], -1)
     inv = inverse_norms(table)
+    scorer = code_scorer(table)  # PQ, int8, int4: cosines from the codes, nothing decoded
     cached: dict[int, tuple[list, list]] = {}
 
     def unit_rows(ids):
-        return table.lookup(ids) * inv[ids, None]
+        q = table.lookup(ids) * inv[ids, None]
+        return q if scorer is None else scorer.prepare(q)
+
+    def cosines(q, start, rows, part):
+        if scorer is None:
+            return q @ (rows * part[:, None]).T
+        return scorer.scores(q, np.arange(q.shape[0], dtype=np.int64), rows) * part
 
     def score(q0, q1, start, rows):
         if q0 not in cached:  # the query rows of this batch, looked up once for all blocks
@@ -324,16 +333,16 @@ def cosmul(table: EmbeddingTable, positives, negatives, *, k: int = 1, exclude=N
                           [unit_rows(neg[q0:q1, j]) for j in range(neg.shape[1])])
         qp, qn = cached[q0]
         part = inv[start:start + rows.shape[0]]
-        bt = (rows * part[:, None]).T
         s = np.ones((q1 - q0, rows.shape[0]), dtype=np.float32)
         for q in qp:
-            s *= (q @ bt + 1) * 0.5
+            s *= (cosines(q, start, rows, part) + 1) * 0.5
         for q in qn:
-            s /= (q @ bt + 1) * 0.5 + 1e-3
+            s /= (cosines(q, start, rows, part) + 1) * 0.5 + 1e-3
         s[:, part == 0] = -np.inf
         return s
 
-    return blocked_top_k(score, pos.shape[0], table, k=k,
+    return blocked_top_k(score, pos.shape[0], table if scorer is None
+                         else RowRanges(table.n_rows), k=k,
                          exclude=np.concatenate([pos, neg], axis=1) if exclude is None
                          else exclude, block_rows=block_rows, query_batch=batch)
 

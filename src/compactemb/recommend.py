@@ -280,16 +280,24 @@ class FactorModel:
                 lens = (ends - starts).astype(np.int64)
                 cols = ex_ind[np.repeat(starts, lens) + _ranges(lens)].astype(np.int64)
                 return np.repeat(np.arange(r.size), lens), cols
+        from .tables._adc import RowRanges, code_scorer
+
         user_vectors: dict[int, np.ndarray] = {}
+        scorer = code_scorer(self.item_table)  # PQ, int8, int4 items: scored on their codes
 
         def score(q0, q1, start, items):
             if q0 not in user_vectors:  # looked up once per batch of users, not per block
                 user_vectors.clear()
-                user_vectors[q0] = self.user_table.lookup(rows[q0:q1])
-            return user_vectors[q0] @ items.T
+                users = self.user_table.lookup(rows[q0:q1])
+                user_vectors[q0] = users if scorer is None else scorer.prepare(users)
+            if scorer is None:
+                return user_vectors[q0] @ items.T
+            return scorer.scores(user_vectors[q0], np.arange(q1 - q0, dtype=np.int64), items)
 
-        return blocked_top_k(score, rows.size, self.item_table, k=k, exclude=exclusions,
-                             block_rows=block, query_batch=batch)
+        return blocked_top_k(score, rows.size, self.item_table if scorer is None
+                             else RowRanges(self.item_table.n_rows), k=k, exclude=exclusions,
+                             block_rows=block, query_batch=batch if scorer is None
+                             else min(batch, 256))
 
     def iter_recommendations(self, *, k: int = 10, exclude_seen: bool = True,
                              batch: int = 4096):

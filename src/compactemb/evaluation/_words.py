@@ -227,10 +227,10 @@ def evaluate_analogies(kv, questions, *, method: str = "add", restrict: int | No
         questions = read_analogies(questions)
     find, limit = _resolver(kv, case_insensitive, restrict)
     table = kv.table
-    if limit < table.n_rows:
-        from ..tables import DenseTable
+    if limit < table.n_rows:  # PQ, int8 and int4 heads stay compressed (searched on codes)
+        from ..tables._adc import head
 
-        table = DenseTable(table.rows(0, limit))
+        table = head(table, limit)
     qs = [(s, [find(w) for w in words]) for s, words in questions]
     ok = [(s, ids) for s, ids in qs if min(ids) >= 0]
     sections: dict = {}
@@ -246,7 +246,7 @@ def evaluate_analogies(kv, questions, *, method: str = "add", restrict: int | No
             for b0 in range(0, len(ok), batch):
                 blk = ids[b0:b0 + batch]
                 a, b, c = (table.lookup(blk[:, j]) * inv[blk[:, j], None] for j in range(3))
-                res = search(table, b - a + c, k=1, exclude=blk[:, :3])
+                res = search(table, b - a + c, k=1, exclude=blk[:, :3], approximate=False)
                 preds[b0:b0 + batch] = res.ids[:, 0]
         elif method == "mul":
             from ..keyed import cosmul

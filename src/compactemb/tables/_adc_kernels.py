@@ -16,22 +16,36 @@ _CHUNK = 512  # rows per parallel task: its codes stay in cache while every quer
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def pq_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
-    """out[i, j] = sum_m lut[qidx[i], m, codes[rows[j], m]] (times row_scale[rows[j]])."""
-    n_sub = codes.shape[1]
-    n_rows = rows.shape[0]
+    """out[i, j] = sum_m lut[qidx[i], m, codes[rows[j], m]] (times row_scale[rows[j]]).
+
+    Two queries per pass over a row: its codes and table offsets are read once for both.
+    """
+    n_sub, n_cent = lut.shape[1], lut.shape[2]
+    n_rows, n_q = rows.shape[0], qidx.shape[0]
+    flat = lut.reshape(lut.shape[0], n_sub * n_cent)
     for c in prange((n_rows + _CHUNK - 1) // _CHUNK):
         j0 = c * _CHUNK
         j1 = min(n_rows, j0 + _CHUNK)
-        for i in range(qidx.shape[0]):
-            table = lut[qidx[i]]
+        for i in range(0, n_q, 2):
+            pair = i + 1 < n_q
+            t0 = flat[qidx[i]]
+            t1 = flat[qidx[i + 1] if pair else qidx[i]]
             for j in range(j0, j1):
                 r = rows[j]
-                s = np.float32(0.0)
+                code = codes[r]
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
                 for m in range(n_sub):
-                    s += table[m, codes[r, m]]
+                    # unsigned offsets: no negative-index wraparound test in the hot loop
+                    o = np.uint32(m * n_cent) + np.uint32(code[m])
+                    s0 += t0[o]
+                    s1 += t1[o]
                 if has_scale:
-                    s *= row_scale[r]
-                out[i, j] = s
+                    s0 *= row_scale[r]
+                    s1 *= row_scale[r]
+                out[i, j] = s0
+                if pair:
+                    out[i + 1, j] = s1
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
