@@ -177,6 +177,10 @@ def crafted_cases():
             h = copy.deepcopy(header)
             h["arrays"][name].update(shape=[2 ** 32, 2 ** 32], nbytes=0)
             yield case("array-entries", f"{name}.wrap0", h)
+            # zero elements, but dimensions numpy cannot describe
+            h = copy.deepcopy(header)
+            h["arrays"][name].update(shape=[2 ** 40, 2 ** 40, 0], nbytes=0)
+            yield case("array-entries", f"{name}.huge-empty", h)
         # component types and attributes
         for cname, desc in header["components"].items():
             for v in [["dense"], 3, "nosuchtype", None]:

@@ -47,6 +47,12 @@ def _leftovers(folder: Path) -> list[str]:
 
 # -- kill -9 during a save ----------------------------------------------------------------------
 
+def _default_sigint():
+    """A child started from a background job inherits an ignored SIGINT; give it the default,
+    as a terminal's foreground command has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 _SAVER = textwrap.dedent("""
     import sys, numpy as np
     from compactemb import DenseTable
@@ -113,7 +119,8 @@ def test_ctrl_c_at_random_moments_exits_130_without_traceback(tmp_path):
             out.unlink()
         child = subprocess.Popen([*CLI, "train", "words", str(corpus), "-o", str(out),
                                   "--dim", "8", "--min-count", "1", "-q"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=_default_sigint)
         time.sleep(delay)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)

@@ -83,6 +83,7 @@ NAMED = [
     "classifier:attributes:head.params={'unknown_keywor",
     "table_dense:array-entries:table/weights.bigendian",
     "table_dense:array-entries:table/weights.wrap0",
+    "table_pq:array-entries:table/codebooks.huge-empty",
     "table_dense:array-entries:table/weights.shape=[1180591620717411",
     "table_dense:header-types:kind=['table']", "table_dense:header-types:arrays=[]",
     "table_dense:header-types:meta=[]", "table_dense:component-types:table.type=['dense']",

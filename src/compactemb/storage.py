@@ -457,9 +457,12 @@ def _check_array_entry(name: str, e, data_start: int, total: int, bad):
             raise bad(f"corrupt: field '{field}.{key}' is {str(v)[:40]}, expected a "
                       "non-negative integer")
     assert isinstance(offset, int) and isinstance(nbytes, int)  # checked just above
-    count = 1
+    count = span = 1
     for s in shape:  # Python integers: a product never wraps
         count *= s
+        span *= max(s, 1)
+    if span > 1 << 62:  # numpy cannot even describe it (a zero dimension hides nothing)
+        raise bad(f"corrupt: field '{field}.shape' {tuple(shape)} is beyond any array")
     if count * dt.itemsize != nbytes:
         raise bad(f"corrupt: array {name!r} shape {tuple(shape)} does not match {nbytes} bytes "
                   f"(field '{field}.nbytes')")
