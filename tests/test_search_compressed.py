@@ -231,3 +231,26 @@ def test_ivf_over_a_dense_table_when_asked():
     t = DenseTable(x)
     res = search(t, x[:10], k=1, approximate=True)
     assert res.ids[:, 0].tolist() == list(range(10))
+
+
+def test_cli_neighbors_exact_and_approximate(capsys, tmp_path):
+    import json
+
+    from compactemb.cli import main
+
+    x = clustered(3000, 10, seed=10)
+    path = tmp_path / "pq.cemb"
+    words = [f"w{i}" for i in range(3000)]
+    KeyedVectors(Vocab(words), make("pq", x)).save(path)
+    w = np.asarray(make("pq", x))  # the same seed: the same codes
+    answers = {}
+    for flags in (["--exact"], ["--approximate", "--nprobe", "55"], ["--approximate"]):
+        capsys.readouterr()
+        assert main(["neighbors", str(path), "w3", "-k", "5", "--json", *flags]) == 0
+        answers[flags[-1]] = json.loads(capsys.readouterr().out)["w3"]
+    ids, scores = brute(w, w[3:4], 5, "cosine", [[3]])
+    assert [a["score"] for a in answers["--exact"]] == pytest.approx(scores[0], abs=1e-4)
+    # all 55 lists probed: the exact answer
+    assert [a["score"] for a in answers["55"]] == pytest.approx(scores[0], abs=1e-4)
+    assert main(["neighbors", str(path), "w3", "--nprobe", "0"]) == 1
+    assert "--nprobe must be > 0" in capsys.readouterr().err

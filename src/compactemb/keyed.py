@@ -114,8 +114,12 @@ class KeyedVectors:
         den = float(np.linalg.norm(va) * np.linalg.norm(vb))
         return float(va @ vb / den) if den > 0 else 0.0
 
-    def neighbors(self, keys, *, k: int = 10) -> list:
+    def neighbors(self, keys, *, k: int = 10, approximate: bool | None = None,
+                  nprobe: int | None = None) -> list:
         """The ``k`` nearest keys (cosine) of a key, or of each key, excluding the key itself.
+
+        PQ, int8 and int4 tables are scored on their codes; above 200,000 rows they are
+        searched through an IVF index (see :func:`compactemb.search.search`).
 
         Parameters
         ----------
@@ -123,6 +127,10 @@ class KeyedVectors:
             One key gives one list; a sequence of keys gives one list per key.
         k : int, default 10
             Neighbours per key.
+        approximate : bool or None, default None
+            True: through the IVF index; False: exact; None: by the table's kind and size.
+        nprobe : int or None
+            Lists of the IVF index scored per key (default 24).
 
         Returns
         -------
@@ -146,7 +154,8 @@ class KeyedVectors:
         """
         single = is_single_key(keys)
         rows, ids = self._key_rows([keys] if single else list(keys))
-        res = search(self.table, rows, k=k, exclude=[[i] if i >= 0 else [] for i in ids])
+        res = search(self.table, rows, k=k, exclude=[[i] if i >= 0 else [] for i in ids],
+                     approximate=approximate, nprobe=nprobe)
         out = keyed_results(res, self.vocab.keys)
         return out[0] if single else out
 

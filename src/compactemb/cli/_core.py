@@ -29,10 +29,18 @@ def register(commands, families) -> None:
     common(p)
     p.set_defaults(func=cmd_info)
 
-    p = commands.add_parser("neighbors", help="nearest neighbours (cosine, exact)")
+    p = commands.add_parser("neighbors", help="nearest neighbours (cosine; exact, or IVF over "
+                            "PQ/int8/int4 tables above 200,000 rows)")
     p.add_argument("file")
     p.add_argument("keys", nargs="+", metavar="KEY")
     p.add_argument("-k", type=int, default=10)
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--exact", dest="approximate", action="store_const", const=False,
+                     help="exact search whatever the table's size")
+    how.add_argument("--approximate", dest="approximate", action="store_const", const=True,
+                     help="search through an IVF index over the table's rows")
+    p.add_argument("--nprobe", type=int, default=None,
+                   help="IVF lists scored per key (default 24; more is closer to exact)")
     common(p)
     p.set_defaults(func=cmd_neighbors)
 
@@ -297,8 +305,12 @@ def normalise_keys(kv, keys) -> list:
 
 def cmd_neighbors(args) -> int:
     check_positive("k", args.k)
+    if args.nprobe is not None:
+        check_positive("nprobe", args.nprobe)
     kv = load_vectors(args.file)
-    emit_ranked(args, args.keys, kv.neighbors(normalise_keys(kv, args.keys), k=args.k))
+    emit_ranked(args, args.keys, kv.neighbors(normalise_keys(kv, args.keys), k=args.k,
+                                              approximate=args.approximate,
+                                              nprobe=args.nprobe))
     return 0
 
 
