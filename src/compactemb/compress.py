@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import InputError
+from .shrink import shrink as shrink  # re-exported: compactemb.compress.shrink (issue 15)
 from .tables import (
     DenseTable,
     EmbeddingTable,
