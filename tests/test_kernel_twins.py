@@ -476,11 +476,11 @@ ADC = "compactemb.tables._adc_kernels"
 def case_pq_scores(scaled):
     def build(rng):
         lut = rng.normal(size=(4, 3, 16)).astype(np.float32)
-        codes = rng.integers(0, 16, (700, 3)).astype(np.uint8)
-        rows = rng.permutation(700)[:600].astype(np.int64)  # > one parallel chunk, any order
-        scale = rng.random(700).astype(np.float32) if scaled else np.empty(0, np.float32)
+        codes = rng.integers(0, 16, (5000, 3)).astype(np.uint8)
+        rows = rng.permutation(5000)[:4500].astype(np.int64)  # > one parallel chunk, any order
+        scale = rng.random(5000).astype(np.float32) if scaled else np.empty(0, np.float32)
         return [lut, np.array([2, 0, 3], np.int64), codes, rows, scale, scaled,
-                np.zeros((3, 600), np.float32)]
+                np.zeros((3, 4500), np.float32)]
     return (ADC, "pq_scores", build, FLOAT)
 
 
@@ -508,7 +508,27 @@ def build_merge_top_k_rows(rng):
             best_s, best_i]
 
 
+def case_pq_ivf_top_k(scaled, weighted):
+    def build(rng):
+        lut = rng.integers(-3, 4, size=(5, 3, 16)).astype(np.float32)  # many tied scores
+        codes = rng.integers(0, 16, (200, 3)).astype(np.uint8)
+        labels = rng.integers(0, 6, 200)
+        list_rows = np.argsort(labels, kind="stable").astype(np.int64)
+        list_ptr = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=6))])
+        probe = np.stack([rng.permutation(6)[:3] for _ in range(5)]).astype(np.int64)
+        scale = rng.random(200).astype(np.float32) if scaled else np.empty(0, np.float32)
+        weight = np.where(rng.random(200) < 0.1, 0, rng.random(200)).astype(np.float32) \
+            if weighted else np.empty(0, np.float32)
+        best_s = np.full((5, 7), -np.inf, np.float32)
+        best_i = np.full((5, 7), -1, np.int64)
+        return [lut, probe, list_ptr.astype(np.int64), list_rows, codes, scale, scaled, weight,
+                weighted, best_s, best_i]
+    return (ADC, "pq_ivf_top_k", build, FLOAT)
+
+
 CASES.update({
+    **{f"pq_ivf_top_k-scaled{s:d}-weighted{w:d}": case_pq_ivf_top_k(s, w)
+       for s in (0, 1) for w in (0, 1)},
     **{f"pq_scores-scaled{s:d}": case_pq_scores(s) for s in (0, 1)},
     **{f"int{b}_scores-dim{d}": case_rowwise_scores(b, d) for b in (8, 4) for d in (12, 13)},
     "merge_top_k_rows": (ADC, "merge_top_k_rows", build_merge_top_k_rows, EXACT),

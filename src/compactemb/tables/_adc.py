@@ -447,12 +447,20 @@ class IVFIndex:
             sims = q[q0:q1] @ self.centroids.T
             probe = np.argpartition(-sims, nprobe - 1, axis=1)[:, :nprobe] \
                 if nprobe < self.n_lists else np.tile(np.arange(self.n_lists), (q1 - q0, 1))
-            flat = probe.ravel()
-            order = np.argsort(flat, kind="stable")
-            qs_sorted = (order // nprobe).astype(np.int64)
-            lists, starts = np.unique(flat[order], return_index=True)
-            ends = np.append(starts[1:], flat.size)
             state = scorer.prepare(q[q0:q1])
+            if isinstance(scorer, PQScorer):  # one kernel call: each query scans its lists
+                weight = np.empty(0, np.float32) if inv is None else inv
+                kernels(_KERNELS).pq_ivf_top_k(
+                    state, np.ascontiguousarray(probe, dtype=np.int64), self.list_ptr,
+                    self.list_rows, table.codes, scorer.row_scale, scorer.row_scale.size > 0,
+                    weight, inv is not None, best_s, best_i)
+                lists = starts = ends = np.empty(0, np.int64)
+            else:  # list by list, the queries probing a list scored together
+                flat = probe.ravel()
+                order = np.argsort(flat, kind="stable")
+                qs_sorted = (order // nprobe).astype(np.int64)
+                lists, starts = np.unique(flat[order], return_index=True)
+                ends = np.append(starts[1:], flat.size)
             for lst, a, b in zip(lists.tolist(), starts.tolist(), ends.tolist()):
                 rows = self.list_rows[self.list_ptr[lst]:self.list_ptr[lst + 1]]
                 if rows.size == 0:
