@@ -3,6 +3,7 @@ gensim's FastText, same corpus, same settings, each in its own process.
 
     python bench/subword/run.py [--max-words 2000000] [--dims 100] [--modes sg cbow]
                                 [--threads 2] [--buckets 2000000] [--name subword]
+                                [--seed 1] [--no-frontier]
 
 Settings for all three: window 5, negative 5, min_count 5, sample 1e-4, learning rate 0.05
 decaying linearly to 0, negatives by count ** 0.5, minn 3, maxn 6, 5 epochs (fastText's
@@ -104,6 +105,7 @@ def child(cfg: dict) -> dict:
                                         minCount=c["min_count"], t=c["sample"], lr=c["lr"],
                                         epoch=c["epochs"], minn=c["minn"], maxn=c["maxn"],
                                         bucket=cfg["buckets"], thread=threads, verbose=0)
+        # (0.9.2 takes no seed here: its runs differ through the threads' timing)
         total_s = time.perf_counter() - t0
         rss = _rss()
         known = set(m.words)
@@ -115,7 +117,7 @@ def child(cfg: dict) -> dict:
                            negative=c["negative"], min_count=c["min_count"],
                            sample=c["sample"], alpha=c["lr"], min_alpha=1e-6,
                            ns_exponent=0.5, min_n=c["minn"], max_n=c["maxn"],
-                           bucket=cfg["buckets"], epochs=c["epochs"], seed=1)
+                           bucket=cfg["buckets"], epochs=c["epochs"], seed=cfg.get("seed", 1))
         g.build_vocab(corpus_file=path)
         t1 = time.perf_counter()
         g.train(corpus_file=path, total_examples=g.corpus_count,
@@ -133,7 +135,8 @@ def child(cfg: dict) -> dict:
                          min_count=c["min_count"], sample=c["sample"], epochs=c["epochs"],
                          learning_rate=c["lr"], min_learning_rate=0.0, minn=c["minn"],
                          maxn=c["maxn"], buckets=cfg["buckets"], n_threads=threads,
-                         tokenizer=Tokenizer(r"\S+", lowercase=False), random_state=1)
+                         tokenizer=Tokenizer(r"\S+", lowercase=False),
+                         random_state=cfg.get("seed", 1))
         model.fit(path)
         total_s = time.perf_counter() - t0
         train_s = model.meta_["timings_s"]["train"]
@@ -257,6 +260,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--buckets", type=int, default=2_000_000)
     ap.add_argument("--name", default="subword")
+    ap.add_argument("--seed", type=int, default=1, help="seed of every run")
+    ap.add_argument("--no-frontier", action="store_true")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -272,8 +277,10 @@ def main() -> None:
                 runs = []
                 for impl in args.impls:
                     cfg = {"impl": impl, "mode": mode, "dim": dim, "threads": args.threads,
-                           "buckets": args.buckets, "corpus": str(corpus), "corpus_words": n}
-                    if impl == "compactemb" and mode == "sg" and saved is None:
+                           "buckets": args.buckets, "corpus": str(corpus), "corpus_words": n,
+                           "seed": args.seed}
+                    if impl == "compactemb" and mode == "sg" and saved is None \
+                            and not args.no_frontier:
                         saved = cfg["save"] = str(Path(tmp) / "ours.cemb")
                     runs.append(run_child(cfg))
                 report["configs"].append({"mode": mode, "dim": dim, "runs": runs})

@@ -7,7 +7,8 @@ pair updated them), the context word is the positive target with ``negative`` dr
 hidden gradient is added, whole, to every row of the centre word. CBOW: the hidden vector is the
 mean over the rows of all context words, the centre word the target, the gradient added to each
 of those rows. Subsampling, the window draw, negatives (alias method) and the sigmoid table are
-word2vec's (``_word2vec_kernels``), so one job runs in the same way.
+word2vec's (``_word2vec_kernels``), so one job runs in the same way; the logistic step is
+fastText's (saturated pairs still update, with the sigmoid clipped to 0 or 1).
 """
 
 from __future__ import annotations
@@ -15,7 +16,44 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._word2vec_kernels import _LCG_MASK, _MASK32, _SHIFT16, _draw_targets, _neg_step, _next
+from ._word2vec_kernels import (
+    _LCG_MASK,
+    _MASK32,
+    _SHIFT16,
+    MAX_EXP,
+    _draw_targets,
+    _next,
+    _table_index,
+)
+
+
+@nb.njit(inline="always")
+def _logistic_step(l1, syn1neg, target, label, alpha, work, exp_table, log_table):
+    """One negative-sampling update as fastText's ``binaryLogistic``: the sigmoid is clipped to
+    0 or 1 outside the table (word2vec skips those pairs; fastText still learns from them).
+    Returns the loss term."""
+    dim = l1.shape[0]
+    out = syn1neg[target]
+    f = np.float32(0.0)
+    for k in range(dim):
+        f += l1[k] * out[k]
+    if f <= -MAX_EXP:
+        sig = np.float32(0.0)
+    elif f >= MAX_EXP:
+        sig = np.float32(1.0)
+    else:
+        sig = exp_table[_table_index(f)]
+    g = (label - sig) * alpha
+    for k in range(dim):
+        work[k] += g * out[k]
+    for k in range(dim):
+        out[k] += g * l1[k]
+    x = f if label > 0 else -f
+    if x >= MAX_EXP:
+        return 0.0
+    if x <= -MAX_EXP:
+        return -x
+    return -log_table[_table_index(x)]
 
 
 @nb.njit(inline="always")
@@ -93,7 +131,7 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
                     _mean_rows(syn0, sub_ids, r0, r1, neu1)
                     work[:] = zero
                     for d in range(nt):
-                        loss += _neg_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
+                        loss += _logistic_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
                                           exp_table, log_table)
                     n_terms += nt
                     for p in range(r0, r1):
@@ -120,7 +158,7 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
                                           targets, labels)
                 work[:] = zero
                 for d in range(nt):
-                    loss += _neg_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
+                    loss += _logistic_step(neu1, syn1neg, targets[d], labels[d], alpha, work,
                                       exp_table, log_table)
                 n_terms += nt
                 for j in range(lo, hi):

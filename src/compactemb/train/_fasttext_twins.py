@@ -40,13 +40,12 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
             label = 1 if d == 0 else 0
             f = np.float32(np.dot(hidden, syn1neg[target]))
             x = f if label else -f
-            if abs(f) >= max_exp:
-                loss += -x if x < 0 else 0.0
-                continue
-            g = np.float32((label - exp_table[index(f)]) * alpha)
+            sig = 0.0 if f <= -max_exp else 1.0 if f >= max_exp else exp_table[index(f)]
+            g = np.float32((label - np.float32(sig)) * alpha)
             grad += g * syn1neg[target]
             syn1neg[target] += g * hidden
-            loss += 0.0 if abs(x) >= max_exp else -float(log_table[index(x)])
+            loss += (0.0 if x >= max_exp else -float(x) if x <= -max_exp
+                     else -float(log_table[index(x)]))
         return grad, loss
 
     state = int(seed) & _LCG_MASK
