@@ -231,3 +231,25 @@ def test_classifier_with_accuracy_evaluator():
 def clf_accuracy(clf, texts, labels):
     pred = [p[0][0] for p in clf.predict(texts)]
     return float(np.mean([a == b for a, b in zip(pred, labels)]))
+
+
+def test_cli_factor_model_with_held_out_interactions(tmp_path, capsys):
+    from compactemb.recommend import FactorModel
+
+    rng = np.random.default_rng(2)
+    users = Vocab(np.arange(300), np.arange(300, 0, -1))
+    items = Vocab(np.arange(1200), np.arange(1200, 0, -1))
+    model = FactorModel(users, items, DenseTable(rng.standard_normal((300, 16))),
+                        DenseTable(rng.standard_normal((1200, 16))))
+    src, out, test = tmp_path / "m.cemb", tmp_path / "o.cemb", tmp_path / "test.tsv"
+    model.save(src)
+    # each user's held-out items: its float32 top-3, so ndcg@10 of the input is high
+    top = np.argsort(-(model.user_table.weights @ model.item_table.weights.T), axis=1)[:, :3]
+    test.write_text("".join(f"{u}\t{i}\n" for u in range(300) for i in top[u]))
+    rc = main(["shrink", str(src), "-o", str(out), "--max-bytes", "8x", "--test", str(test),
+               "--json", "-q"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0 and res["met"] and "ndcg@10" in res["metrics"]
+    assert res["baseline"]["ndcg@10"] > 0.5
+    assert res["bytes"] <= float32_bytes(model) / 8
+    assert isinstance(load(out), FactorModel)
