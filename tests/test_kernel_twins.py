@@ -521,8 +521,8 @@ def case_pq_ivf_top_k(scaled, weighted):
             if weighted else np.empty(0, np.float32)
         best_s = np.full((5, 7), -np.inf, np.float32)
         best_i = np.full((5, 7), -1, np.int64)
-        return [lut, probe, list_ptr.astype(np.int64), list_rows, codes, scale, scaled, weight,
-                weighted, best_s, best_i]
+        return [lut, probe, list_ptr.astype(np.int64), list_rows, codes[list_rows], scale,
+                scaled, weight, weighted, best_s, best_i]
     return (ADC, "pq_ivf_top_k", build, FLOAT)
 
 

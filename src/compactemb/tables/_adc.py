@@ -380,6 +380,20 @@ class IVFIndex:
         ptr = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=int(n_lists)))])
         return cls(centers, ptr, order)
 
+    def _list_order(self, table, scorer) -> tuple[np.ndarray, np.ndarray]:
+        """A PQ table's codes (and scales) in list order, made once and kept.
+
+        As FAISS's IVF lists keep theirs: a probed list is then read contiguously, not
+        gathered row by row. Costs the codes' bytes again while the index lives.
+        """
+        cached = getattr(self, "_codes_for", None)
+        if cached is None or cached[0] is not table:
+            scale = scorer.row_scale[self.list_rows] if scorer.row_scale.size \
+                else scorer.row_scale
+            cached = (table, np.ascontiguousarray(table.codes[self.list_rows]), scale)
+            self._codes_for = cached
+        return cached[1], cached[2]
+
     def search(self, table, queries, *, k: int = 10, metric: str = "cosine",
                nprobe: int | None = None, exclude=None, query_batch: int = 1024):
         """Approximate top-k: the rows of each query's ``nprobe`` nearest lists, scored exactly.
@@ -449,11 +463,12 @@ class IVFIndex:
                 if nprobe < self.n_lists else np.tile(np.arange(self.n_lists), (q1 - q0, 1))
             state = scorer.prepare(q[q0:q1])
             if isinstance(scorer, PQScorer):  # one kernel call: each query scans its lists
-                weight = np.empty(0, np.float32) if inv is None else inv
+                codes, scale = self._list_order(table, scorer)
+                weight = np.empty(0, np.float32) if inv is None else inv[self.list_rows]
                 kernels(_KERNELS).pq_ivf_top_k(
                     state, np.ascontiguousarray(probe, dtype=np.int64), self.list_ptr,
-                    self.list_rows, table.codes, scorer.row_scale, scorer.row_scale.size > 0,
-                    weight, inv is not None, best_s, best_i)
+                    self.list_rows, codes, scale, scale.size > 0, weight, inv is not None,
+                    best_s, best_i)
                 lists = starts = ends = np.empty(0, np.int64)
             else:  # list by list, the queries probing a list scored together
                 flat = probe.ravel()

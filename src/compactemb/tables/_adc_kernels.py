@@ -123,15 +123,16 @@ def merge_top_k_rows(scores, qidx, rows, best_s, best_i):
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def pq_ivf_top_k(lut, probe, list_ptr, list_rows, codes, row_scale, has_scale, row_weight,
-                 has_weight, best_s, best_i):
+def pq_ivf_top_k(lut, probe, list_ptr, list_rows, list_codes, list_scale, has_scale,
+                 list_weight, has_weight, best_s, best_i):
     """Best rows of each query among the rows of its probed lists, by ADC.
 
-    Query ``i`` scores the rows of lists ``probe[i]`` (``list_rows[list_ptr[l]:list_ptr[l +
-    1]]``) with its lookup table ``lut[i]``, times ``row_scale`` and ``row_weight`` (cosine's
-    inverse norms; a row of weight 0 is skipped) when given, and merges them into its sorted
-    running best ``best_s[i]``/``best_i[i]`` in place (ties: lower row first). Parallel over
-    queries.
+    The lists' entries ``list_ptr[l]:list_ptr[l + 1]`` hold, in list order, the row ids
+    (``list_rows``), their codes (``list_codes``) and optionally a scale (``list_scale``) and a
+    weight (``list_weight``, cosine's inverse norms; an entry of weight 0 is skipped), so a
+    query streams through its lists contiguously. Query ``i`` scores the entries of lists
+    ``probe[i]`` with its lookup table ``lut[i]`` and merges them into its sorted running best
+    ``best_s[i]``/``best_i[i]`` in place (ties: lower row first). Parallel over queries.
     """
     n_sub, n_cent = lut.shape[1], lut.shape[2]
     k = best_s.shape[1]
@@ -143,17 +144,17 @@ def pq_ivf_top_k(lut, probe, list_ptr, list_rows, codes, row_scale, has_scale, r
         for p in range(probe.shape[1]):
             lst = probe[i, p]
             for idx in range(list_ptr[lst], list_ptr[lst + 1]):
-                r = list_rows[idx]
-                code = codes[r]
+                code = list_codes[idx]
                 s = np.float32(0.0)
                 for m in range(n_sub):
                     s += table[np.uint32(m * n_cent) + np.uint32(code[m])]
                 if has_scale:
-                    s *= row_scale[r]
+                    s *= list_scale[idx]
                 if has_weight:
-                    if row_weight[r] == 0:
+                    if list_weight[idx] == 0:
                         continue
-                    s *= row_weight[r]
+                    s *= list_weight[idx]
+                r = list_rows[idx]
                 if not s > -np.inf or not _before(s, r, best_s[i, k - 1], best_i[i, k - 1]):
                     continue
                 j = k - 1

@@ -52,16 +52,16 @@ def merge_top_k_rows(scores, qidx, rows, best_s, best_i):
         best_i[qi, :order.size] = r[order]
 
 
-def pq_ivf_top_k(lut, probe, list_ptr, list_rows, codes, row_scale, has_scale, row_weight,
-                 has_weight, best_s, best_i):
-    """Best rows of each query among the rows of its probed lists, by ADC (in place)."""
+def pq_ivf_top_k(lut, probe, list_ptr, list_rows, list_codes, list_scale, has_scale,
+                 list_weight, has_weight, best_s, best_i):
+    """Best rows of each query among the entries of its probed lists, by ADC (in place)."""
     for i in range(probe.shape[0]):
-        rows = np.concatenate([list_rows[list_ptr[lst]:list_ptr[lst + 1]] for lst in probe[i]]
-                              + [np.empty(0, np.int64)]).astype(np.int64)
-        s = np.empty((1, rows.size), np.float32)
-        pq_scores(lut, np.array([i]), codes, rows, row_scale, has_scale, s)
-        s = s[0]
+        idx = np.concatenate([np.arange(list_ptr[lst], list_ptr[lst + 1]) for lst in probe[i]]
+                             + [np.empty(0, np.int64)]).astype(np.int64)
+        s = np.empty((1, idx.size), np.float32)
+        pq_scores(lut, np.array([i]), list_codes, idx, list_scale, has_scale, s)
+        s, rows = s[0], list_rows[idx]
         if has_weight:
-            keep = row_weight[rows] != 0
-            rows, s = rows[keep], s[keep] * row_weight[rows[keep]]
+            keep = list_weight[idx] != 0
+            rows, s = rows[keep], s[keep] * list_weight[idx][keep]
         merge_top_k_rows(s[None, :], np.array([i]), rows, best_s, best_i)
