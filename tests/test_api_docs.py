@@ -187,11 +187,22 @@ def _modules_with_examples() -> list[str]:
 def test_docstring_examples_run(module_name):
     import doctest
 
+    from compactemb import storage
+
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     report: list[str] = []
-    for test in finder.find(module, module_name):
-        runner.run(test, out=report.append)
+    # an example may register a kind (storage's own does): the registries are put back after,
+    # so no loader defined inside an example outlives it
+    registries = (storage._COMPONENT_TYPES, storage._FILE_KINDS)
+    saved = [dict(r) for r in registries]
+    try:
+        for test in finder.find(module, module_name):
+            runner.run(test, out=report.append)
+    finally:
+        for registry, before in zip(registries, saved):
+            registry.clear()
+            registry.update(before)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, "".join(report)
