@@ -477,10 +477,10 @@ def case_pq_scores(scaled):
     def build(rng):
         lut = rng.normal(size=(4, 3, 16)).astype(np.float32)
         codes = rng.integers(0, 16, (5000, 3)).astype(np.uint8)
-        rows = rng.permutation(5000)[:4500].astype(np.int64)  # > one parallel chunk, any order
+        rows = rng.permutation(5000)[:4499].astype(np.int64)  # > one chunk, odd, any order
         scale = rng.random(5000).astype(np.float32) if scaled else np.empty(0, np.float32)
         return [lut, np.array([2, 0, 3], np.int64), codes, rows, scale, scaled,
-                np.zeros((3, 4500), np.float32)]
+                np.zeros((3, 4499), np.float32)]
     return (ADC, "pq_scores", build, FLOAT)
 
 

@@ -21,7 +21,7 @@ def pq_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
 
     One query at a time over a chunk of rows: its lookup table (M x 256 floats) stays in L1
     and the chunk's codes in L2 (measured faster than two queries per pass, whose tables
-    together overflow L1).
+    together overflow L1); two rows per step, two independent sums (measured ~10% faster).
     """
     n_sub, n_cent = lut.shape[1], lut.shape[2]
     n_rows = rows.shape[0]
@@ -32,16 +32,25 @@ def pq_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
         for i in range(qidx.shape[0]):
             table = flat[qidx[i]]
             dst = out[i]
-            for j in range(j0, j1):
-                r = rows[j]
-                code = codes[r]
-                s = np.float32(0.0)
+            for j in range(j0, j1, 2):
+                two = j + 1 < j1
+                r0 = rows[j]
+                r1 = rows[j + 1] if two else r0
+                c0 = codes[r0]
+                c1 = codes[r1]
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
                 for m in range(n_sub):
                     # unsigned offsets: no negative-index wraparound test in the hot loop
-                    s += table[np.uint32(m * n_cent) + np.uint32(code[m])]
+                    base = np.uint32(m * n_cent)
+                    s0 += table[base + np.uint32(c0[m])]
+                    s1 += table[base + np.uint32(c1[m])]
                 if has_scale:
-                    s *= row_scale[r]
-                dst[j] = s
+                    s0 *= row_scale[r0]
+                    s1 *= row_scale[r1]
+                dst[j] = s0
+                if two:
+                    dst[j + 1] = s1
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
