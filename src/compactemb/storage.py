@@ -949,12 +949,14 @@ def register_file_kind(kind: str, loader: Callable) -> Callable:
 
     Examples
     --------
-    How ``compactemb.vocab`` registers the loader of vocabulary files:
+    A loader of a new kind (``compactemb.vocab`` registers ``"vocab"`` the same way); the
+    example removes it again, so the real kinds stay as they are:
 
-    >>> def load_vocab_file(stored):
-    ...     return build_component(stored, "vocab")
-    >>> register_file_kind("vocab", load_vocab_file) is load_vocab_file
+    >>> def load_example(stored):
+    ...     return stored.meta
+    >>> register_file_kind("example_kind", load_example) is load_example
     True
+    >>> _ = _FILE_KINDS.pop("example_kind")
     """
     if not callable(loader):
         raise InputError(f"the loader of file kind {kind!r} must be callable, got {loader!r}")
