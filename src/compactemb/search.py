@@ -276,7 +276,7 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     if q.ndim != 2 or q.shape[1] != table.dim:
         raise InputError(f"queries of shape {q.shape} do not match the table's dim {table.dim}")
-    from .tables._adc import IVF_MIN_ROWS, RowRanges, code_scorer, ivf_index
+    from .tables._adc import IVF_MIN_ROWS, PQScorer, RowRanges, code_scorer, ivf_index
 
     scorer = code_scorer(table)
     if approximate is None:
@@ -289,6 +289,8 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
         q = (q / np.where(qn > 0, qn, 1)).astype(np.float32, copy=False)
         inv = inverse_norms(table)
     prepared: dict[int, object] = {}
+    fused_weight = metric == "cosine" and isinstance(scorer, PQScorer)
+    zero_rows = fused_weight and not inv.all()
 
     def score(q0, q1, start, rows):
         if scorer is None:
@@ -297,6 +299,12 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
             if q0 not in prepared:  # the lookup tables of a batch, made once for all blocks
                 prepared.clear()
                 prepared[q0] = scorer.prepare(q[q0:q1])
+            if fused_weight:  # PQ: the inverse norms multiply inside the kernel
+                s = scorer.scores(prepared[q0], np.arange(q1 - q0, dtype=np.int64), rows,
+                                  row_weight=inv)
+                if zero_rows:
+                    s[:, inv[start:start + rows.shape[0]] == 0] = -np.inf
+                return s
             s = scorer.scores(prepared[q0], np.arange(q1 - q0, dtype=np.int64), rows)
         if metric == "cosine":
             part = inv[start:start + rows.shape[0]]

@@ -90,7 +90,8 @@ class RowScorer:
         """
         return np.ascontiguousarray(queries, dtype=np.float32)
 
-    def scores(self, state, qidx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def scores(self, state, qidx: np.ndarray, rows: np.ndarray,
+               row_weight: np.ndarray | None = None) -> np.ndarray:
         """Inner products of queries ``qidx`` (of the prepared state) with rows ``rows``.
 
         Parameters
@@ -101,13 +102,18 @@ class RowScorer:
             Positions of the queries in the prepared batch.
         rows : numpy.ndarray of int64
             Table row ids.
+        row_weight : numpy.ndarray of float32, shape (n_rows,), optional
+            Multiplies each row's score.
 
         Returns
         -------
         numpy.ndarray, shape (len(qidx), len(rows))
             float32 scores.
         """
-        return state[qidx] @ self.table.lookup(rows).T
+        s = state[qidx] @ self.table.lookup(rows).T
+        if row_weight is not None:
+            s *= row_weight[rows]
+        return s
 
 
 class PQScorer(RowScorer):
@@ -139,7 +145,7 @@ class PQScorer(RowScorer):
         lut = np.matmul(sub, t.codebooks.transpose(0, 2, 1))  # (M, n, K)
         return np.ascontiguousarray(lut.transpose(1, 0, 2), dtype=np.float32)
 
-    def scores(self, state, qidx, rows):
+    def scores(self, state, qidx, rows, row_weight=None):
         """ADC scores (see :meth:`RowScorer.scores`).
 
         Parameters
@@ -148,15 +154,26 @@ class PQScorer(RowScorer):
             The lookup tables from :meth:`prepare`.
         qidx, rows : numpy.ndarray of int64
             Queries and table rows.
+        row_weight : numpy.ndarray of float32, shape (n_rows,), optional
+            Multiplies each row's score inside the kernel (cosine's inverse norms: no second
+            pass over the scores).
 
         Returns
         -------
         numpy.ndarray, shape (len(qidx), len(rows))
             float32 scores.
         """
+        scale = self.row_scale
+        if row_weight is not None:
+            cached = getattr(self, "_weighted", None)
+            if cached is None or cached[0] is not row_weight:
+                w = np.asarray(row_weight, dtype=np.float32)
+                cached = (row_weight, w * self.row_scale if self.row_scale.size else w)
+                self._weighted = cached
+            scale = cached[1]
         out = np.empty((qidx.size, rows.size), np.float32)
-        kernels(_KERNELS).pq_scores(state, qidx, self.table.codes, rows, self.row_scale,
-                                    self.row_scale.size > 0, out)
+        kernels(_KERNELS).pq_scores(state, qidx, self.table.codes, rows, scale, scale.size > 0,
+                                    out)
         return out
 
 
@@ -185,7 +202,7 @@ class RowwiseScorer(RowScorer):
             q = np.concatenate([q, np.zeros((q.shape[0], 1), np.float32)], axis=1)
         return q
 
-    def scores(self, state, qidx, rows):
+    def scores(self, state, qidx, rows, row_weight=None):
         """int8 / int4 scores (see :meth:`RowScorer.scores`).
 
         Parameters
@@ -194,6 +211,8 @@ class RowwiseScorer(RowScorer):
             The queries from :meth:`prepare`.
         qidx, rows : numpy.ndarray of int64
             Queries and table rows.
+        row_weight : numpy.ndarray of float32, shape (n_rows,), optional
+            Multiplies each row's score.
 
         Returns
         -------
@@ -204,6 +223,8 @@ class RowwiseScorer(RowScorer):
         k = kernels(_KERNELS)
         kernel = k.int8_scores if self.table.bits == 8 else k.int4_scores
         kernel(state, qidx, self.table.data, rows, self.scale_bias, out)
+        if row_weight is not None:
+            out *= row_weight[rows]
         return out
 
 
