@@ -53,6 +53,7 @@ def test_parse_size():
 
 @pytest.mark.parametrize("method,options", [
     ("float16", {}), ("int8", {}), ("int4", {}), ("bit1", {}), ("bit2", {}),
+    ("bit1", {"rotation": True}),
     ("pq", {"n_subvectors": 8}), ("pruned+int4", {"keep": 700}),
     ("pruned+bit2", {"keep": 1234}), ("pruned+pq", {"keep": 2900, "n_subvectors": 8}),
     ("tiered+bit2", {"keep": 1000, "tail_components": 8}),

@@ -591,6 +591,8 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
     fixed = [_Family(m, {}) for m in ("float16", "int8", "int4")]
     if lowbit:
         fixed += [_Family("bit2", {}), _Family("bit1", {})]
+        if dim >= 16:  # a random rotation helps some vectors (d=300 1-bit: 0.90 -> 0.97)
+            fixed += [_Family("bit2", {"rotation": True}), _Family("bit1", {"rotation": True})]
     divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m <= dim // 2]
     knobs = []
     if divisors and n_min >= 256:
