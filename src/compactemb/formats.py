@@ -145,6 +145,16 @@ def _split_row(line: str, dim: int | None, path: str, lineno: int):
     return word, values, dim
 
 
+def _read_vector_line(line: str, dim: int | None, path: str, lineno: int):
+    """One text row as (word, values, dim), checked for width and finite values."""
+    word, values, dim = _split_row(line, dim, path, lineno)
+    if values.shape[0] != dim:
+        raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
+                          f"{values.shape[0]}")
+    _check_finite(values, path, lineno)
+    return word, values, dim
+
+
 def _is_float(s: str) -> bool:
     try:
         float(s)
@@ -218,11 +228,7 @@ def load_word2vec_format(path, *, binary: bool = False, limit: int | None = None
             break
         if not line.strip():
             continue
-        word, values, _ = _split_row(line, dim, path, lineno)
-        if values.shape[0] != dim:
-            raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
-                              f"{values.shape[0]}")
-        _check_finite(values, path, lineno)
+        word, values, _ = _read_vector_line(line, dim, path, lineno)
         words.append(word)
         rows.append(values)
     if len(words) < want:
@@ -350,11 +356,7 @@ def load_glove(path, *, limit: int | None = None) -> KeyedVectors:
         if lineno == 1 and len(head) == 2 and all(h.isdigit() for h in head):
             raise FormatError(f"{path}: line 1 looks like a word2vec header {line.strip()!r}; "
                               "use format 'word2vec' or 'vec'")
-        word, values, dim = _split_row(line, dim, path, lineno)
-        if values.shape[0] != dim:
-            raise FormatError(f"{path}: line {lineno}: expected {dim} values, got "
-                              f"{values.shape[0]}")
-        _check_finite(values, path, lineno)
+        word, values, dim = _read_vector_line(line, dim, path, lineno)
         words.append(word)
         rows.append(values)
     if not words or dim is None:
