@@ -526,7 +526,13 @@ def case_pq_ivf_top_k(scaled, weighted):
     return (ADC, "pq_ivf_top_k", build, FLOAT)
 
 
+def build_pq_lut(rng):
+    return [rng.normal(size=(5, 12)).astype(np.float32),
+            rng.normal(size=(3, 16, 4)).astype(np.float32), np.zeros((5, 3, 16), np.float32)]
+
+
 CASES.update({
+    "pq_lut": (ADC, "pq_lut", build_pq_lut, FLOAT),
     **{f"pq_ivf_top_k-scaled{s:d}-weighted{w:d}": case_pq_ivf_top_k(s, w)
        for s in (0, 1) for w in (0, 1)},
     **{f"pq_scores-scaled{s:d}": case_pq_scores(s) for s in (0, 1)},

@@ -141,9 +141,9 @@ class PQScorer(RowScorer):
         q = np.asarray(queries, dtype=np.float32)
         if t.rotation is not None:  # row = dec @ R.T, so q . row = (q @ R) . dec
             q = q @ t.rotation
-        sub = q.reshape(q.shape[0], t.n_subvectors, t.dsub).transpose(1, 0, 2)  # (M, n, dsub)
-        lut = np.matmul(sub, t.codebooks.transpose(0, 2, 1))  # (M, n, K)
-        return np.ascontiguousarray(lut.transpose(1, 0, 2), dtype=np.float32)
+        lut = np.empty((q.shape[0], t.n_subvectors, t.n_centroids), np.float32)
+        kernels(_KERNELS).pq_lut(np.ascontiguousarray(q), t.codebooks, lut)
+        return lut
 
     def scores(self, state, qidx, rows, row_weight=None):
         """ADC scores (see :meth:`RowScorer.scores`).

@@ -65,3 +65,10 @@ def pq_ivf_top_k(lut, probe, list_ptr, list_rows, list_codes, list_scale, has_sc
             keep = list_weight[idx] != 0
             rows, s = rows[keep], s[keep] * list_weight[idx][keep]
         merge_top_k_rows(s[None, :], np.array([i]), rows, best_s, best_i)
+
+
+def pq_lut(queries, codebooks, out):
+    """out[i, m, c] = queries[i, m*dsub:(m+1)*dsub] . codebooks[m, c]."""
+    n_sub, _, dsub = codebooks.shape
+    sub = queries.reshape(queries.shape[0], n_sub, dsub)
+    out[:] = np.einsum("imd,mcd->imc", sub, codebooks)
