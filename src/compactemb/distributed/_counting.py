@@ -293,9 +293,7 @@ class RayPPMISVD(PPMISVD):
             The cluster cannot be reached.
         """
         from ..keyed import KeyedVectors
-        from ..tables import DenseTable
         from ..train._base import epoch_callback
-        from ..train._svd import ppmi, randomized_svd
 
         self._validate()
         if self.subsample:
@@ -317,18 +315,7 @@ class RayPPMISVD(PPMISVD):
             counts = count_cooccurrence(corpus, vocab, tokenizer=self.tokenizer,
                                         window=self.window, weighting=self.weighting,
                                         address=self.address, chunk_bytes=self.chunk_bytes)
-        if counts.nnz == 0:
-            raise InputError(f"{name}: no word pairs within the window (are all sentences "
-                             "one word long?)")
-        t2 = time.perf_counter()
-        m = ppmi(counts, cds=self.cds, shift=self.shift)
-        t3 = time.perf_counter()
-        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter,
-                                 random_state=self.random_state, desc="ppmi svd")
-        t4 = time.perf_counter()
-        self.vocab_ = vocab
-        self.table_ = DenseTable(u * s[None, :] ** self.eig)
-        self.singular_values_ = s
+        m, t2, t3, t4 = self._factorize(counts, vocab, name)
         self.meta_ = {
             "trainer": "ppmi_svd", "backend": "ray", "params": self._meta_params("svd"),
             "corpus": name, "vocab_size": len(vocab), "cooccurrence_nnz": int(counts.nnz),

@@ -358,18 +358,7 @@ class PPMISVD(Trainer):
             counts = cooccurrence(chunks, len(vocab), window=self.window,
                                   weighting=self.weighting, keep_prob=keep,
                                   random_state=self.random_state)
-        if counts.nnz == 0:
-            raise InputError(f"{describe(corpus)}: no word pairs within the window "
-                             "(are all sentences one word long?)")
-        t2 = time.perf_counter()
-        m = ppmi(counts, cds=self.cds, shift=self.shift)
-        t3 = time.perf_counter()
-        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter,
-                                 random_state=self.random_state, desc="ppmi svd")
-        t4 = time.perf_counter()
-        self.vocab_ = vocab
-        self.table_ = DenseTable(u * s[None, :] ** self.eig)
-        self.singular_values_ = s
+        m, t2, t3, t4 = self._factorize(counts, vocab, describe(corpus))
         self.meta_ = {
             "trainer": "ppmi_svd", "params": self._meta_params("svd"),
             "corpus": describe(corpus),
@@ -383,6 +372,25 @@ class PPMISVD(Trainer):
         self.model_ = KeyedVectors(self.vocab_, self.table_, self.meta_)
         notify(0, {"seconds": t4 - t0})
         return self
+
+    def _factorize(self, counts, vocab: Vocab, name: str):
+        """PPMI then SVD of ``counts``: sets ``vocab_``, ``table_``, ``singular_values_``.
+
+        Returns the PPMI matrix and the times after counting, PPMI and SVD.
+        """
+        if counts.nnz == 0:
+            raise InputError(f"{name}: no word pairs within the window "
+                             "(are all sentences one word long?)")
+        t2 = time.perf_counter()
+        m = ppmi(counts, cds=self.cds, shift=self.shift)
+        t3 = time.perf_counter()
+        u, s, _ = randomized_svd(m, self.dim, n_iter=self.n_iter,
+                                 random_state=self.random_state, desc="ppmi svd")
+        t4 = time.perf_counter()
+        self.vocab_ = vocab
+        self.table_ = DenseTable(u * s[None, :] ** self.eig)
+        self.singular_values_ = s
+        return m, t2, t3, t4
 
     def keyed_vectors(self) -> KeyedVectors:
         """The trained vectors as :class:`KeyedVectors` (``model_``, metadata included).
