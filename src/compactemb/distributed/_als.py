@@ -109,7 +109,8 @@ class ShardSolver:
         self.idle_heap = self.peak_heap = _anonymous_rss()
 
     def _warm_up(self) -> None:
-        from ..train._mf_kernels import als_cg_half, als_cholesky_half
+        from ..train import _mf_kernels
+        from ..train._mf import _als_half
 
         k = self.dim
         indptr, indices = np.array([0, 1], np.int64), np.zeros(1, np.int32)
@@ -117,11 +118,8 @@ class ShardSolver:
         x, y = np.zeros((1, k), np.float32), np.ones((1, k), np.float32)
         gram = np.eye(k, dtype=np.float32)
         with _Threads(self.n_threads):
-            if self.solver == "cg":
-                als_cg_half(indptr, indices, data, x, y, gram, self.cg_steps, bounds)
-            else:
-                als_cholesky_half(indptr, indices, data, x, y, gram.astype(np.float64), bounds,
-                                  np.zeros(1, np.int64))
+            _als_half(_mf_kernels, self.solver, self.cg_steps, indptr, indices, data, x, y,
+                      gram, bounds)
 
     def pid(self) -> int:
         return os.getpid()
@@ -133,7 +131,8 @@ class ShardSolver:
         (``n_shards``: whole shards when broadcasting, the rows this shard needs when blocked).
         Returns (factors, Gram part, then when blocked one piece per destination).
         """
-        from ..train._mf_kernels import als_cg_half, als_cholesky_half
+        from ..train import _mf_kernels
+        from ..train._mf import _als_half
 
         grams, pieces = parts[:n_shards], parts[n_shards:]
         self.calls += 1
@@ -151,16 +150,12 @@ class ShardSolver:
         data = self.shard[f"data{side}"]
         with _Threads(self.n_threads) as threads:
             chunks = balanced_bounds(indptr, self.dim / 2, 8 * threads)
-            if self.solver == "cg":
-                als_cg_half(indptr, indices, data, factors, other, gram32, self.cg_steps, chunks)
-            else:
-                failed = np.zeros(chunks.size - 1, dtype=np.int64)
-                als_cholesky_half(indptr, indices, data, factors, other,
-                                  gram32.astype(np.float64), chunks, failed)
-                if failed.any():
-                    raise InputError(
-                        f"ALS: the system of a row of shard {self.index} is not positive "
-                        "definite; increase the regularization")
+            failed = _als_half(_mf_kernels, self.solver, self.cg_steps, indptr, indices, data,
+                               factors, other, gram32, chunks)
+            if failed is not None and failed.any():
+                raise InputError(
+                    f"ALS: the system of a row of shard {self.index} is not positive "
+                    "definite; increase the regularization")
         f64 = factors.astype(np.float64)
         out = [factors, f64.T @ f64]
         if self.blocked:

@@ -96,6 +96,22 @@ def als_solve_reference(conf: sp.csr_matrix, Y: np.ndarray, reg: float) -> np.nd
     return X
 
 
+def _als_half(mf_kernels, solver: str, cg_steps: int, indptr, indices, data, factors, other,
+              gram, bounds) -> np.ndarray | None:
+    """One ALS half step in place over the rows ``bounds`` cut (``mf_kernels``' solvers).
+
+    Returns None for CG; for Cholesky, per chunk, 0 or 1 + the first row whose system is not
+    positive definite (the caller names it in its error).
+    """
+    if solver == "cg":
+        mf_kernels.als_cg_half(indptr, indices, data, factors, other, gram, cg_steps, bounds)
+        return None
+    failed = np.zeros(bounds.size - 1, dtype=np.int64)
+    mf_kernels.als_cholesky_half(indptr, indices, data, factors, other,
+                                 gram.astype(np.float64), bounds, failed)
+    return failed
+
+
 def als_cg_reference(conf: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, reg: float,
                      cg_steps: int) -> np.ndarray:
     """``cg_steps`` warm-started CG steps per row in float64 (the twin of ``als_cg_half``)."""
@@ -241,8 +257,7 @@ class ALS(Trainer):
         """
         from ..interactions import confidence
         mf_kernels = kernels("compactemb.train._mf_kernels")
-        als_cg_half, als_cholesky_half, als_loss_terms = (
-            mf_kernels.als_cg_half, mf_kernels.als_cholesky_half, mf_kernels.als_loss_terms)
+        als_loss_terms = mf_kernels.als_loss_terms
 
         self._validate()
         notify = epoch_callback(callback, "ALS")
@@ -273,16 +288,12 @@ class ALS(Trainer):
                     for (indptr, indices, data, bounds), A, B in ((sides[0], X, Y),
                                                                   (sides[1], Y, X)):
                         gram = (B.T @ B + eye).astype(np.float32)
-                        if self.solver == "cg":
-                            als_cg_half(indptr, indices, data, A, B, gram, self.cg_steps, bounds)
-                        else:
-                            failed = np.zeros(bounds.size - 1, dtype=np.int64)
-                            als_cholesky_half(indptr, indices, data, A, B,
-                                              gram.astype(np.float64), bounds, failed)
-                            if failed.any():
-                                raise InputError(
-                                    f"ALS: the system of row {int(failed[failed > 0][0]) - 1} "
-                                    "is not positive definite; increase the regularization")
+                        failed = _als_half(mf_kernels, self.solver, self.cg_steps, indptr,
+                                           indices, data, A, B, gram, bounds)
+                        if failed is not None and failed.any():
+                            raise InputError(
+                                f"ALS: the system of row {int(failed[failed > 0][0]) - 1} "
+                                "is not positive definite; increase the regularization")
                     seconds = time.perf_counter() - ts
                     self.iteration_seconds_.append(seconds)
                     loss = None
