@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._native import kernels, use_native
+from .._native import kernels
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
 from ._trainable import TrainableMixin
@@ -128,22 +128,6 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         hashed_lookup(self.weights, idx.ravel(), self.seeds, out)
         return out.reshape(idx.shape + (self.dim,))
 
-    def lookup_reference(self, ids) -> np.ndarray:
-        """The lookup through the NumPy twin of its kernel.
-
-        Parameters
-        ----------
-        ids : array-like of int
-            Row ids, any shape.
-
-        Returns
-        -------
-        numpy.ndarray of float32
-            The rows, as :meth:`lookup` gives them.
-        """
-        with use_native(False):
-            return self.lookup(ids)
-
     def parameters(self):
         return {"weights": self.weights}
 
@@ -155,10 +139,6 @@ class HashedTable(TrainableMixin, EmbeddingTable):
         idx, g = self._check_grads(ids, grads)
         hashed_scatter(self.weights, idx, self.seeds, g, np.float32(lr))
         self._norms = None
-
-    def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        with use_native(False):
-            self.apply_gradients(ids, grads, lr)
 
     def arrays(self):
         return {"weights": self.weights, "seeds": self.seeds}
@@ -258,10 +238,6 @@ class QRTable(TrainableMixin, EmbeddingTable):
         qr_lookup(self.quotient, self.remainder, idx.ravel(), self.combine == "mul", out)
         return out.reshape(idx.shape + (self.dim,))
 
-    def lookup_reference(self, ids) -> np.ndarray:
-        with use_native(False):
-            return self.lookup(ids)
-
     def parameters(self):
         return {"quotient": self.quotient, "remainder": self.remainder}
 
@@ -274,10 +250,6 @@ class QRTable(TrainableMixin, EmbeddingTable):
         qr_scatter(self.quotient, self.remainder, idx, g, np.float32(lr),
                    self.combine == "mul")
         self._norms = None
-
-    def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        with use_native(False):
-            self.apply_gradients(ids, grads, lr)
 
     def arrays(self):
         return {"quotient": self.quotient, "remainder": self.remainder}

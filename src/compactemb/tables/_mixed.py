@@ -273,10 +273,6 @@ class MixedDimTable(TrainableMixin, EmbeddingTable):
         mixed_scatter(*self.kernel_args(), idx, g, np.float32(lr))
         self._norms = self._identity = None
 
-    def apply_gradients_reference(self, ids, grads, lr: float) -> None:
-        with use_native(False):
-            self.apply_gradients(ids, grads, lr)
-
     def arrays(self):
         return {"emb": self.emb, "proj": self.proj, "block_starts": self.block_starts,
                 "block_dims": self.block_dims}
