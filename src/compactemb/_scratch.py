@@ -29,8 +29,27 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
-        return True
+        return True  # someone else's live process (or not a pid): leave its files alone
     return True
+
+
+def dead_owner_names(directory: str, prefix: str) -> list[str]:
+    """Names in ``directory`` of the form ``<prefix><pid>-...`` whose process ``pid`` is gone.
+
+    An unreadable ``directory`` gives an empty list.
+    """
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    dead = []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and len(pid) <= 9 and not _pid_alive(int(pid)):
+            dead.append(name)
+    return dead
 
 
 def remove_stale(directory: str | None = None) -> list[str]:
@@ -54,18 +73,10 @@ def remove_stale(directory: str | None = None) -> list[str]:
     """
     directory = directory or tempfile.gettempdir()
     removed: list[str] = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(PREFIX):
-            continue
-        pid = name[len(PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and len(pid) <= 9 and not _pid_alive(int(pid)):
-            path = os.path.join(directory, name)
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    for name in dead_owner_names(directory, PREFIX):
+        path = os.path.join(directory, name)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
     return removed
 
 

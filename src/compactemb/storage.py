@@ -37,6 +37,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from ._scratch import dead_owner_names
 from .exceptions import FormatError, InputError
 
 MAGIC = b"CEMBFILE"
@@ -158,16 +159,6 @@ def write_file(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]
 _TMP_MARK = ".tmp-"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's live process (or not a pid): leave its file alone
-    return True
-
-
 def temp_name(path: str) -> str:
     """A temporary name beside ``path`` that says which process writes it.
 
@@ -216,16 +207,7 @@ def remove_dead_temps(path: str | os.PathLike) -> list[str]:
     directory = os.path.dirname(os.path.abspath(path))
     prefix = os.path.basename(path) + _TMP_MARK
     removed: list[str] = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(prefix):
-            continue
-        pid_text = name[len(prefix):].split("-", 1)[0]
-        if not pid_text.isdigit() or len(pid_text) > 9 or _pid_alive(int(pid_text)):
-            continue
+    for name in dead_owner_names(directory, prefix):
         try:
             os.unlink(os.path.join(directory, name))
             removed.append(os.path.join(directory, name))
