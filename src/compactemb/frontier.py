@@ -393,13 +393,9 @@ def plot_frontier(result: dict, path) -> None:
     OptionalDependencyError
         Without matplotlib (``pip install 'compactemb[plot]'``).
     """
-    from .exceptions import require
+    from .plots import _agg_pyplot
 
-    require("matplotlib", "plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _agg_pyplot()
 
     from .storage import atomic_write
 

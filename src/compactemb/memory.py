@@ -351,13 +351,9 @@ def plot_memory_growth(path, dim: int = 300, vocab_sizes=None, *, marks: dict | 
     OptionalDependencyError
         Without matplotlib (``pip install 'compactemb[plot]'``).
     """
-    from .exceptions import require
+    from .plots import _agg_pyplot
 
-    require("matplotlib", "plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _agg_pyplot()
 
     curves = growth_curves(dim, vocab_sizes, kinds=kinds)
     fig, ax = plt.subplots(figsize=(7.5, 5))

@@ -53,6 +53,20 @@ def pca_2d(x) -> np.ndarray:
     return xc @ (axes * signs)
 
 
+def _agg_pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display needed).
+
+    Raises OptionalDependencyError without matplotlib (``pip install 'compactemb[plot]'``).
+    """
+    require("matplotlib", "plot")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def project_2d(x, *, method: str = "pca", random_state: int = 0) -> np.ndarray:
     """2-D coordinates of the rows by ``method`` ("pca" or "umap").
 
