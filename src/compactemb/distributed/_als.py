@@ -31,7 +31,7 @@ from .._progress import progress
 from .._validation import Integer, Options
 from ..exceptions import CompactEmbError, InputError
 from ..train._base import epoch_callback
-from ..train._mf import ALS, _as_matrix, _factor_model, _Threads, balanced_bounds
+from ..train._mf import ALS, _confidence_matrices, _factor_model, _Threads, balanced_bounds
 from ._cluster import ray_session
 
 # -- the plan (NumPy only: what each actor holds and sends) -------------------------------------
@@ -301,15 +301,11 @@ class RayALS(ALS):
         ClusterError
             The cluster cannot be reached.
         """
-        from ..interactions import confidence
-
         self._validate()
         notify = epoch_callback(callback, "RayALS")
         t0 = time.perf_counter()
-        m, inter = _as_matrix(interactions, "RayALS")
-        cui = confidence(m, weighting=self.weighting, alpha=self.alpha)
-        ciu = cui.T.tocsr()
-        ciu.sort_indices()
+        m, inter, cui, ciu = _confidence_matrices(interactions, self.weighting, self.alpha,
+                                                   "RayALS")
         rng = np.random.default_rng(self.random_state)  # the same draws as ALS
         n_users, n_items = m.shape
         X = rng.random((n_users, self.dim), dtype=np.float32) * np.float32(0.01)

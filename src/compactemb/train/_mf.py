@@ -59,6 +59,17 @@ def _as_matrix(data, owner: str = "trainer"):
     return interaction_matrix(data, owner)
 
 
+def _confidence_matrices(interactions, weighting: str, alpha: float, owner: str):
+    """(matrix, Interactions or None, user x item confidences, their item x user transpose)."""
+    from ..interactions import confidence
+
+    m, inter = _as_matrix(interactions, owner)
+    cui = confidence(m, weighting=weighting, alpha=alpha)
+    ciu = cui.T.tocsr()
+    ciu.sort_indices()
+    return m, inter, cui, ciu
+
+
 def _factor_model(inter, m, user_factors, item_factors, meta):
     from ..recommend import FactorModel
     from ..tables import DenseTable
@@ -255,17 +266,14 @@ class ALS(Trainer):
         InputError
             Bad parameters, empty or non-finite data, or a diverged or singular solve.
         """
-        from ..interactions import confidence
         mf_kernels = kernels("compactemb.train._mf_kernels")
         als_loss_terms = mf_kernels.als_loss_terms
 
         self._validate()
         notify = epoch_callback(callback, "ALS")
         t0 = time.perf_counter()
-        m, inter = _as_matrix(interactions, "ALS")
-        cui = confidence(m, weighting=self.weighting, alpha=self.alpha)
-        ciu = cui.T.tocsr()
-        ciu.sort_indices()
+        m, inter, cui, ciu = _confidence_matrices(interactions, self.weighting, self.alpha,
+                                                   "ALS")
         rng = np.random.default_rng(self.random_state)
         n_users, n_items = m.shape
         X = rng.random((n_users, self.dim), dtype=np.float32) * np.float32(0.01)
