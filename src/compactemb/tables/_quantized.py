@@ -149,8 +149,25 @@ class _RowwiseQuantized(EmbeddingTable):
         x = _as_float_matrix(table_or_array)
         return cls(quantize_rows(x, cls.bits), x.shape[1])
 
-    def _lookup_flat(self, idx: np.ndarray) -> np.ndarray:
+    def _codes_args(self) -> tuple:
+        """The leading arguments of this kind's lookup and bag kernels (the codes first)."""
         raise NotImplementedError
+
+    def _lookup_flat(self, idx: np.ndarray) -> np.ndarray:
+        lookup = getattr(kernels("compactemb.tables._compress_kernels"), f"{self.kind}_lookup")
+        out = np.empty((idx.size, self.dim), np.float32)
+        lookup(*self._codes_args(), idx, out)
+        return out
+
+    def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
+        bag = getattr(kernels("compactemb.tables._compress_kernels"), f"{self.kind}_bag")
+        idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
+                                                include_last_offset=include_last_offset,
+                                                mode=mode)
+        out = np.empty((starts.size, self.dim), np.float32)
+        bag(*self._codes_args(), idx, starts, ends,
+            w if w is not None else np.empty(0, np.float32), w is not None, mode == "mean", out)
+        return out
 
     def lookup(self, ids) -> np.ndarray:
         idx = check_ids(ids, self.n_rows)
@@ -228,25 +245,11 @@ class Int8Table(_RowwiseQuantized):
         """
         return int(dim) + 8
 
-    def _lookup_flat(self, idx):
-        int8_lookup = kernels("compactemb.tables._compress_kernels").int8_lookup
-        out = np.empty((idx.size, self.dim), np.float32)
-        int8_lookup(self.data, self.dim, idx, out)
-        return out
+    def _codes_args(self) -> tuple:
+        return (self.data, self.dim)
 
     def _scale_bias(self):
         return np.ascontiguousarray(self.data[:, self.dim:]).view(np.float32)
-
-    def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
-        int8_bag = kernels("compactemb.tables._compress_kernels").int8_bag
-        idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
-                                                include_last_offset=include_last_offset,
-                                                mode=mode)
-        out = np.empty((starts.size, self.dim), np.float32)
-        int8_bag(self.data, self.dim, idx, starts, ends,
-                 w if w is not None else np.empty(0, np.float32), w is not None,
-                 mode == "mean", out)
-        return out
 
 
 @register_table
@@ -285,24 +288,10 @@ class Int4Table(_RowwiseQuantized):
         """
         return (int(dim) + 1) // 2 + 4
 
-    def _lookup_flat(self, idx):
-        int4_lookup = kernels("compactemb.tables._compress_kernels").int4_lookup
-        out = np.empty((idx.size, self.dim), np.float32)
-        int4_lookup(self.data, self.dim, half_lut(), idx, out)
-        return out
+    def _codes_args(self) -> tuple:
+        return (self.data, self.dim, half_lut())
 
     def _scale_bias(self):
         nbc = (self.dim + 1) // 2
         return np.ascontiguousarray(self.data[:, nbc:nbc + 4]).view(np.float16) \
             .astype(np.float32)
-
-    def bag(self, ids, offsets=None, *, mode="mean", weights=None, include_last_offset=False):
-        int4_bag = kernels("compactemb.tables._compress_kernels").int4_bag
-        idx, starts, ends, w = check_bag_inputs(ids, offsets, self.n_rows, weights=weights,
-                                                include_last_offset=include_last_offset,
-                                                mode=mode)
-        out = np.empty((starts.size, self.dim), np.float32)
-        int4_bag(self.data, self.dim, half_lut(), idx, starts, ends,
-                 w if w is not None else np.empty(0, np.float32), w is not None,
-                 mode == "mean", out)
-        return out
