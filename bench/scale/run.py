@@ -334,6 +334,111 @@ def bench_text(tmp: Path) -> dict:
     return res
 
 
+FASTTEXT_CLASSIFY = """
+import json, sys, time
+t = time.perf_counter()
+import fasttext
+train, test, dim, ngrams, epochs, lr, threads, buckets, min_count = sys.argv[1:10]
+model = fasttext.train_supervised(input=train, dim=int(dim), wordNgrams=int(ngrams),
+                                  epoch=int(epochs), lr=float(lr), thread=int(threads),
+                                  bucket=int(buckets), minCount=int(min_count), verbose=0)
+trained = time.perf_counter() - t
+n, accuracy, _ = model.test(test)
+print(json.dumps({"accuracy": accuracy, "n": n, "import_and_train_s": trained}))
+"""
+CLASSIFY_SETTINGS = {"dim": 100, "ngrams": 2, "epochs": 5, "learning_rate": 0.1,
+                     "buckets": 2_000_000, "min_count": 1}
+SST2 = DATA / "sst2"
+
+
+def _sst2_fasttext_lines(src: Path, copies: int = 1) -> str:
+    """SST-2's TSV (header, CRLF) as fastText ``__label__X text`` lines, ``copies`` times."""
+    with open(src, encoding="utf-8") as f:
+        next(f)
+        lines = []
+        for line in f:
+            label, text = line.rstrip("\r\n").split("\t", 1)
+            lines.append(f"__label__{label} {text}\n")
+    return "".join(lines) * copies
+
+
+def bench_classify(tmp: Path, threads: int, repeats: int) -> dict:
+    """SST-2 train x10, whole process each side: our CLI against fastText's Python module.
+
+    Both read the same ``__label__`` file (SST-2 train repeated 10 times) and score the 1,821
+    labelled test sentences; runs are interleaved so load on the shared machine hits both.
+    """
+    if not (SST2 / "train.tsv").exists():
+        return {"skipped": "sst2 not present (shared data)"}
+    train, test = tmp / "sst2_x10.txt", tmp / "sst2_test.txt"
+    train.write_text(_sst2_fasttext_lines(SST2 / "train.tsv", 10), encoding="utf-8")
+    test.write_text(_sst2_fasttext_lines(SST2 / "test.tsv"), encoding="utf-8")
+    s = CLASSIFY_SETTINGS
+    ours_cmd = [sys.executable, "-m", "compactemb", "train", "classifier", str(train),
+                "-o", str(tmp / "classifier.cemb"), "--test", str(test), "--threads",
+                str(threads), "--dim", str(s["dim"]), "--ngrams", str(s["ngrams"]),
+                "--epochs", str(s["epochs"]), "--learning-rate", str(s["learning_rate"]),
+                "--buckets", str(s["buckets"]), "--min-count", str(s["min_count"]),
+                "-q", "--json"]
+    peer_cmd = [sys.executable, "-c", FASTTEXT_CLASSIFY, str(train), str(test),
+                *(str(s[k]) for k in ("dim", "ngrams", "epochs", "learning_rate")),
+                str(threads), str(s["buckets"]), str(s["min_count"])]
+    runs: dict[str, list] = {"ours": [], "fasttext": []}
+    for _ in range(repeats):
+        for side, cmd in (("fasttext", peer_cmd), ("ours", ours_cmd)):
+            r = _child_rss(cmd, env=PEER_ENV)
+            out = json.loads(r.pop("stdout"))
+            if side == "ours":
+                r.update(accuracy=out["test"]["accuracy"], train_s=out["seconds"],
+                         examples=out["examples"])
+            else:
+                r.update(accuracy=out["accuracy"], import_and_train_s=out["import_and_train_s"])
+            runs[side].append(r)
+            print(side, json.dumps(r), flush=True)
+    import statistics
+
+    med = {side: {k: statistics.median(r[k] for r in rs)
+                  for k in ("wall_s", "cpu_s", "peak_rss_bytes", "accuracy")}
+           for side, rs in runs.items()}
+    ratios = [o["wall_s"] / f["wall_s"] for o, f in zip(runs["ours"], runs["fasttext"])]
+    return {"data": {"train_lines": runs["ours"][0]["examples"], "copies": 10,
+                     "test_lines": 1821},
+            "settings": {**s, "threads": threads}, "repeats": repeats, "runs": runs,
+            "median": med, "time_ratio_ours_over_fasttext_per_run": ratios,
+            "time_ratio_ours_over_fasttext": med["ours"]["wall_s"] / med["fasttext"]["wall_s"],
+            "rss_ratio": med["ours"]["peak_rss_bytes"] / med["fasttext"]["peak_rss_bytes"],
+            "target_time_ratio_at_most": 0.6}
+
+
+def write_classify_markdown(res: dict, path: Path) -> None:
+    if "skipped" in res:
+        path.write_text(f"# Classifier on SST-2 x10\n\n{res['skipped']}\n")
+        return
+    med, s = res["median"], res["settings"]
+    lines = ["# Classifier on SST-2 x10: whole process, compactemb against fastText", "",
+             f"{res['machine']}, load {res['load']}. `{res['command']}`", "",
+             f"SST-2 train repeated 10 times ({res['data']['train_lines']:,} lines, fastText "
+             f"`__label__` format, the same file for both), test on the "
+             f"{res['data']['test_lines']:,} labelled test sentences. Settings (both): dim "
+             f"{s['dim']}, word n-grams {s['ngrams']}, {s['epochs']} epochs, lr "
+             f"{s['learning_rate']}, {s['buckets']:,} buckets, min count {s['min_count']}, "
+             f"{s['threads']} threads. Whole process from the shell each (Python start, imports, "
+             "reading, training, saving/testing); ours `compactemb train classifier ... --test`, "
+             "fastText `fasttext.train_supervised` + `model.test` in `python -c`. "
+             f"{res['repeats']} interleaved runs, medians.", "",
+             "| | wall (s) | CPU (s) | peak RSS (MB) | test accuracy |", "|---|---|---|---|---|"]
+    for side in ("ours", "fasttext"):
+        m = med[side]
+        lines.append(f"| {side} | {m['wall_s']:.2f} | {m['cpu_s']:.2f} | "
+                     f"{m['peak_rss_bytes'] / 2**20:,.0f} | {m['accuracy']:.4f} |")
+    per_run = ", ".join(f"{x:.2f}" for x in res["time_ratio_ours_over_fasttext_per_run"])
+    ratio = res["time_ratio_ours_over_fasttext"]
+    lines += ["", f"Time ours/fastText **{ratio:.2f}** (per run: {per_run}); target at most "
+              f"{res['target_time_ratio_at_most']}: **{'met' if ratio <= 0.6 else 'missed'}**. "
+              f"Peak RSS ours/fastText {res['rss_ratio']:.2f}.", ""]
+    path.write_text("\n".join(lines))
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -457,6 +562,10 @@ def main(argv=None) -> None:
     ap.add_argument("--name", default="scale", help="results file stem")
     ap.add_argument("--update", action="store_true",
                     help="keep the parts of an earlier results file that this run skips")
+    ap.add_argument("--only", choices=["classify"],
+                    help="classify: only the classifier on SST-2 x10 against fastText, "
+                         "written to <name>_classify.md/.json")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs (--only classify)")
     ap.add_argument("--job", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.job:
@@ -469,6 +578,15 @@ def main(argv=None) -> None:
                "command": "python bench/scale/run.py " + " ".join(sys.argv[1:]),
                "scale": args.scale, "threads": args.threads,
                "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())}
+    if args.only == "classify":
+        with tempfile.TemporaryDirectory() as d:
+            res = {**results, **bench_classify(Path(d), args.threads, args.repeats)}
+        res.pop("scale")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{args.name}_classify.json").write_text(json.dumps(res, indent=1))
+        write_classify_markdown(res, RESULTS / f"{args.name}_classify.md")
+        print(f"wrote {RESULTS / (args.name + '_classify.md')}")
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if "seed" not in args.skip:
