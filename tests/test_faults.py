@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import signal
 import subprocess
 import sys
@@ -47,10 +46,28 @@ def _leftovers(folder: Path) -> list[str]:
 
 # -- kill -9 during a save ----------------------------------------------------------------------
 
-def _default_sigint():
-    """A child started from a background job inherits an ignored SIGINT; give it the default,
-    as a terminal's foreground command has."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Children get their signal or limit from a tiny launcher that then execs the command, not from
+# preexec_fn: forking without exec in a test process where gRPC threads run (the Milvus tests load
+# pymilvus) aborts the child in gRPC's fork handlers.
+_LAUNCH = textwrap.dedent("""
+    import os, resource, signal, sys
+    what, argv = sys.argv[1], sys.argv[2:]
+    if what == "sigint":  # a background job's children inherit an ignored SIGINT: the default
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    else:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(what), int(what)))
+    os.execv(argv[0], argv)
+""")
+
+
+def _with_default_sigint(argv: list[str]) -> list[str]:
+    """``argv`` run with the default SIGINT, as a terminal's foreground command has."""
+    return [sys.executable, "-c", _LAUNCH, "sigint", *argv]
+
+
+def _with_file_size_limit(nbytes: int, argv: list[str]) -> list[str]:
+    """``argv`` run under ``RLIMIT_FSIZE`` = ``nbytes`` (a disk that fills up)."""
+    return [sys.executable, "-c", _LAUNCH, str(nbytes), *argv]
 
 
 _SAVER = textwrap.dedent("""
@@ -117,10 +134,10 @@ def test_ctrl_c_at_random_moments_exits_130_without_traceback(tmp_path):
     for delay in [0.0, 0.02, 0.05, 0.1, 0.2] + [rng.uniform(0.0, 1.5) for _ in range(5)]:
         if out.exists():
             out.unlink()
-        child = subprocess.Popen([*CLI, "train", "words", str(corpus), "-o", str(out),
-                                  "--dim", "8", "--min-count", "1", "-q"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 preexec_fn=_default_sigint)
+        child = subprocess.Popen(_with_default_sigint(
+                                     [*CLI, "train", "words", str(corpus), "-o", str(out),
+                                      "--dim", "8", "--min-count", "1", "-q"]),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)
@@ -178,12 +195,6 @@ def test_stale_scratch_folders_of_dead_processes_are_removed(tmp_path):
 
 # -- a full disk: RLIMIT_FSIZE in the child -------------------------------------------------------
 
-def _limit_file_size(nbytes: int):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
-    return apply
-
-
 @pytest.mark.parametrize("argv", [
     ["vocab", "{corpus}", "--min-count", "1", "-o", "{out}"],
     ["train", "words", "{corpus}", "--dim", "8", "--min-count", "1", "-o", "{out}"],
@@ -195,8 +206,8 @@ def test_file_size_limit_gives_one_line_and_leaves_nothing(tmp_path, argv):
     DenseTable(np.ones((3, 2), np.float32)).save(keep)
     out = tmp_path / "out"
     cmd = [a.format(corpus=corpus, out=out) for a in argv]
-    r = subprocess.run([*CLI, *cmd, "-q"], capture_output=True, text=True, timeout=300,
-                       preexec_fn=_limit_file_size(4096))
+    r = subprocess.run(_with_file_size_limit(4096, [*CLI, *cmd, "-q"]), capture_output=True,
+                       text=True, timeout=300)
     assert r.returncode == 1, r.stderr
     _no_traceback(r.stderr)
     assert r.stderr.startswith("compactemb: error: ")
