@@ -86,10 +86,21 @@ def _read_fasttext(path, prefix, unlabelled):
     texts, labels = [], []
     n = len(prefix)
     for lineno, line in enumerate(iter_lines(path), 1):
-        if not line.strip():
+        words = line.split()  # empty exactly when the line is blank (same whitespace as strip)
+        if not words:
             continue
-        words = line.split()
-        labs = [w[n:] for w in words if w.startswith(prefix) and len(w) > n]
+        # Common case, one C-level count instead of a startswith per token: the prefix occurs
+        # once, at the start of the first word, so no other word can start with it.
+        if words[0].startswith(prefix) and line.count(prefix) == 1:
+            if len(words[0]) > n:
+                texts.append(" ".join(words[1:]))
+                labels.append([words[0][n:]])
+                continue
+            labs = []
+        elif prefix not in line:
+            labs = []
+        else:
+            labs = [w[n:] for w in words if w.startswith(prefix) and len(w) > n]
         if not labs:
             if unlabelled == "skip":
                 continue
