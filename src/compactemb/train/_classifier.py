@@ -110,6 +110,12 @@ class _ClassifierHead:
                    arrays.get("word_hashes", empty), attrs)
 
 
+def _places(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``firsts[x] + 0 .. firsts[x] + counts[x] - 1`` for every x, concatenated."""
+    before = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(firsts - before, counts)
+
+
 def _load_classifier(stored):
     from ..storage import build_component
 
@@ -336,15 +342,19 @@ class TextClassifier(Trainer):
                 found = pos < self.bucket_ids_.shape[0]
                 found[found] = self.bucket_ids_[pos[found]] == buckets[found]
             g_example = np.repeat(np.arange(n, dtype=np.int64), g_counts)
-            rows = np.concatenate([wid[known], self.n_words + pos[found]])
-            owner = np.concatenate([example[known], g_example[found]])
-            order = np.argsort(owner, kind="stable")
-            ids = rows[order]
-            kept = word_counts + np.bincount(g_example[found], minlength=n)
+            gram_counts = np.bincount(g_example[found], minlength=n)
+            kept = word_counts + gram_counts
             denom = (word_counts + g_counts) if self.missing_ngrams_ == "zero" else kept
-        else:
-            ids = wid[known]
-            kept = denom = word_counts
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(kept, out=offsets[1:])
+            # each example's words, then its n-grams: scatter both (already in example order)
+            # to their places, linear time where a stable argsort by example was n log n
+            ids = np.empty(int(offsets[-1]), dtype=np.int64)
+            ids[_places(offsets[:-1], word_counts)] = wid[known]
+            ids[_places(offsets[:-1] + word_counts, gram_counts)] = self.n_words + pos[found]
+            return ids, offsets, denom.astype(np.float32)
+        ids = wid[known]
+        kept = denom = word_counts
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(kept, out=offsets[1:])
         return ids, offsets, denom.astype(np.float32)
