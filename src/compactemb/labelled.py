@@ -96,7 +96,7 @@ def _read_fasttext(path, prefix, unlabelled):
                 texts.append(" ".join(words[1:]))
                 labels.append([words[0][n:]])
                 continue
-            labs = []
+            labs: list[str] = []
         elif prefix not in line:
             labs = []
         else:
