@@ -10,8 +10,19 @@ from __future__ import annotations
 import sys
 
 
+def _quiet_interrupts(unraisable) -> None:
+    """Drop a Ctrl-C that lands in a finalizer, such as llvmlite's while numba compiles.
+
+    The interpreter would print it as "Exception ignored ... Traceback" beside our one line.
+    """
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv=None) -> int:
     """Run the ``compactemb`` command line; returns the exit status (130 on Ctrl-C)."""
+    sys.unraisablehook = _quiet_interrupts
     try:
         from .cli import main as cli_main
 
