@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _net import ESTABLISHED, is_loopback, tcp_sockets
 
 from compactemb import DenseTable, KeyedVectors, Vocab
 from compactemb import milvus as cm
@@ -49,41 +50,6 @@ def _server_pids(root: int) -> list[int]:
         pids += [int(k) for k in kids]
         frontier += [int(k) for k in kids]
     return pids
-
-
-def _tcp_peers(pids: list[int]) -> set[str]:
-    """Remote IPv4/IPv6 addresses of the established TCP connections of ``pids``."""
-    inodes = set()
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                try:
-                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if link.startswith("socket:["):
-                    inodes.add(link[8:-1])
-        except OSError:
-            continue
-    peers = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[9] in inodes and f[3] == "01":  # ESTABLISHED
-                peers.add(f[2].split(":")[0])
-    return peers
-
-
-def _is_loopback_hex(addr: str) -> bool:
-    if len(addr) == 8:  # IPv4, little-endian hex
-        return addr.endswith("7F")
-    # IPv6: ::1 or an IPv4-mapped ::ffff:127.x.x.x
-    return addr == "00000000000000000000000001000000" or (
-        addr.startswith("0000000000000000FFFF0000") and addr.endswith("7F"))
 
 
 @pytest.fixture(scope="module")
@@ -343,6 +309,7 @@ def test_missing_pymilvus_names_the_extra(monkeypatch, tmp_path):
 
 def test_server_traffic_stays_on_loopback(server_uri):
     cm.push(_words(n=200), server_uri[0], "loop", index="flat", replace=True)
-    peers = _tcp_peers(_server_pids(server_uri[1].pid))
+    peers = {remote for _, _, remote, _ in
+             tcp_sockets(_server_pids(server_uri[1].pid), state=ESTABLISHED)}
     assert peers, "the server has no established connection to inspect"
-    assert all(_is_loopback_hex(p) for p in peers), peers
+    assert all(is_loopback(p) for p in peers), peers

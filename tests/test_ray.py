@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _net import tcp_sockets
 
 from compactemb.distributed import (
     ClusterError,
@@ -28,44 +28,6 @@ from compactemb.distributed._cluster import free_port
 from compactemb.distributed._counting import corpus_units
 from compactemb.train import ALS, PPMISVD
 from compactemb.vocab import Vocab
-
-
-def _sockets_of(pids) -> list[tuple[str, int, str, int]]:
-    """(local IP, port, remote IP, port) of every TCP socket the processes hold (/proc)."""
-    inodes = set()
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                try:
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        except OSError:
-            continue
-    out = []
-    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        try:
-            with open(table) as f:
-                lines = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[9] in inodes:
-                out.append((*_addr(f[1], v6), *_addr(f[2], v6)))
-    return out
-
-
-def _addr(hexaddr: str, v6: bool) -> tuple[str, int]:
-    host, port = hexaddr.split(":")
-    raw = bytes.fromhex(host)
-    if not v6:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1]), int(port, 16)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    return socket.inet_ntop(socket.AF_INET6, words), int(port, 16)
-
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 ANY = {"0.0.0.0", "::"}  # the remote end of a listening socket
@@ -109,13 +71,13 @@ def test_two_nodes_all_on_loopback(cluster):
     nodes = [n for n in ray.nodes() if n["Alive"]]
     assert len(nodes) == 2
     assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
-    sockets = _sockets_of(cluster.pids())
+    sockets = tcp_sockets(cluster.pids())
     assert sockets, "no socket found for the cluster processes"
     # every socket of the nodes, listening or connected, is on loopback at both ends
     assert [s for s in sockets if s[0] not in LOOPBACK or s[2] not in LOOPBACK | ANY] == []
     # and so are the driver's connections to them (the test process may hold others)
     ports = {s[1] for s in sockets}
-    driver = [s for s in _sockets_of([os.getpid()]) if s[3] in ports]
+    driver = [s for s in tcp_sockets([os.getpid()]) if s[3] in ports]
     assert driver and [s for s in driver if s[0] not in LOOPBACK or s[2] not in LOOPBACK] == []
 
 
