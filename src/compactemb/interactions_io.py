@@ -14,13 +14,16 @@ import csv
 import itertools
 import os
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .exceptions import InputError, require
-from .interactions import Interactions
 from .text import _open_binary, iter_lines
 from .vocab import Vocab
+
+if TYPE_CHECKING:  # the container imports scipy: the CLI's parser only needs FORMATS
+    from .interactions import Interactions
 
 __all__ = ["ENGINES", "FORMATS", "read_interactions"]
 
@@ -289,6 +292,8 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
         raise InputError(f"{path}: no interactions in the file")
     users_a = _uniform_ids(users)
     items_a = _uniform_ids(items)
+    from .interactions import Interactions
+
     return Interactions.from_arrays(users_a, items_a,
                                     np.asarray(weights, np.float32) if wcol is not None else None,
                                     np.asarray(times) if tcol is not None else None, **kw)
@@ -376,6 +381,8 @@ def _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col, tim
                 return None  # the Python reader names the line
         columns[what] = col
     del table
+    from .interactions import Interactions
+
     return Interactions.from_arrays(
         columns["user"], columns["item"],
         columns["weight"].astype(np.float32) if "weight" in columns else None,
@@ -434,6 +441,8 @@ def _read_parquet(path, user_col, item_col, weight_col, time_col, kw) -> Interac
     if time_col == "auto":
         time_col = next((names[cols.index(n)] for n in _TIME_NAMES if n in cols), None)
     try:
+        from .interactions import Interactions
+
         return Interactions.from_dataframe(df, user_col, item_col, weight_col, time_col, **kw)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
