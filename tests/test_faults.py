@@ -121,7 +121,9 @@ def _in_interpreter_start(returncode: int, err: str) -> bool:
     if returncode == -signal.SIGINT and err == "":
         return True
     frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
-    return returncode in (1, -signal.SIGINT) and "KeyboardInterrupt" in err and \
+    # CPython's start-up may also end with its own status ("Failed checking if argv[0] is an
+    # import path entry"): any failure but ours (130) whose traceback has no frame of ours
+    return returncode not in (0, 130) and "KeyboardInterrupt" in err and \
         not any("compactemb/" in line or "compactemb\\\\" in line for line in frames)
 
 
