@@ -13,6 +13,7 @@ A point is on the Pareto front when no point with fewer (or equal) bytes has hig
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -446,13 +447,28 @@ def write_frontier(result: dict, out_dir, *, plot: bool = True) -> dict:
     """
     from .storage import atomic_write, write_json
 
+    created = not os.path.isdir(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, "frontier.json"),
              "markdown": os.path.join(out_dir, "frontier.md")}
-    write_json(paths["json"], result)
-    with atomic_write(paths["markdown"], "w", encoding="utf-8") as f:
-        f.write(frontier_markdown(result))
     if plot:
         paths["png"] = os.path.join(out_dir, "frontier.png")
-        plot_frontier(result, paths["png"])
+    written: list[str] = []
+    try:
+        write_json(paths["json"], result)
+        written.append(paths["json"])
+        with atomic_write(paths["markdown"], "w", encoding="utf-8") as f:
+            f.write(frontier_markdown(result))
+        written.append(paths["markdown"])
+        if plot:
+            plot_frontier(result, paths["png"])
+    except BaseException:
+        # all three files or none: a failed run leaves no half set (nor a folder it made)
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(out_dir)
+        raise
     return paths
