@@ -30,7 +30,7 @@ train and test rows and columns mean the same users and items, and are seeded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,12 +53,16 @@ class Interactions:
         Summed weights; indices sorted within each row, no duplicates.
     timestamps : ndarray of shape (nnz,), optional
         The time of each stored entry (aligned with ``matrix.data``), when the input had one.
+    skipped_rows : list of str
+        Rows a reader left out with ``on_bad_rows="skip"``, each ``"<file>: line <n>:
+        <reason>"`` (empty otherwise).
     """
 
     user_vocab: Vocab
     item_vocab: Vocab
     matrix: sp.csr_matrix
     timestamps: np.ndarray | None = None
+    skipped_rows: list[str] = field(default_factory=list)
 
     @classmethod
     def from_arrays(cls, users, items, weights=None, timestamps=None, *,

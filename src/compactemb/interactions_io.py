@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the container imports scipy: the CLI's parser only needs FO
 __all__ = ["ENGINES", "FORMATS", "read_interactions"]
 
 FORMATS = ("auto", "text", "csv", "tsv", "movielens", "parquet")
+BAD_ROW_POLICIES = ("raise", "skip")
 ENGINES = ("auto", "pyarrow", "python")
 
 
@@ -86,7 +87,7 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
                       header: bool | None = None, user_col=0, item_col=1, weight_col="auto",
                       time_col="auto", user_vocab: Vocab | None = None,
                       item_vocab: Vocab | None = None, on_unknown: str = "raise",
-                      engine: str = "auto") -> Interactions:
+                      engine: str = "auto", on_bad_rows: str = "raise") -> Interactions:
     """Read interactions from a delimited text file, a MovieLens file or Parquet.
 
     Parameters
@@ -116,6 +117,11 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
         take exactly as the Python reader would (comment lines, ragged rows, padded fields, a
         bad value) is read again by the Python reader, which names the line of any error.
         ``python`` always uses the Python reader; ``pyarrow`` requires pyarrow.
+    on_bad_rows : {"raise", "skip"}, default "raise"
+        A malformed row of a delimited file (too few fields, an empty ID, a weight that is not
+        a number, not finite or negative, a bad timestamp, broken CSV quoting): ``raise`` stops
+        at the first one naming its line; ``skip`` leaves such rows out and lists them in the
+        result's ``skipped_rows`` (a file with no good row is still an error).
 
     Returns
     -------
@@ -149,18 +155,33 @@ def read_interactions(path: str | os.PathLike, *, format: str = "auto", sep: str
         sep = "\t" if sep is None else sep
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if on_bad_rows not in BAD_ROW_POLICIES:
+        raise InputError(f"on_bad_rows must be one of {', '.join(BAD_ROW_POLICIES)}, got "
+                         f"{on_bad_rows!r}")
+    skipped: list[str] | None = [] if on_bad_rows == "skip" else None
     if engine != "python":
-        fast = _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col,
-                                     time_col, kw, required=engine == "pyarrow")
+        try:
+            fast = _read_delimited_arrow(path, sep, header, user_col, item_col, weight_col,
+                                         time_col, kw, required=engine == "pyarrow")
+        except InputError:
+            if skipped is None:
+                raise
+            fast = None  # a bad row among the first two: the Python reader skips it
         if fast is not None:
             return fast
-    rows = _split_rows(path, sep)
-    return _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col,
-                                 kw)
+    rows = _split_rows(path, sep, skipped)
+    inter = _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col,
+                                  kw, skipped)
+    if skipped:
+        inter.skipped_rows = skipped
+    return inter
 
 
-def _split_rows(path: str, sep: str | None):
-    """Yield (line number, fields) of the non-empty, non-comment lines."""
+def _split_rows(path: str, sep: str | None, skipped: list[str] | None = None):
+    """Yield (line number, fields) of the non-empty, non-comment lines.
+
+    With ``skipped`` (a list), a line CSV cannot split is recorded there instead of raising.
+    """
     lines = ((n, line.rstrip("\r\n")) for n, line in enumerate(iter_lines(path), 1))
     lines = ((n, line) for n, line in lines if line.strip() and not line.startswith("#"))
     if sep == ",":  # CSV: quoted fields may hold commas
@@ -168,7 +189,10 @@ def _split_rows(path: str, sep: str | None):
             try:
                 fields = next(csv.reader([line]))
             except csv.Error as exc:
-                raise InputError(f"{path}: line {n}: {exc}") from None
+                if skipped is None:
+                    raise InputError(f"{path}: line {n}: {exc}") from None
+                skipped.append(f"{path}: line {n}: {exc}")
+                continue
             yield n, [f.strip() for f in fields]
         return
     splitter = re.compile(r"[,\t ]+" if sep is None else re.escape(sep))
@@ -241,7 +265,8 @@ def _resolve_columns(f0, f1, path, header, user_col, item_col, weight_col, time_
     return header, ucol, icol, wcol, tcol
 
 
-def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw):
+def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, time_col, kw,
+                          skipped: list[str] | None = None):
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -284,10 +309,22 @@ def _rows_to_interactions(rows, path, header, user_col, item_col, weight_col, ti
         users.append(_parse_id(u))
         items.append(_parse_id(i))
 
+    def take_or_skip(n, fields):
+        if skipped is None:
+            take(n, fields)
+            return
+        mark = (len(users), len(items), len(weights), len(times))
+        try:
+            take(n, fields)
+        except InputError as exc:
+            # a row fails before its user and item are appended, but weights/times may be
+            del users[mark[0]:], items[mark[1]:], weights[mark[2]:], times[mark[3]:]
+            skipped.append(str(exc))
+
     if not header:
-        take(n0, f0)
+        take_or_skip(n0, f0)
     for n, fields in rows:
-        take(n, fields)
+        take_or_skip(n, fields)
     if not users:
         raise InputError(f"{path}: no interactions in the file")
     users_a = _uniform_ids(users)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import partial
 
 from ..distributed._cli import add_ray_options, check_ray_method, ray_address, using_ray
@@ -36,6 +37,9 @@ def add_format_options(p) -> None:
                    "rating/weight/count header) or 'none' (all weights 1)")
     g.add_argument("--time-col", default="auto",
                    help="timestamp column (position or name), 'auto' or 'none'")
+    g.add_argument("--on-bad-rows", choices=("raise", "skip"), default="raise",
+                   help="a malformed row: stop naming its line (raise), or leave it out and "
+                   "say how many were left out (skip)")
 
 
 def _col(value):
@@ -49,9 +53,15 @@ def _col(value):
 def read_from_args(path, args, **kw):
     from ..interactions_io import read_interactions
 
-    return read_interactions(path, format=args.format, sep=args.sep, header=args.header,
-                             user_col=_col(args.user_col), item_col=_col(args.item_col),
-                             weight_col=_col(args.weight_col), time_col=_col(args.time_col), **kw)
+    inter = read_interactions(path, format=args.format, sep=args.sep, header=args.header,
+                              user_col=_col(args.user_col), item_col=_col(args.item_col),
+                              weight_col=_col(args.weight_col), time_col=_col(args.time_col),
+                              on_bad_rows=getattr(args, "on_bad_rows", "raise"), **kw)
+    if inter.skipped_rows:
+        n = len(inter.skipped_rows)
+        print(f"compactemb: note: left out {n:,} bad row{'s' if n > 1 else ''} of {path}; "
+              f"first: {inter.skipped_rows[0]}", file=sys.stderr)
+    return inter
 
 
 def register(commands, families) -> None:
