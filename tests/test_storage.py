@@ -215,9 +215,10 @@ def _reference_subword(attrs, a):
                 b = _fnv1a_int8(word[start:start + n].encode("utf-8")) % attrs["buckets"]
                 if kept is None:
                     rows.append(inner[attrs["n_rows"] + b])
-                else:  # a pruned bucket is a zero row
-                    rows.append(inner[attrs["n_rows"] + kept.index(b)] if b in kept
-                                else np.zeros(attrs["dim"], np.float32))
+                elif b in kept:
+                    rows.append(inner[attrs["n_rows"] + kept.index(b)])
+                elif not attrs.get("skip_pruned"):  # a pruned bucket is a zero row
+                    rows.append(np.zeros(attrs["dim"], np.float32))
         out.append(np.sum(rows, axis=0, dtype=np.float32) * np.float32(1 / len(rows)))
     return np.array(out, dtype=np.float32)
 

@@ -13,7 +13,19 @@ Layout (little-endian, as ``FastText::saveModel`` writes it)::
 
 The input matrix has ``nwords + bucket`` rows: the words, then the n-gram buckets. A word's
 vector is the mean of its row and its n-gram rows (:class:`~compactemb.tables.SubwordTable`).
-Quantised (``.ftz``) models are refused by name.
+
+Quantised (``.ftz``, ``FastText::quantize``) models: a quantised matrix is ``QuantMatrix::save``::
+
+    uint8 qnorm; int64 m, n; int32 codesize; codesize uint8 codes (m rows x nsubq)
+    product quantiser: int32 dim, nsubq, dsub, lastdsub; dim * 256 float32 centroids
+        (sub-quantiser j < nsubq-1 at [j*256*dsub + c*dsub], the last one at
+        [j*256*dsub + c*lastdsub], lastdsub = dim - (nsubq-1)*dsub)
+    qnorm only: m uint8 norm codes; a quantiser of dim 1 (1 x 256 norm centroids)
+
+and row i decodes as centroid values times its norm centroid (1 without qnorm). With
+``-cutoff`` the dictionary is pruned: only kept words are listed, and ``pruneidx_size`` pairs
+(bucket, row) map the kept buckets to n-gram rows ``nwords + row`` (by decreasing norm); the
+n-grams of other buckets are left out of a word's mean.
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ _ARG_NAMES = ("dim", "ws", "epoch", "minCount", "neg", "wordNgrams", "loss", "mo
               "minn", "maxn", "lrUpdateRate")
 _MAX_DIM = 1 << 16
 _CHUNK = 1 << 20
+_KSUB = 256  # centroids per sub-quantiser (fastText's nbits = 8)
 
 
 class _Reader:
@@ -78,8 +91,24 @@ class _Reader:
             self.buf = self.buf[self.at:] + more
             self.at = 0
 
-    def array(self, shape: tuple[int, int], what: str) -> np.ndarray:
-        out = np.empty(shape, dtype="<f4")
+    def raw(self, nbytes: int, dtype, what: str) -> np.ndarray:
+        """``nbytes`` bytes as a 1-D array of ``dtype``."""
+        dtype = np.dtype(dtype)
+        return self.array((nbytes // dtype.itemsize,), what, dtype)
+
+    def skip(self, nbytes: int, what: str) -> None:
+        """Pass over ``nbytes`` bytes (that must be there)."""
+        have = min(len(self.buf) - self.at, nbytes)
+        self.at += have
+        self.pos += have
+        if nbytes > have:
+            self.f.seek(nbytes - have, os.SEEK_CUR)
+            self.pos += nbytes - have
+            if self.pos > os.fstat(self.f.fileno()).st_size:
+                raise FormatError(f"{self.path}: truncated in the {what} (byte {self.pos})")
+
+    def array(self, shape: tuple, what: str, dtype="<f4") -> np.ndarray:
+        out = np.empty(shape, dtype=dtype)
         view = out.reshape(-1).view(np.uint8).data
         have = min(len(self.buf) - self.at, len(view))
         view[:have] = self.buf[self.at:self.at + have]
@@ -116,11 +145,90 @@ def read_fasttext_header(r: _Reader) -> dict:
     return args
 
 
-def load_fasttext_bin(path) -> KeyedVectors:
-    """Read a fastText ``.bin`` model into keyed vectors over a subword table.
+def _read_qmatrix(r: _Reader, what: str, *, keep: bool) -> dict:
+    """A ``QuantMatrix`` as ``QuantMatrix::save`` writes it.
 
-    ``kv[word]`` then gives what fastText's ``get_word_vector`` gives, bit for bit, for words
-    of the model's dictionary and for unseen words. Labels and the output matrix are not kept.
+    qnorm, m, n, codes, the product quantiser and, with qnorm, the norms' codes and their
+    one-dimensional quantiser.
+    """
+    qnorm = r.take(1, what)[0]
+    m, n = struct.unpack("<2q", r.take(16, what))
+    (codesize,) = struct.unpack("<i", r.take(4, what))
+    if qnorm not in (0, 1) or m < 0 or not 0 < n <= _MAX_DIM:
+        raise FormatError(f"{r.path}: implausible quantised {what} header (qnorm {qnorm}, "
+                          f"{m} x {n})")
+    codes = r.raw(codesize, np.uint8, what) if keep else r.skip(codesize, what)
+    pq = _read_pq(r, what)
+    if pq["dim"] != n or codesize != m * pq["nsubq"]:
+        raise FormatError(f"{r.path}: the quantised {what} ({m} x {n}, {codesize} code bytes) "
+                          f"does not match its quantiser (dim {pq['dim']}, {pq['nsubq']} "
+                          "sub-quantisers)")
+    out = {"qnorm": bool(qnorm), "m": m, "n": n, "pq": pq,
+           "codes": codes.reshape(m, pq["nsubq"]) if keep else None}
+    if qnorm:
+        norm_codes = r.raw(m, np.uint8, what) if keep else r.skip(m, what)
+        npq = _read_pq(r, f"{what} norms")
+        if npq["dim"] != 1 or npq["nsubq"] != 1:
+            raise FormatError(f"{r.path}: the {what} norms' quantiser has dim {npq['dim']}, "
+                              "expected 1")
+        out["norm_codes"], out["npq"] = norm_codes, npq
+    return out
+
+
+def _read_pq(r: _Reader, what: str) -> dict:
+    """A ``ProductQuantizer``: int32 dim, nsubq, dsub, lastdsub, then dim * 256 float32."""
+    dim, nsubq, dsub, lastdsub = struct.unpack("<4i", r.take(16, f"{what} quantiser"))
+    if not 0 < dim <= _MAX_DIM or not 0 < dsub <= dim or nsubq != -(-dim // dsub) \
+            or lastdsub != dim - (nsubq - 1) * dsub:
+        raise FormatError(f"{r.path}: implausible product quantiser in the {what} (dim {dim}, "
+                          f"nsubq {nsubq}, dsub {dsub}, lastdsub {lastdsub})")
+    centroids = r.raw(dim * _KSUB * 4, np.dtype("<f4"), f"{what} quantiser")
+    if not np.isfinite(centroids).all():
+        raise FormatError(f"{r.path}: the {what} quantiser has NaN or infinite centroids")
+    return {"dim": dim, "nsubq": nsubq, "dsub": dsub, "lastdsub": lastdsub,
+            "centroids": centroids}
+
+
+def _pq_codebooks(pq: dict) -> list[np.ndarray]:
+    """Per sub-quantiser (256, width) centroid blocks (``ProductQuantizer::get_centroids``)."""
+    c, dsub, nsubq = pq["centroids"], pq["dsub"], pq["nsubq"]
+    books = [c[m * _KSUB * dsub:(m + 1) * _KSUB * dsub].reshape(_KSUB, dsub)
+             for m in range(nsubq - 1)]
+    last = (nsubq - 1) * _KSUB * dsub
+    books.append(c[last:last + _KSUB * pq["lastdsub"]].reshape(_KSUB, pq["lastdsub"]))
+    return books
+
+
+def _decode_qmatrix(q: dict, rows: np.ndarray) -> np.ndarray:
+    """float32 rows as ``QuantMatrix::addRowToVector`` adds them.
+
+    Each centroid value times the row's norm centroid (float32 products; 1 without qnorm).
+    """
+    books = _pq_codebooks(q["pq"])
+    out = np.empty((rows.shape[0], q["n"]), np.float32)
+    for s in range(0, rows.shape[0], 1 << 16):
+        sel = rows[s:s + (1 << 16)]
+        codes = q["codes"][sel]
+        block = np.concatenate([books[m][codes[:, m]] for m in range(len(books))], axis=1)
+        if q["qnorm"]:
+            norms = q["npq"]["centroids"][q["norm_codes"][sel]]
+            block = block * norms[:, None]  # float32 * float32, as fastText's alpha * c[n]
+        out[s:s + sel.shape[0]] = block
+    return out
+
+
+def load_fasttext_bin(path) -> KeyedVectors:
+    """Read a fastText model (``.bin`` or quantised ``.ftz``) into keyed vectors.
+
+    The vectors are over a subword table: ``kv[word]`` gives what fastText's
+    ``get_word_vector`` gives, bit for bit, for words of the model's dictionary and for unseen
+    words. Labels and the output matrix are not kept.
+
+    A quantised model's input matrix becomes a PQ inner table holding fastText's own codes
+    and centroids when that is exact (no norm quantisation, ``dsub`` dividing dim); otherwise
+    (``-qnorm``, or a shorter last sub-vector) its rows are decoded to float32 as fastText
+    decodes them. A pruned dictionary (``-cutoff``) keeps only the kept buckets, whose
+    n-grams fastText leaves out of a word's mean (``SubwordTable(skip_pruned=True)``).
 
     Parameters
     ----------
@@ -131,12 +239,12 @@ def load_fasttext_bin(path) -> KeyedVectors:
     -------
     KeyedVectors
         The words (with their counts) over a :class:`~compactemb.tables.SubwordTable`;
-        ``meta["imported_from"]`` has the model's args.
+        ``meta["imported_from"]`` has the model's args (and ``quantised``).
 
     Raises
     ------
     FormatError
-        For a file that is not a fastText model, is truncated, or is quantised (``.ftz``).
+        For a file that is not a fastText model, is truncated or inconsistent.
 
     Examples
     --------
@@ -145,7 +253,7 @@ def load_fasttext_bin(path) -> KeyedVectors:
     (100,)
     """
     from .keyed import KeyedVectors
-    from .tables import DenseTable, SubwordTable
+    from .tables import DenseTable, PQTable, SubwordTable
     from .vocab import Vocab
 
     path = os.fspath(path)
@@ -170,36 +278,87 @@ def load_fasttext_bin(path) -> KeyedVectors:
                 except UnicodeDecodeError:
                     raise FormatError(f"{path}: dictionary word {i} is not UTF-8") from None
                 counts[i] = count
-        if prune_size >= 0:  # fastText itself reads a pruned dictionary only with .ftz
-            raise FormatError(f"{path}: a pruned (quantised) fastText model; only plain .bin "
-                              "models are read")
-        if r.take(1, "input matrix")[0]:
-            raise FormatError(f"{path}: a quantised (.ftz) fastText model; only plain .bin "
-                              "models are read")
-        m, n = struct.unpack("<2q", r.take(16, "input matrix"))
-        if n != args["dim"] or m != nwords + args["bucket"]:
+        kept = None
+        if prune_size >= 0:  # (bucket, row) pairs of the buckets a quantised model kept
+            if prune_size > min(args["bucket"], 1 << 31):
+                raise FormatError(f"{path}: {prune_size} pruned-dictionary entries for "
+                                  f"{args['bucket']} buckets")
+            pairs = r.raw(8 * prune_size, np.dtype("<i4"), "pruned dictionary").reshape(-1, 2)
+            kept = _kept_buckets(path, pairs, args["bucket"])
+        n_ngram_rows = args["bucket"] if kept is None else kept[0].shape[0]
+        quantised = r.take(1, "input matrix")[0]
+        if quantised not in (0, 1):
+            raise FormatError(f"{path}: input matrix flag {quantised} (expected 0 or 1)")
+        if quantised:
+            q = _read_qmatrix(r, "input matrix", keep=True)
+            m, n = q["m"], q["n"]
+        else:
+            if kept is not None:  # as fastText, which refuses these
+                raise FormatError(f"{path}: a pruned dictionary in a model that is not "
+                                  "quantised (fastText refuses these too)")
+            m, n = struct.unpack("<2q", r.take(16, "input matrix"))
+        if n != args["dim"] or m != nwords + n_ngram_rows:
             raise FormatError(f"{path}: input matrix {m} x {n} does not match {nwords} words + "
-                              f"{args['bucket']} buckets x dim {args['dim']}")
-        matrix = r.array((m, n), "input matrix")
-        if not np.isfinite(matrix).all():
-            raise FormatError(f"{path}: the input matrix has NaN or infinite values")
-        # the output matrix is not kept, but its header must be there (a whole file)
-        r.take(1, "output matrix")
-        mo, no = struct.unpack("<2q", r.take(16, "output matrix"))
-        if mo < 0 or no != n:
-            raise FormatError(f"{path}: output matrix {mo} x {no} does not match dim {n}")
+                              f"{n_ngram_rows} buckets x dim {args['dim']}")
+        if not quantised:
+            matrix = r.array((m, n), "input matrix")
+            if not np.isfinite(matrix).all():
+                raise FormatError(f"{path}: the input matrix has NaN or infinite values")
+        # the output matrix is not kept, but it must be there whole
+        qout = r.take(1, "output matrix")[0]
+        if qout not in (0, 1):
+            raise FormatError(f"{path}: output matrix flag {qout} (expected 0 or 1)")
+        if quantised and qout:
+            qo = _read_qmatrix(r, "output matrix", keep=False)
+            if qo["n"] != n:
+                raise FormatError(f"{path}: output matrix dim {qo['n']} does not match dim {n}")
+            end = r.pos
+        else:
+            mo, no = struct.unpack("<2q", r.take(16, "output matrix"))
+            if mo < 0 or no != n:
+                raise FormatError(f"{path}: output matrix {mo} x {no} does not match dim {n}")
+            end = r.pos + 4 * mo * no
         size = os.fstat(f.fileno()).st_size
-        if size < r.pos + 4 * mo * no:
+        if size < end:
             raise FormatError(f"{path}: truncated in the output matrix: {size:,} bytes, the "
-                              f"model needs {r.pos + 4 * mo * no:,}")
+                              f"model needs {end:,}")
+    order = np.arange(m, dtype=np.int64)
+    if kept is not None:  # our n-gram rows follow the sorted bucket ids
+        order[nwords:] = nwords + kept[1]
+    if not quantised:
+        inner = DenseTable(matrix)
+        how = None
+    elif not q["qnorm"] and q["pq"]["lastdsub"] == q["pq"]["dsub"]:
+        pq = q["pq"]
+        inner = PQTable(pq["centroids"].reshape(pq["nsubq"], _KSUB, pq["dsub"]),
+                        q["codes"][order])
+        how = "pq"
+    else:
+        inner = DenseTable(_decode_qmatrix(q, order))
+        how = "decoded to float32"
     maxn = args["maxn"]
-    table = SubwordTable(DenseTable(matrix), words, minn=args["minn"] if maxn else 0,
-                         maxn=maxn, buckets=args["bucket"])
-    meta = {"imported_from": {"file": os.path.basename(path), "format": "fasttext-bin",
-                              "args": {**args, "loss": _LOSSES[args["loss"]],
-                                       "model": _MODELS[args["model"]]},
-                              "ntokens": int(ntokens), "labels": int(nlabels)}}
-    return KeyedVectors(Vocab(words, counts), table, meta)
+    table = SubwordTable(inner, words, minn=args["minn"] if maxn else 0, maxn=maxn,
+                         buckets=args["bucket"], kept_buckets=None if kept is None else kept[0],
+                         skip_pruned=kept is not None)
+    imported = {"file": os.path.basename(path), "format": "fasttext-bin",
+                "args": {**args, "loss": _LOSSES[args["loss"]], "model": _MODELS[args["model"]]},
+                "ntokens": int(ntokens), "labels": int(nlabels)}
+    if quantised:
+        imported["quantised"] = {"dsub": q["pq"]["dsub"], "qnorm": q["qnorm"],
+                                 "pruned": kept is not None, "input": how}
+    return KeyedVectors(Vocab(words, counts), table, {"imported_from": imported})
+
+
+def _kept_buckets(path: str, pairs: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted kept bucket ids, their rows among the n-gram rows) of a pruned dictionary."""
+    bucket, row = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    n = bucket.shape[0]
+    if n and (bucket.min() < 0 or bucket.max() >= buckets or row.min() < 0 or row.max() >= n
+              or np.unique(bucket).shape[0] != n or np.unique(row).shape[0] != n):
+        raise FormatError(f"{path}: the pruned dictionary is not a one-to-one map of buckets "
+                          f"in [0, {buckets}) to rows in [0, {n})")
+    by_bucket = np.argsort(bucket, kind="stable")
+    return bucket[by_bucket], row[by_bucket]
 
 
 def save_fasttext_bin(kv, path, *, model: str = "sg") -> None:
@@ -222,7 +381,8 @@ def save_fasttext_bin(kv, path, *, model: str = "sg") -> None:
     Raises
     ------
     InputError
-        For int keys or a word holding a NUL byte or whitespace.
+        For int keys, a word holding a NUL byte or whitespace, or a subword table imported
+        from a pruned ``.ftz`` (``skip_pruned``).
     """
     from .storage import atomic_write
     from .tables import SubwordTable
@@ -235,6 +395,9 @@ def save_fasttext_bin(kv, path, *, model: str = "sg") -> None:
         raise InputError(f"the word {bad!r} cannot be written in the fastText format")
     table = kv.table
     dim = kv.dim
+    if isinstance(table, SubwordTable) and table.skip_pruned:
+        raise InputError("this subword table leaves pruned n-grams out of its means (fastText's "
+                         "pruned .ftz dictionary), which a plain .bin cannot hold")
     if isinstance(table, SubwordTable):
         minn, maxn, bucket = table.minn, table.maxn, table.buckets
     else:

@@ -13,7 +13,9 @@ vocabulary (a typo, an inflection) still gets a vector. Row ``i`` of the table (
 
 With ``kept_buckets`` (sorted bucket ids) only those buckets have rows, in that order; an n-gram
 whose bucket was pruned counts as a zero row (so the vector keeps the direction fastText's own
-pruning gives, and a plain ``.bin`` with zero rows there reproduces it exactly).
+pruning gives, and a plain ``.bin`` with zero rows there reproduces it exactly). With
+``skip_pruned=True`` such an n-gram is left out of the mean instead, as fastText's pruned
+(``.ftz``) dictionaries do it (``Dictionary::pushHash``): the same direction, another length.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class SubwordTable(EmbeddingTable):
         Hash buckets (fastText's -bucket).
     kept_buckets : array-like of int, optional
         Sorted ids of the buckets that have rows (the rest were pruned).
+    skip_pruned : bool, default False
+        An n-gram of a pruned bucket is left out of a word's mean (fastText's ``.ftz``) instead
+        of counting as a zero row.
 
     Examples
     --------
@@ -69,7 +74,8 @@ class SubwordTable(EmbeddingTable):
     plot_params: ClassVar[dict] = {}
 
     def __init__(self, inner: EmbeddingTable, words, *, minn: int = 3, maxn: int = 6,
-                 buckets: int = 2_000_000, kept_buckets=None, _blob=None):
+                 buckets: int = 2_000_000, kept_buckets=None, skip_pruned: bool = False,
+                 _blob=None):
         if _blob is None:
             words = list(words)
             bad = next((w for w in words if not isinstance(w, str)), None)
@@ -99,6 +105,7 @@ class SubwordTable(EmbeddingTable):
         self.inner = inner
         self.minn, self.maxn, self.buckets = minn, maxn, buckets
         self.pruned = kept_buckets is not None
+        self.skip_pruned = bool(skip_pruned) and self.pruned
         self.n_rows, self.dim = n_words, inner.dim
         self._index: dict | None = None
         self._words: list | None = None
@@ -143,7 +150,13 @@ class SubwordTable(EmbeddingTable):
                                             - np.repeat(np.cumsum(counts) - counts, counts))
         ids = out_ids[keep]
         ends = np.cumsum(counts)
-        return ids, ends - counts, ends
+        starts = ends - counts
+        if self.skip_pruned:  # fastText's pruned dictionary: such an n-gram is not listed
+            listed = ids >= 0
+            upto = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+            np.cumsum(listed, out=upto[1:])
+            ids, starts, ends = ids[listed], upto[starts], upto[ends]
+        return ids, starts, ends
 
     def subword_rows(self, words) -> list[np.ndarray]:
         """The inner rows whose mean is each word's vector (its own row first, when known).
@@ -253,7 +266,8 @@ class SubwordTable(EmbeddingTable):
         kept = (self.kept_buckets if self.pruned else None) if kept_buckets is None \
             else kept_buckets
         return SubwordTable(inner, None, minn=self.minn, maxn=self.maxn, buckets=self.buckets,
-                            kept_buckets=kept, _blob=(self.key_bytes, self.key_offsets))
+                            kept_buckets=kept, skip_pruned=self.skip_pruned,
+                            _blob=(self.key_bytes, self.key_offsets))
 
     def prune_buckets(self, keep) -> SubwordTable:
         """Keep the n-gram buckets of largest norm (compress-fasttext's pruning), as float32.
@@ -304,9 +318,12 @@ class SubwordTable(EmbeddingTable):
         return out
 
     def attrs(self):
-        return {"n_rows": self.n_rows, "dim": self.dim, "minn": self.minn, "maxn": self.maxn,
-                "buckets": self.buckets, "pruned": self.pruned, "inner_kind": self.inner.kind,
-                "inner": self.inner.attrs()}
+        out = {"n_rows": self.n_rows, "dim": self.dim, "minn": self.minn, "maxn": self.maxn,
+               "buckets": self.buckets, "pruned": self.pruned, "inner_kind": self.inner.kind,
+               "inner": self.inner.attrs()}
+        if self.skip_pruned:  # written only when set: files without it read as before
+            out["skip_pruned"] = True
+        return out
 
     @classmethod
     def from_state(cls, attrs, arrays):
@@ -332,8 +349,11 @@ class SubwordTable(EmbeddingTable):
         inner = component_class(attrs["inner_kind"]).from_state(
             attrs["inner"], {k[len("inner."):]: v for k, v in arrays.items()
                              if k.startswith("inner.")})
+        skip = attrs.get("skip_pruned", False)
+        if not isinstance(skip, bool):
+            raise ValueError(f"attribute 'skip_pruned' must be a bool, got {skip!r}")
         return cls(inner, None, minn=attrs["minn"], maxn=attrs["maxn"], buckets=attrs["buckets"],
-                   kept_buckets=kept, _blob=(blob, offs))
+                   kept_buckets=kept, skip_pruned=skip, _blob=(blob, offs))
 
     @classmethod
     def estimate_nbytes(cls, n_rows: int, dim: int, *, buckets: int = 2_000_000, **_) -> int:

@@ -121,6 +121,11 @@ def golden_objects():
         "table_subword_pruned.cemb": (SubwordTable(Int8Table.from_dense(MATRIX[:, :2]),
                                                    ["ab", "ñ"], minn=2, maxn=3, buckets=5,
                                                    kept_buckets=[1, 3]), {}),
+        # fastText's .ftz pruning: an n-gram of a pruned bucket is left out of the mean
+        "table_subword_skip.cemb": (SubwordTable(DenseTable(np.arange(8, dtype=np.float32)
+                                                            .reshape(4, 2)), ["ab", "ñ"],
+                                                 minn=2, maxn=3, buckets=5,
+                                                 kept_buckets=[1, 3], skip_pruned=True), {}),
         "vocab.cemb": (Vocab(np.array([42, 7, 1000], dtype=np.int64), [9, 4, 1]),
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),
