@@ -321,3 +321,57 @@ def test_compress_prunes_buckets_by_norm_and_quantises_the_rest(ft_model):
     int8 = compress(kv, "int8")
     assert int8.table.kind == "subword" and int8.table.inner.kind == "int8"
     np.testing.assert_allclose(int8[_words(model)], kv[_words(model)], atol=2e-3)
+
+
+def test_compress_keep_words_drops_rare_words_to_their_ngrams(ft_model):
+    """keep_words=N keeps the N first (most frequent) words; a dropped word's vector is then
+    what fastText gives a word outside its dictionary: the mean of its n-gram rows (reference:
+    numpy over fastText's matrix and get_subwords ids)."""
+    from compactemb.compress import compress
+
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    n = len(model.words)
+    matrix = model.get_input_matrix()
+    small = compress(kv, "pruned", keep=1.0, keep_words=40)
+    assert small.vocab.keys == kv.vocab.keys[:40] and small.table.n_rows == 40
+    assert small.table.n_ngram_rows == kv.table.n_ngram_rows
+    np.testing.assert_array_equal(small[kv.vocab.keys[:40]], kv[kv.vocab.keys[:40]])
+    for w in kv.vocab.keys[40::7]:
+        ids = [i for i in model.get_subwords(w)[1].tolist() if i >= n]
+        want = np.mean(matrix[ids], axis=0) if ids else np.zeros(kv.dim, np.float32)
+        np.testing.assert_allclose(small[w], want, rtol=1e-5, atol=1e-7)
+        assert w not in small
+    quantised = compress(kv, "pruned+int8", keep=50, keep_words=0.25)
+    assert len(quantised.vocab) == round(0.25 * n) and quantised.table.inner.kind == "int8"
+    with pytest.raises(InputError, match="keep_words"):
+        compress(kv, "pruned", keep_words=0)
+    with pytest.raises(InputError, match="keep_words"):
+        compress(KeyedVectors(kv.vocab, DenseTable(kv.vectors)), "pruned", keep_words=10)
+    with pytest.raises(InputError, match="keep_words"):
+        compress(kv, "int8", keep_words=10)
+
+
+def test_frontier_over_a_subword_model(ft_model, tmp_path):
+    """The default grid of a subword table prunes buckets and words and quantises; every
+    setting is measured smaller than float32 and evaluated on pairs with unseen words."""
+    from compactemb.frontier import frontier, subword_grid, word_evaluator
+
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    vocab = [w for w in model.words if w != "</s>"]
+    rng = np.random.default_rng(5)
+    pairs = [(vocab[i], vocab[j], float(rng.random())) for i, j in rng.integers(0, 80, (30, 2))]
+    pairs += [("zzqx", vocab[1], 0.3), ("abcdefghijkl", vocab[3], 0.9)]
+    sim = tmp_path / "sim.txt"
+    sim.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs), encoding="utf-8")
+    evaluate, primary = word_evaluator(similarity=[sim])
+    grid = subword_grid(kv.table)
+    assert any("keep_words" in o for _, o in grid) and any(m == "pruned+pq" for m, _ in grid)
+    result = frontier(kv, evaluate, primary)
+    rows = result["rows"]
+    assert [r["method"] for r in rows[1:]] == [m for m, _ in grid]
+    assert all(r["bytes"] < rows[0]["bytes"] for r in rows[1:])
+    assert all(r[primary] is not None for r in rows)
+    assert min(r["bytes"] for r in rows) < rows[0]["bytes"] / 10
+    assert any(r["pareto"] for r in rows)

@@ -72,7 +72,7 @@ _PQ_OPTIONS = {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotat
 _OPTIONS = {
     "float32": set(), "float16": set(), "int8": set(), "int4": set(), "pq": _PQ_OPTIONS,
     "lowrank": {"rank"}, "mixed": {"n_blocks", "shrink"},
-    "pruned": {"keep", "fallback", "n_fallback"},
+    "pruned": {"keep", "keep_words", "fallback", "n_fallback"},
 }
 CLASSIFIER_OPTIONS = ("retrain", "texts", "labels", "retrain_epochs", "score", "hash_words")
 SIDES = ("both", "user", "item")
@@ -315,10 +315,15 @@ def compress_table(table: EmbeddingTable | np.ndarray, method="int8",
         table = DenseTable(table)
     steps = parse_method(method)
     opts = _check_options(steps, dict(options))
+    if opts.get("keep_words") is not None and not isinstance(table, SubwordTable):
+        raise InputError("option 'keep_words' prunes the words of a subword table; this is a "
+                         f"{table.kind} table (use keep)")
     capped_from = None
     out: EmbeddingTable
     if isinstance(table, SubwordTable):  # n-gram buckets pruned by norm, value step on the rest
         pruned = table.prune_buckets(opts.get("keep", 0.25)) if steps[0] == "pruned" else table
+        if opts.get("keep_words") is not None:  # the other words: vectors from n-grams only
+            pruned = pruned.prune_words(opts["keep_words"])
         value = steps[1:] if steps[0] == "pruned" else steps
         out = pruned.with_inner(_value_step(value[0], opts)(pruned.inner)) if value else pruned
     elif steps[0] == "pruned":
@@ -359,7 +364,9 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
         Factor models: compress one side only; the other table is kept as it is.
     **options
         ``keep`` (rows kept by ``pruned``: a count or a fraction; counts above the row count
-        are capped), ``n_subvectors``, ``n_centroids``, ``bits``, ``n_iter``, ``sample``,
+        are capped; subword tables: n-gram buckets kept, by norm), ``keep_words`` (subword
+        tables, with ``pruned``: the most frequent words kept, the rest get n-gram vectors),
+        ``n_subvectors``, ``n_centroids``, ``bits``, ``n_iter``, ``sample``,
         ``rotation``, ``normalize``, ``random_state`` (pq), ``rank`` (lowrank), ``n_blocks``,
         ``shrink`` (mixed), ``fallback``, ``n_fallback`` (pruned, not classifiers), and for
         classifiers ``retrain``, ``texts``, ``labels``, ``retrain_epochs``, ``score``,
@@ -388,6 +395,10 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
 
     if side not in SIDES:
         raise InputError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
+    if options.get("keep_words") is not None and not isinstance(getattr(obj, "table", None),
+                                                                 SubwordTable):
+        raise InputError("option 'keep_words' prunes the words of keyed vectors over a subword "
+                         f"table; got a {type(obj).__name__}")
     if isinstance(obj, FactorModel):
         return _compress_factors(obj, method, user_method, item_method, side, options)
     if user_method is not None or item_method is not None or side != "both":
@@ -397,7 +408,12 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
             _check_frequency_order(obj.vocab)
         table = compress_table(obj.table, method, **options)
         meta = {**obj.meta, "compression": table.meta["compression"]}
-        return KeyedVectors(obj.vocab, table, meta)
+        vocab = obj.vocab
+        if table.n_rows < len(vocab):  # keep_words: the first (most frequent) words stay
+            from .vocab import Vocab
+
+            vocab = Vocab(vocab.keys[:table.n_rows], vocab.counts[:table.n_rows])
+        return KeyedVectors(vocab, table, meta)
     if isinstance(obj, (EmbeddingTable, np.ndarray)):
         return compress_table(obj, method, **options)
     if type(obj).__name__ == "TextClassifier":

@@ -76,6 +76,46 @@ def default_grid(dim: int, n_rows: int, *, factors: bool = False) -> list[tuple[
     return grid
 
 
+def subword_grid(table) -> list[tuple[str, dict]]:
+    """Settings for a subword table (the default grid of :func:`frontier` over one).
+
+    Value steps on every row, and n-gram buckets pruned by norm (``keep``), rare words dropped
+    to their n-grams (``keep_words``), then int8/int4/PQ.
+
+    Parameters
+    ----------
+    table : SubwordTable
+        The table to compress.
+
+    Returns
+    -------
+    list of (str, dict)
+        (method, options) per setting, as :func:`compactemb.compress.compress` takes them.
+    """
+    dim, n_words, n_ngrams = table.dim, table.n_rows, table.n_ngram_rows
+    grid: list[tuple[str, dict]] = [("fp16", {}), ("int8", {}), ("int4", {})]
+    m_half, m_quarter = _divisor_near(dim, dim / 2), _divisor_near(dim, dim / 4)
+    for keep, keep_words, method, m in [(None, None, "pq", m_half),
+                                        (0.1, None, "pruned+int8", None),
+                                        (0.05, None, "pruned+int4", None),
+                                        (0.05, None, "pruned+pq", m_half),
+                                        (0.025, 0.5, "pruned+pq", m_half),
+                                        (0.025, 0.5, "pruned+pq", m_quarter)]:
+        opts: dict = {}
+        if keep is not None:
+            opts["keep"] = max(1, int(round(keep * n_ngrams)))
+        if keep_words is not None:
+            opts["keep_words"] = max(1, int(round(keep_words * n_words)))
+        if m is not None:
+            rows = opts.get("keep_words", n_words) + opts.get("keep", n_ngrams)
+            k = 256 if rows >= 64 * 256 else 64 if rows >= 64 * 64 else 16
+            if rows < k:
+                continue
+            opts.update({"n_subvectors": m, **({} if k == 256 else {"n_centroids": k})})
+        grid.append((method, opts))
+    return grid
+
+
 def parse_grid_entry(spec: str) -> tuple[str, dict]:
     """Parse one ``--grid`` entry into a method and its options.
 
@@ -139,8 +179,8 @@ def label_of(method: str, options: dict) -> str:
         For example ``"pq (M=16, opq=True)"``.
     """
     short = {"n_subvectors": "M", "rotation": "opq", "normalize": "unit", "rank": "r",
-             "keep": "keep", "n_blocks": "blocks", "shrink": "shrink", "n_centroids": "K",
-             "bits": "bits"}
+             "keep": "keep", "keep_words": "words", "n_blocks": "blocks", "shrink": "shrink",
+             "n_centroids": "K", "bits": "bits"}
     parts = [f"{short.get(k, k)}={v}" for k, v in options.items()
              if k not in ("seed", "sample", "n_iter")]
     return method + (f" ({', '.join(parts)})" if parts else "")
@@ -314,6 +354,10 @@ def frontier(obj, evaluator: Callable, primary: str, *, grid=None,
         ``relative`` (primary / baseline primary), ``pareto`` and ``seconds``.
     """
     n_rows, dim = _shape(obj)
+    from .tables import SubwordTable
+
+    if grid is None and isinstance(getattr(obj, "table", None), SubwordTable):
+        grid = subword_grid(obj.table)
     grid = default_grid(dim, n_rows, factors=hasattr(obj, "user_table")) if grid is None \
         else list(grid)
     rows = []

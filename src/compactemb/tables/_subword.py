@@ -310,6 +310,45 @@ class SubwordTable(EmbeddingTable):
                                  self.inner.lookup(self.n_rows + rows)])
         return self.with_inner(DenseTable(matrix), kept_buckets=old[rows])
 
+    def prune_words(self, keep) -> SubwordTable:
+        """Keep the rows of the first ``keep`` words only, as float32.
+
+        In a frequency-ordered vocabulary these are the most frequent words; the others then
+        get vectors from their n-grams only (compress-fasttext's ``prune_ft_freq``).
+
+        Parameters
+        ----------
+        keep : int or float
+            Words kept: a count (capped to the words there are), or a fraction in (0, 1].
+
+        Returns
+        -------
+        SubwordTable
+            Over a dense inner table of the kept words' rows and every n-gram row.
+
+        Raises
+        ------
+        InputError
+            For a ``keep`` out of range.
+        """
+        from ._dense import DenseTable
+
+        if isinstance(keep, float) and not isinstance(keep, bool):
+            if not 0 < keep <= 1:
+                raise InputError(f"keep_words as a fraction must be in (0, 1], got {keep}")
+            keep = max(1, int(round(keep * self.n_rows)))
+        if not isinstance(keep, (int, np.integer)) or isinstance(keep, bool) or keep < 1:
+            raise InputError(f"keep_words must be a word count >= 1 or a fraction, got {keep!r}")
+        n = min(int(keep), self.n_rows)
+        ngram_rows = np.arange(self.n_rows, self.inner.n_rows, dtype=np.int64)
+        matrix = np.concatenate([self.inner.rows(0, n), self.inner.lookup(ngram_rows)])
+        blob = (np.ascontiguousarray(self.key_bytes[:self.key_offsets[n]]),
+                np.ascontiguousarray(self.key_offsets[:n + 1]))
+        return SubwordTable(DenseTable(matrix), None, minn=self.minn, maxn=self.maxn,
+                            buckets=self.buckets,
+                            kept_buckets=self.kept_buckets if self.pruned else None,
+                            skip_pruned=self.skip_pruned, _blob=blob)
+
     def arrays(self):
         out = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
         out["key_bytes"], out["key_offsets"] = self.key_bytes, self.key_offsets
