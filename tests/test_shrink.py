@@ -254,3 +254,179 @@ def test_cli_factor_model_with_held_out_interactions(tmp_path, capsys):
     assert res["baseline"]["ndcg@10"] > 0.5
     assert res["bytes"] <= float32_bytes(model) / 8
     assert isinstance(load(out), FactorModel)
+
+
+# -- part 5: the low-bit fallback of pruned (= tiered+<method>) in compress's grammar ----------
+
+def _unpack_bits(codes, k):
+    """Slow reference: bit j of each row, little-end first in each byte."""
+    return np.array([[(int(row[j // 8]) >> (j % 8)) & 1 for j in range(k)] for row in codes])
+
+
+def test_lowbit_fallback_matches_a_slow_reference(kv):
+    from compactemb.compress import compress
+
+    x = kv.table.weights.astype(np.float64)
+    keep, k = 700, 8
+    t = compress(kv.table, "pruned+int4", keep=keep, fallback="lowbit", tail_components=k)
+    assert t.kind == "tiered" and t.n_head == keep and t.n_rows == x.shape[0]
+    # kept rows: the int4 table of the kept rows alone
+    head = compress(kv.table.weights[:keep], "int4")
+    np.testing.assert_array_equal(t.lookup(np.arange(keep)), head.lookup(np.arange(keep)))
+    # dropped rows, from scratch: unit rows, centred, top-k principal directions, signs
+    tail = x[keep:]
+    unit = tail / np.linalg.norm(tail, axis=1, keepdims=True)
+    centred = unit - unit.mean(0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][:k]
+    rot = t.tail.rotation.astype(np.float64)
+    np.testing.assert_allclose(np.abs(np.sum(rot * top.T, axis=0)), 1, atol=1e-4)
+    bits = _unpack_bits(t.tail.codes, k)
+    y = t.tail.levels[bits] * t.tail.dim_scales
+    assert np.mean(np.sign(y) == np.sign(centred @ rot)) > 0.999
+    decoded = (y @ rot.T + unit.mean(0)) * t.tail.norms.astype(np.float64)[:, None]
+    got = t.lookup(np.arange(keep, x.shape[0]))
+    np.testing.assert_allclose(got, decoded, rtol=1e-4, atol=1e-5)
+    # the float16 norms give each decoded row the input row's length
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), np.linalg.norm(tail, axis=1),
+                               rtol=2e-3)
+    # one grammar, two spellings; bytes as estimated
+    same = compress(kv.table, "tiered+int4", keep=keep, tail_components=k)
+    np.testing.assert_array_equal(same.lookup(np.arange(x.shape[0])),
+                                  t.lookup(np.arange(x.shape[0])))
+    assert estimate_bytes(kv.table, "pruned+int4", {"keep": keep, "fallback": "lowbit",
+                                                    "tail_components": k}) == t.nbytes
+
+
+def test_lowbit_fallback_beats_hash_buckets_at_equal_bytes(kv):
+    from compactemb.compress import compress
+
+    x = kv.table.weights
+    low = compress(kv, "pruned+int4", keep=900, fallback="lowbit", tail_components=8)
+    budget = table_bytes(low)
+    keep = max(k for k in range(900, 3000, 10)
+               if estimate_bytes(kv, "pruned+int4", {"keep": k}) <= budget)
+    hashed = compress(kv, "pruned+int4", keep=keep)
+    assert table_bytes(hashed) <= budget
+
+    def cosine(small):  # mean cosine of the rows hash-pruned drops to their input rows
+        dec, ref = np.asarray(small.table)[keep:], x[keep:]
+        return np.mean((dec * ref).sum(1) / np.linalg.norm(dec, axis=1)
+                       / np.linalg.norm(ref, axis=1))
+
+    assert cosine(low) > cosine(hashed) + 0.1
+
+
+@pytest.mark.parametrize("method,options", [
+    ("tiered", {}), ("tiered+bit2", {"keep": 0.3}), ("pruned", {"fallback": "lowbit"}),
+    ("pruned+bit1", {"keep": 500, "fallback": "lowbit", "tail_normalize": False}),
+    ("tiered+int8", {"keep": 3000}), ("pruned+int4", {"keep": 2000, "fallback": "shared"}),
+    ("pruned+int8", {"keep": 1000, "n_fallback": 7}),
+])
+def test_grammar_estimates_equal_measured_bytes(kv, method, options):
+    assert estimate_bytes(kv, method, options) == table_bytes(_build(kv, method, options))
+
+
+def test_tiered_grammar_errors(kv):
+    from compactemb.compress import compress
+    from compactemb.train import TextClassifier
+
+    with pytest.raises(InputError, match="fallback"):
+        compress(kv, "pruned+int4", fallback="nearest")
+    with pytest.raises(InputError, match="n_fallback"):
+        compress(kv, "pruned+int4", fallback="lowbit", n_fallback=10)
+    with pytest.raises(InputError, match="lowbit"):
+        compress(kv, "pruned+int4", tail_components=8)
+    with pytest.raises(InputError, match="at most the dimension"):
+        compress(kv, "tiered+int4", tail_components=64)
+    with pytest.raises(InputError, match="positive integer"):
+        compress(kv, "tiered+int4", tail_components=0)
+    with pytest.raises(InputError, match="only 'pruned"):
+        compress(kv, "int4+tiered")
+    unordered = KeyedVectors(Vocab(["a", "b", "c"], [1, 5, 2]),
+                             DenseTable(np.eye(3, dtype=np.float32)))
+    with pytest.raises(InputError, match="frequency"):
+        compress(unordered, "tiered+int8", keep=1)
+    clf = TextClassifier(dim=8, n_buckets=50, epochs=1, n_threads=1).fit(["a b", "c d"],
+                                                                         ["x", "y"])
+    with pytest.raises(InputError, match="classifier"):
+        compress(clf, "tiered+bit2")
+    with pytest.raises(InputError, match="do not apply"):
+        compress(clf, "pruned+bit2", keep=2, fallback="lowbit")
+
+
+def test_cli_compress_tiered(kv, tmp_path, capsys):
+    src = tmp_path / "in.cemb"
+    kv.save(src)
+    for i, argv in enumerate((["--method", "tiered+bit2", "--keep", "800", "--tail-components",
+                               "16"],
+                              ["--method", "pruned+int4", "--keep", "0.2", "--fallback",
+                               "lowbit", "--no-tail-norms"])):
+        out = tmp_path / f"out{i}.cemb"
+        assert main(["compress", str(src), "-o", str(out), "--json", *argv]) == 0
+        res = json.loads(capsys.readouterr().out)
+        small = load(out)
+        assert small.table.kind == "tiered" and res["table_bytes_after"] == small.table.nbytes
+        assert small.table.n_head == (800 if i == 0 else 600)
+        assert small.table.tail.norms is (None if i else small.table.tail.norms)
+        if i == 0:
+            assert small.table.tail.code_dim == 16
+    rc = main(["compress", str(src), "-o", str(tmp_path / "x.cemb"), "--method", "int4",
+               "--tail-components", "8"])
+    assert rc == 1 and "tail_components" in capsys.readouterr().err
+
+
+# -- low-bit classifiers ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clf_data():
+    from compactemb.train import TextClassifier
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)]
+    texts, labels = [], []
+    for _ in range(600):
+        label = int(rng.integers(2))
+        pool = words[:200] if label else words[200:]
+        texts.append(" ".join(rng.choice(pool, 6)))
+        labels.append(str(label))
+    clf = TextClassifier(dim=16, ngrams=2, n_buckets=5000, epochs=5, n_threads=1,
+                         random_state=0).fit(texts, labels)
+    return clf, texts, labels
+
+
+@pytest.mark.parametrize("method,options", [("bit2", {}), ("bit1", {"rotation": True}),
+                                            ("pruned+bit2", {"keep": 600})])
+def test_low_bit_classifier_predicts_as_its_decoded_table(clf_data, method, options):
+    from compactemb.compress import compress
+    from compactemb.tables import Bit1Table, Bit2Table
+
+    clf, texts, labels = clf_data
+    small = compress(clf, method, **options)
+    value = method.split("+")[-1]
+    assert small.table_.kind == value
+    if method == "pruned+bit2":
+        assert small.table_.n_rows == 600
+    else:  # the table is the low-bit kind's own coding of the input rows
+        cls = Bit2Table if value == "bit2" else Bit1Table
+        ref = cls.from_dense(clf.table_.to_dense().weights, **options)
+        np.testing.assert_array_equal(small.table_.codes, ref.codes)
+    # predictions through the low-bit bag kernel equal a float32 copy of the decoded rows
+    peer = compress(small, "float32")
+    assert peer.table_.kind == "dense"
+    assert clf_accuracy(small, texts, labels) == clf_accuracy(peer, texts, labels)
+    np.testing.assert_allclose(small.predict_proba(texts[:50]), peer.predict_proba(texts[:50]),
+                               rtol=1e-4, atol=1e-6)
+    assert estimate_bytes(clf, method, options) == table_bytes(small)
+
+
+def test_shrink_classifier_meets_budgets_with_low_bit(clf_data):
+    from compactemb.shrink import accuracy_evaluator
+
+    clf, texts, labels = clf_data
+    ev = accuracy_evaluator(texts, labels)
+    for ratio in ("20x", "40x"):
+        r = shrink(clf, max_bytes=ratio, evaluator=ev)
+        assert r.met and r.bytes <= parse_size(ratio, float32_bytes(clf))
+        assert {"bit2", "bit1"} & {c["method"].split("+")[-1] for c in r.candidates}
+        assert r.metrics["accuracy"] == pytest.approx(clf_accuracy(r.obj, texts, labels))
+        assert not any(c["method"].startswith("tiered") for c in r.candidates)

@@ -23,11 +23,24 @@ method                 what                                        options (defa
 ``mixed``              mixed dimension by frequency blocks         n_blocks=4, shrink=4.0
 ``pruned`` (prune)     keep the first (most frequent) rows,        keep (0.25), fallback="hash",
                        a fallback for the rest                     n_fallback
+``tiered``             the first rows in one table, every other    keep (0.25), tail_components,
+                       row its own 1-bit codes of a few principal  tail_normalize=True
+                       directions (a TieredTable)
+``bit2`` / ``bit1``    2-bit / 1-bit codes (centred, scaled)       scale, rotation, ...
 =====================  ==========================================  ===============================
 
 Methods combine with ``+``: ``"pruned+pq"`` prunes, then product-quantises the kept and fallback
-rows (``pruned`` must come first; one value method may follow it). The default ``n_subvectors``
-is the largest divisor of dim that is at most dim / 4 (e.g. 75 at dim = 300, 4 values per code).
+rows (``pruned`` or ``tiered`` must come first; one value method may follow it, for the kept
+rows). The default ``n_subvectors`` is the largest divisor of dim that is at most dim / 4 (e.g.
+75 at dim = 300, 4 values per code).
+
+Fallbacks of ``pruned``: ``"hash"`` (dropped rows share ``n_fallback`` bucket vectors, no bytes
+per dropped row), ``"shared"`` (one vector) or ``"lowbit"``: every dropped row keeps 1-bit codes
+of the top ``tail_components`` principal directions of the dropped rows (default a quarter of
+dim in whole bytes: ``ceil(k / 8)`` bytes a row, + 2 for a float16 norm unless
+``tail_normalize=False``); ``"pruned+<m>"`` with ``fallback="lowbit"`` is ``"tiered+<m>"``
+(the result is a :class:`~compactemb.tables.TieredTable`). At equal bytes it keeps rare words
+much closer to their vectors than hash buckets (notes/issue-15-shrink.md).
 
 ``keep`` is a row count (>= 1) or a fraction in (0, 1]; a count above the row count is capped to
 it (the compression metadata then holds ``keep_capped_from``, and the command line prints a
@@ -74,6 +87,10 @@ _OPTIONS = {
     "lowrank": {"rank"}, "mixed": {"n_blocks", "shrink"},
     "pruned": {"keep", "keep_words", "fallback", "n_fallback"},
 }
+_TAIL_OPTIONS = {"tail_components", "tail_normalize"}
+_OPTIONS["pruned"] |= _TAIL_OPTIONS
+_OPTIONS["tiered"] = {"keep"} | _TAIL_OPTIONS
+FALLBACKS = ("hash", "shared", "lowbit")
 CLASSIFIER_OPTIONS = ("retrain", "texts", "labels", "retrain_epochs", "score", "hash_words")
 SIDES = ("both", "user", "item")
 
@@ -149,7 +166,7 @@ def parse_method(method) -> list[str]:
     Parameters
     ----------
     method : str or list of str
-        One method or ``pruned+<method>``; old names are accepted.
+        One method, ``pruned+<method>`` or ``tiered+<method>``; old names are accepted.
 
     Returns
     -------
@@ -159,7 +176,8 @@ def parse_method(method) -> list[str]:
     Raises
     ------
     InputError
-        On an unknown method or a combination other than ``pruned+<method>``.
+        On an unknown method or a combination other than ``pruned+<method>`` or
+        ``tiered+<method>``.
 
     Examples
     --------
@@ -170,11 +188,15 @@ def parse_method(method) -> list[str]:
     if not [s for s in raw if str(s).strip()]:
         raise InputError("no compression method given")
     steps = [canonical_method(str(s)) for s in raw]
-    if "pruned" in steps[1:] or len(steps) > 2 or (len(steps) == 2 and steps[0] != "pruned"):
+    splits = ("pruned", "tiered")
+    if set(splits) & set(steps[1:]) or len(steps) > 2 or (len(steps) == 2
+                                                          and steps[0] not in splits):
         raise InputError(f"method {'+'.join(steps)!r}: only 'pruned+<method>' combinations are "
-                         "supported (pruned first, then one of float16/int8/int4/pq/lowrank)")
+                         "supported, and 'tiered+<method>' (pruned or tiered first, then one "
+                         "of float16/int8/int4/bit2/bit1/pq/lowrank)")
     if len(steps) == 2 and steps[1] == "mixed":
-        raise InputError("'mixed' needs the frequency order of all rows; it cannot follow pruned")
+        raise InputError(f"'mixed' needs the frequency order of all rows; it cannot follow "
+                         f"{steps[0]}")
     return steps
 
 
@@ -206,7 +228,7 @@ def default_subvectors(dim: int) -> int:
 def _check_options(steps: list[str], options: dict, *, classifier: bool = False) -> dict:
     allowed = set().union(*(_options_of(s) for s in steps))
     if classifier:
-        allowed = (allowed - {"fallback", "n_fallback"}) | set(CLASSIFIER_OPTIONS)
+        allowed = (allowed - {"fallback", "n_fallback"} - _TAIL_OPTIONS) | set(CLASSIFIER_OPTIONS)
     unknown = sorted(set(options) - allowed)
     if unknown:
         only = [k for k in unknown if k in CLASSIFIER_OPTIONS]
@@ -217,6 +239,17 @@ def _check_options(steps: list[str], options: dict, *, classifier: bool = False)
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to method "
                          f"{'+'.join(steps)!r} (it takes: {', '.join(sorted(allowed)) or 'none'})"
                          + hint)
+    if steps[0] == "pruned" and not classifier:
+        fallback = options.get("fallback", "hash")
+        if fallback not in FALLBACKS:
+            raise InputError(f"pruned option 'fallback' must be one of {', '.join(FALLBACKS)}, "
+                             f"got {fallback!r}")
+        if fallback == "lowbit" and "n_fallback" in options:
+            raise InputError("pruned option 'n_fallback' counts hash buckets; fallback 'lowbit' "
+                             "gives every dropped row its own codes (give tail_components)")
+        if fallback != "lowbit" and _TAIL_OPTIONS & set(options):
+            raise InputError(f"option(s) {', '.join(sorted(_TAIL_OPTIONS & set(options)))} "
+                             "apply to fallback='lowbit' (or tiered+<method>) only")
     if "seed" in options:
         if "random_state" in options and options["random_state"] != options["seed"]:
             raise InputError("options 'seed' and 'random_state' disagree; give random_state")
@@ -320,12 +353,19 @@ def compress_table(table: EmbeddingTable | np.ndarray, method="int8",
                          f"{table.kind} table (use keep)")
     capped_from = None
     out: EmbeddingTable
+    tiered = steps[0] == "tiered" or (steps[0] == "pruned" and opts.get("fallback") == "lowbit")
+    if isinstance(table, SubwordTable) and tiered:
+        raise InputError(f"method {'+'.join(steps)!r} needs rows in frequency order; a subword "
+                         "table prunes its n-gram buckets by norm: use pruned+<method> with the "
+                         "hash fallback")
     if isinstance(table, SubwordTable):  # n-gram buckets pruned by norm, value step on the rest
         pruned = table.prune_buckets(opts.get("keep", 0.25)) if steps[0] == "pruned" else table
         if opts.get("keep_words") is not None:  # the other words: vectors from n-grams only
             pruned = pruned.prune_words(opts["keep_words"])
         value = steps[1:] if steps[0] == "pruned" else steps
         out = pruned.with_inner(_value_step(value[0], opts)(pruned.inner)) if value else pruned
+    elif tiered:
+        out, capped_from = _tiered(table, steps, opts)
     elif steps[0] == "pruned":
         inner = _value_step(steps[1], opts) if len(steps) > 1 else None
         kw = {k: opts[k] for k in ("fallback", "n_fallback") if k in opts}
@@ -346,6 +386,18 @@ def compress_table(table: EmbeddingTable | np.ndarray, method="int8",
     return out
 
 
+def _tiered(table: EmbeddingTable, steps: list[str], opts: dict):
+    """``tiered+<value>`` (= ``pruned+<value>`` with fallback "lowbit"): a TieredTable."""
+    from .tables import TieredTable
+    from .tables._tiered import lowbit_tail
+
+    keep, capped = _cap_keep(opts.get("keep", 0.25), table.n_rows)
+    head = _value_step(steps[1] if len(steps) > 1 else "float32", opts)
+    tail = lowbit_tail(opts.get("tail_components"), bool(opts.get("tail_normalize", True)))
+    out = TieredTable.from_dense(table, keep=keep, head=head, tail=tail)
+    return out, (opts["keep"] if capped else None)
+
+
 def compress(obj, method="int8", *, user_method=None, item_method=None, side="both",
              **options):
     """Compress a table, keyed vectors, factor model or classifier; returns a new object.
@@ -356,7 +408,8 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
         What to compress; it is not modified.
     method : str, default "int8"
         A method of :data:`METHODS` (``float32``, ``float16``, ``int8``, ``int4``, ``pq``,
-        ``lowrank``, ``mixed``, ``pruned``) or ``pruned+<method>``; old names (``fp16``,
+        ``lowrank``, ``mixed``, ``pruned``), another table kind (``bit2``, ``bit1``,
+        ``tiered`` ...), or ``pruned+<method>`` / ``tiered+<method>``; old names (``fp16``,
         ``svd``, ``prune``) are accepted.
     user_method, item_method : str, optional
         Factor models: the method of one side's table (default: ``method``).
@@ -368,7 +421,9 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
         tables, with ``pruned``: the most frequent words kept, the rest get n-gram vectors),
         ``n_subvectors``, ``n_centroids``, ``bits``, ``n_iter``, ``sample``,
         ``rotation``, ``normalize``, ``random_state`` (pq), ``rank`` (lowrank), ``n_blocks``,
-        ``shrink`` (mixed), ``fallback``, ``n_fallback`` (pruned, not classifiers), and for
+        ``shrink`` (mixed), ``fallback`` ("hash", "shared", "lowbit"), ``n_fallback``
+        (pruned, not classifiers), ``tail_components``, ``tail_normalize`` (tiered and
+        fallback "lowbit"), and for
         classifiers ``retrain``, ``texts``, ``labels``, ``retrain_epochs``, ``score``,
         ``hash_words``. Each factor-model table gets the options that apply to its method.
 
@@ -404,7 +459,7 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
     if user_method is not None or item_method is not None or side != "both":
         raise InputError("user_method / item_method / side apply to factor models only")
     if isinstance(obj, KeyedVectors):
-        if {"pruned", "mixed"} & set(parse_method(method)):
+        if {"pruned", "mixed", "tiered"} & set(parse_method(method)):
             _check_frequency_order(obj.vocab)
         table = compress_table(obj.table, method, **options)
         meta = {**obj.meta, "compression": table.meta["compression"]}
@@ -438,7 +493,7 @@ def _compress_factors(obj, method, user_method, item_method, side, options):
             tables[name] = table
             infos[name] = None
             continue
-        if {"pruned", "mixed"} & set(steps[name]):
+        if {"pruned", "mixed", "tiered"} & set(steps[name]):
             _check_frequency_order(vocab)
         allowed = set().union(*(_options_of(s) for s in steps[name]))
         tables[name] = compress_table(table, methods[name],
@@ -453,6 +508,9 @@ def _compress_classifier(clf, method, options):
     from .train._classifier_compress import compress_classifier
 
     steps = parse_method(method)
+    if steps[0] == "tiered":
+        raise InputError("tiered tables need rows in frequency order; a classifier's rows are "
+                         "words then n-gram buckets: use pruned+<method> (e.g. pruned+bit2)")
     opts = _check_options(steps, dict(options), classifier=True)
     clf._check_fitted()
     cutoff, capped_from = None, None
@@ -522,5 +580,5 @@ def keep_capped(obj) -> list[tuple[str, int, int]]:
 def _check_frequency_order(vocab) -> None:
     counts = np.asarray(vocab.counts)
     if counts.size > 1 and np.any(np.diff(counts) > 0):
-        raise InputError("pruned and mixed keep the first (most frequent) rows, but this "
+        raise InputError("pruned, tiered and mixed keep the first (most frequent) rows, but this "
                          "vocabulary is not in decreasing frequency order")

@@ -386,10 +386,11 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
     obj : object
         What :func:`shrink` takes.
     method : str
-        ``<value>`` or ``pruned+<value>``, value one of float32, float16, int8, int4, bit1,
-        bit2, pq.
+        ``<value>``, ``pruned+<value>`` or ``tiered+<value>``, value one of float32, float16,
+        int8, int4, bit1, bit2, pq.
     options : dict
-        ``keep`` (a count) for pruned, ``n_subvectors`` for pq, low-bit options.
+        ``keep`` (a count or fraction) for pruned and tiered, ``fallback``,
+        ``tail_components``, ``tail_normalize``, ``n_subvectors`` for pq, low-bit options.
 
     Returns
     -------
@@ -402,15 +403,24 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
     >>> estimate_bytes(DenseTable(np.zeros((1000, 64), np.float32)), "bit1", {})
     8520
     """
-    steps = method.split("+")
-    value = steps[-1]
+    from .compress import parse_method
+    from .tables._tiered import default_tail_components
+
+    steps = parse_method(method)
+    split = steps[0] in ("pruned", "tiered")
+    value = steps[1] if split and len(steps) > 1 else "float32" if split else steps[0]
+    tiered = steps[0] == "tiered" or (steps[0] == "pruned" and options.get("fallback") == "lowbit")
     classifier = _kind(obj) == "classifier"
     total = 0.0
     for t in _tables(obj):
         n = t.n_rows
-        if steps[0] == "tiered":
-            keep = min(n, int(options["keep"]))
-            kt = int(options["tail_components"])
+        given = options.get("keep", 0.25)
+        if isinstance(given, float):
+            keep = round(given * n) if tiered else max(1, round(given * n))
+        else:
+            keep = min(n, int(given))
+        if tiered:
+            kt = int(options.get("tail_components") or default_tail_components(t.dim))
             norms = 2 if options.get("tail_normalize", True) else 0
             total += (keep * _row_bytes(value, t.dim, options)
                       + _fixed_bytes(value, t.dim, options) * (keep > 0)
@@ -418,9 +428,12 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
                       + (8 + 4 * kt + 4 * t.dim + 4 * t.dim * kt) * (n > keep))
             continue
         if steps[0] == "pruned":
-            keep = min(n, int(options["keep"]) if not isinstance(options["keep"], float)
-                       else max(1, round(options["keep"] * n)))
-            rows = keep + _n_fallback(n, keep, classifier)
+            if classifier or keep >= n:
+                rows = keep
+            elif options.get("fallback") == "shared":
+                rows = keep + 1
+            else:
+                rows = keep + (options.get("n_fallback") or _n_fallback(n, keep, classifier))
         else:
             rows = n
         total += rows * _row_bytes(value, t.dim, options) + _fixed_bytes(value, t.dim, options)
@@ -428,58 +441,10 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
 
 
 def _build(obj, method: str, options: dict):
-    """Compress ``obj``; low-bit kinds are built here (compress() may not know them)."""
-    from .compress import METHODS, compress
+    """Compress ``obj`` with ``method`` (compress() knows every family, tiered included)."""
+    from .compress import compress
 
-    steps = method.split("+")
-    value = steps[-1]
-    if steps[0] != "tiered" and (value not in LOWBIT or value in METHODS):
-        return compress(obj, method, **options)
-    from .tables import Bit1Table, Bit2Table, PrunedTable, TieredTable
-
-    low = {k: v for k, v in options.items() if k in ("scale", "center", "rotation",
-                                                     "random_state")}
-    if value in LOWBIT:
-        cls = Bit1Table if value == "bit1" else Bit2Table
-
-        def head(m):
-            return cls.from_dense(m, **low)
-    else:
-        from .compress import compress_table
-
-        def head(m):
-            return compress_table(m, value)
-
-    def tail(m):
-        return Bit1Table.from_dense(m, rotation="pca", n_components=int(
-            options["tail_components"]), normalize=bool(options.get("tail_normalize", True)))
-
-    def make(table):
-        if steps[0] == "tiered":
-            return TieredTable.from_dense(table, keep=min(int(options["keep"]), table.n_rows),
-                                          head=head, tail=tail)
-        if steps[0] == "pruned":
-            keep = min(int(options["keep"]), table.n_rows)
-            return PrunedTable.from_dense(table, keep=keep, inner=head)
-        return head(table)
-
-    info = {"method": method, "options": dict(options)}
-    kind = _kind(obj)
-    if kind == "vectors":
-        from .keyed import KeyedVectors
-
-        return KeyedVectors(obj.vocab, make(obj.table), {**obj.meta, "compression": info})
-    if kind == "factors":
-        from .recommend import FactorModel
-
-        return FactorModel(obj.user_vocab, obj.item_vocab, make(obj.user_table),
-                           make(obj.item_table), seen=obj._seen,
-                           meta={**obj.meta, "compression": {"user": info, "item": info}})
-    if kind == "table":
-        out = make(obj)
-        out.meta = {**(getattr(obj, "meta", None) or {}), "compression": info}
-        return out
-    raise InputError(f"{method} tables are not available for classifiers")
+    return compress(obj, method, **options)
 
 
 @dataclass
@@ -587,23 +552,20 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
     tables = _tables(obj)
     dim = tables[0].dim
     n_min = min(t.n_rows for t in tables)
-    lowbit = kind != "classifier"
-    fixed = [_Family(m, {}) for m in ("float16", "int8", "int4")]
-    if lowbit:
-        fixed += [_Family("bit2", {}), _Family("bit1", {})]
-        if dim >= 16:  # a random rotation helps some vectors (d=300 1-bit: 0.90 -> 0.97)
-            fixed += [_Family("bit2", {"rotation": True}), _Family("bit1", {"rotation": True})]
+    fixed = [_Family(m, {}) for m in ("float16", "int8", "int4", "bit2", "bit1")]
+    if dim >= 16:  # a random rotation helps some vectors (d=300 1-bit: 0.90 -> 0.97)
+        fixed += [_Family("bit2", {"rotation": True}), _Family("bit1", {"rotation": True})]
     divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m <= dim // 2]
     knobs = []
     if divisors and n_min >= 256:
         knobs.append(_Family("pq", {}, "n_subvectors", divisors))
     if _frequency_ordered(obj) and n_min >= 100:
-        for value in ("int8", "int4", *(("bit2", "bit1") if lowbit else ())):
+        for value in ("int8", "int4", "bit2", "bit1"):  # classifiers: rows kept by score
             knobs.append(_Family(f"pruned+{value}", {}, "keep"))
         if n_min >= 2560:
             knobs.append(_Family("pruned+pq", {"n_subvectors": default_subvectors(dim)},
                                  "keep"))
-        if lowbit and dim >= 16 and n_min >= 1000:
+        if kind != "classifier" and dim >= 16 and n_min >= 1000:
             # rare rows keep 1-bit codes of a few principal directions instead of a bucket
             # tails of a quarter of dim (whole bytes), with or without norms, or of 8 without
             # norms (1 B a row); a 1-bit head measured worse than these (notes/issue-15.md)

@@ -18,9 +18,11 @@ _OPTION_FLAGS = {
     "n_iter": ("--n-iter", int, "pq: k-means iterations (default 20)"),
     "sample": ("--sample", int, "pq: rows sampled to train k-means (default 65536)"),
     "rank": ("--rank", int, "lowrank: rank (default dim/4)"),
-    "fallback": ("--fallback", str, "pruned: vector of pruned rows: 'hash' buckets (default) or "
-                                    "one 'shared' row"),
+    "fallback": ("--fallback", str, "pruned: vector of pruned rows: 'hash' buckets (default), "
+                                    "one 'shared' row, or 'lowbit' (own 1-bit codes, = tiered)"),
     "n_fallback": ("--n-fallback", int, "pruned: hash buckets for pruned rows"),
+    "tail_components": ("--tail-components", int, "tiered / --fallback lowbit: 1-bit principal "
+                        "directions per dropped row (default dim/4, whole bytes)"),
     "n_blocks": ("--n-blocks", int, "mixed: frequency blocks (default 4)"),
     "shrink": ("--shrink", float, "mixed: width divisor per block (default 4)"),
     "seed": ("--seed", int, "pq: random seed (default 0)"),
@@ -55,15 +57,18 @@ def register(commands, families) -> None:
     p = commands.add_parser("compress", help="compress the tables of any file",
                             description="Compress word vectors, a factor model, a classifier or "
                             "a bare table. Methods are table kinds (" + ", ".join(METHODS)
-                            + "); pruned combines as pruned+<method>, e.g. pruned+pq. Old "
+                            + ", bit2, bit1, tiered); pruned and tiered combine as "
+                            "pruned+<method> / tiered+<method>, e.g. pruned+pq, tiered+bit2. Old "
                             "names still work: " + ", ".join(f"{a}={c}" for a, c in
                                                              ALIASES.items()) + ".")
     p.add_argument("file", metavar="IN")
     p.add_argument("-o", "--out", required=True, help="output file (never the input)")
     p.add_argument("--method", required=True, metavar="METHOD",
-                   help=", ".join(METHODS) + ", or pruned+<method>")
+                   help=", ".join(METHODS) + ", bit2, bit1, tiered, or pruned+<method> / "
+                   "tiered+<method>")
     p.add_argument("--keep", type=keep_value, default=None,
-                   help="pruned: rows kept, a count (>= 1) or a fraction (< 1); default 0.25; "
+                   help="pruned/tiered: rows kept (tiered: in the head), a count (>= 1) or a "
+                        "fraction (< 1); default 0.25; "
                         "a count above the row count keeps every row (with a note)")
     for name, (flag, typ, help_) in _OPTION_FLAGS.items():
         p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
@@ -71,6 +76,9 @@ def register(commands, families) -> None:
                    help="pq: learn an OPQ rotation first")
     p.add_argument("--normalize", action="store_true", default=None,
                    help="pq: quantise unit vectors, keep a float16 scale per row (2 B/row)")
+    p.add_argument("--no-tail-norms", dest="tail_normalize", action="store_const", const=False,
+                   default=None, help="tiered / --fallback lowbit: no float16 norm per dropped "
+                   "row (2 B/row less)")
     g = p.add_argument_group("factor models")
     g.add_argument("--user-method", metavar="METHOD",
                    help="method of the user table (default: --method)")
@@ -175,7 +183,8 @@ def cmd_compress(args) -> int:
     if args.train and not args.retrain:
         raise InputError("--train is read by --retrain only; add --retrain (or drop --train)")
     options = {k: getattr(args, k) for k in ["keep", *_OPTION_FLAGS, "rotation", "normalize",
-                                             "retrain", "score", "hash_words", "retrain_epochs"]
+                                             "tail_normalize", "retrain", "score",
+                                             "hash_words", "retrain_epochs"]
                if getattr(args, k, None) is not None}
     before = table_bytes(obj)
     for name in ("user_method", "item_method", "side"):

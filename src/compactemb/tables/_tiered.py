@@ -9,7 +9,12 @@ row in a ``tail`` table of any kind (e.g. 1-bit codes of a few principal directi
 
 Unlike pruning (:class:`~compactemb.tables.PrunedTable`), every rare row keeps a vector of its
 own instead of sharing a hash bucket; at a few bytes a row this measures better than buckets on
-word similarity (notes/issue-15.md).
+word similarity (notes/issue-15.md, notes/issue-15-shrink.md).
+
+``compress(obj, "tiered+<method>", keep=N, tail_components=K)`` (or ``"pruned+<method>"`` with
+``fallback="lowbit"``) builds one: the head in ``<method>``, the tail as :func:`lowbit_tail`
+(1-bit codes of the top ``K`` principal directions of the tail rows, ``ceil(K / 8)`` bytes a
+row plus a float16 norm unless ``tail_normalize=False``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,76 @@ import numpy as np
 
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
+
+
+def default_tail_components(dim: int) -> int:
+    """Principal directions a 1-bit tail codes by default: a quarter of ``dim`` in whole bytes.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding dimension.
+
+    Returns
+    -------
+    int
+        ``max(8, dim // 32 * 8)``, at most ``dim``.
+
+    Examples
+    --------
+    >>> default_tail_components(100), default_tail_components(300), default_tail_components(4)
+    (24, 72, 4)
+    """
+    return min(int(dim), max(8, int(dim) // 32 * 8))
+
+
+def lowbit_tail(n_components: int | None = None, normalize: bool = True):
+    """The tail constructor of a tiered table: 1-bit codes of the top principal directions.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        Directions coded (bits a row); default :func:`default_tail_components` of the dim.
+    normalize : bool, default True
+        Code unit rows and keep a float16 norm per row (2 bytes a row).
+
+    Returns
+    -------
+    callable
+        ``matrix -> Bit1Table`` (``rotation="pca"``).
+
+    Raises
+    ------
+    InputError
+        When ``n_components`` is not a positive integer (checked here) or exceeds the dim
+        (checked when called).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((50, 16)).astype(np.float32)
+    >>> lowbit_tail(8)(x).codes.shape
+    (50, 1)
+    """
+    from ._lowbit import Bit1Table
+
+    if n_components is not None and (isinstance(n_components, bool) or not isinstance(
+            n_components, (int, np.integer)) or n_components < 1):
+        raise InputError(f"tiered option 'tail_components' must be a positive integer, got "
+                         f"{n_components!r}")
+
+    def tail(x) -> EmbeddingTable:
+        from ._dense import DenseTable
+
+        dim = x.dim if isinstance(x, EmbeddingTable) else np.shape(x)[1]
+        if (x.n_rows if isinstance(x, EmbeddingTable) else np.shape(x)[0]) == 0:
+            return DenseTable(np.zeros((0, dim), np.float32))  # nothing dropped: no bytes
+        k = default_tail_components(dim) if n_components is None else int(n_components)
+        if k > dim:
+            raise InputError(f"tiered option 'tail_components' ({k}) must be at most the "
+                             f"dimension ({dim})")
+        return Bit1Table.from_dense(x, rotation="pca", n_components=k, normalize=bool(normalize))
+
+    return tail
 
 
 @register_table
