@@ -356,7 +356,39 @@ def build_hash_ngrams(rng):
             1000, offsets, np.zeros(offsets[-1], np.int64)]
 
 
+def _qat_levels(bits):
+    from compactemb.train._classifier import LEVELS_2BIT
+
+    return {1: np.array([-1.0, 1.0], np.float32), 2: LEVELS_2BIT}.get(bits,
+                                                                       np.zeros(0, np.float32))
+
+
+def case_train_epochs(loss, shuffle, bits):
+    def build(rng):
+        ids, offsets, labels, label_offsets, weights = _examples(rng)
+        w_in = rng.normal(scale=0.1, size=(30, 6)).astype(np.float32)
+        w_out = np.zeros((4, 6), np.float32)
+        state = np.array([rng.integers(1, 2**62)], np.uint64)
+        schedule = np.array([0.0, 0.0]) if bits != 2 else np.array([3.0, 200.0])  # resumed
+        return [w_in, w_out, ids, offsets, labels, label_offsets, weights,
+                rng.permutation(12).astype(np.int64), state, schedule, 2, 3, 0.2, loss,
+                np.zeros(2, np.int64), 1, True, shuffle, bits, _qat_levels(bits)]
+    return (CLASSIFIER, "train_epochs", build, {"rtol": 1e-4, "atol": 1e-6})
+
+
+def case_quantize_rows(bits):
+    def build(rng):
+        w = rng.normal(size=(40, 7)).astype(np.float32)
+        w[3] = 0.0  # an all-zero row
+        w[5] = 0.25  # a constant row
+        return [w, bits, _qat_levels(bits), np.zeros((40, 7), np.float32)]
+    return (CLASSIFIER, "quantize_rows", build, {"rtol": 1e-5, "atol": 1e-6})
+
+
 CASES.update({
+    **{f"train_epochs-loss{a}-shuffle{b:d}-bits{c}": case_train_epochs(a, b, c)
+       for a, b, c in ((0, True, 0), (1, False, 0), (0, False, 1), (0, True, 2), (1, True, 4))},
+    **{f"quantize_rows-bits{b}": case_quantize_rows(b) for b in (1, 2, 4)},
     **{f"sgd_example-loss{loss}": case_sgd_example(loss) for loss in (0, 1)},
     **{f"train_range-loss{a}-input{b:d}-shuffle{c:d}": case_train_range(a, b, c)
        for a in (0, 1) for b in (True, False) for c in (True, False)},

@@ -106,7 +106,7 @@ SPECS = [
     Spec("TextClassifier", "text",
          lambda **kw: TextClassifier(**{"dim": 8, "n_buckets": 1000, "epochs": 3,
                                         "n_threads": 1, **kw}),
-         3, TextClassifier, callback_epochs=lambda n: [n - 1],
+         3, TextClassifier, epochs_run=lambda t: t.train_info_["epochs_run"],
          bad={**_common_bad(), "epochs": (0, "epochs must be an integer >= 1, got 0"),
               "learning_rate": (0, "learning_rate must be a number > 0, got 0")}),
 ]

@@ -52,7 +52,7 @@ def _small_options(p) -> None:
 
 def register(commands, families) -> None:
     p = families["train"].add_parser(
-        "classifier", help="fastText-style text classifier (bag of words + word n-grams)",
+        "classifier", help="fastText-style text classifier (bag of words + word/char n-grams)",
         description="Train a supervised text classifier on fastText '__label__X text' lines or "
         "a CSV/TSV file with text and label columns.")
     p.add_argument("train", metavar="TRAIN")
@@ -60,6 +60,12 @@ def register(commands, families) -> None:
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--ngrams", type=int, default=2, help="longest word n-gram (default 2)")
     p.add_argument("--buckets", type=int, default=2_000_000, help="n-gram hash buckets")
+    p.add_argument("--minn", type=int, default=0,
+                   help="shortest char n-gram of each word (fastText's -minn; default 0)")
+    p.add_argument("--maxn", type=int, default=0,
+                   help="longest char n-gram (default 0: none; fastText uses 3..6)")
+    p.add_argument("--bits", type=int, choices=[1, 2, 4],
+                   help="quantisation-aware training: input table stored at 1, 2 or 4 bits")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--learning-rate", type=float, default=0.1,
                    help="learning rate (default 0.1)")
@@ -183,6 +189,9 @@ def cmd_train_classifier(args) -> int:
 
     for name in ("dim", "ngrams", "buckets", "epochs", "learning_rate", "min_count", "threads"):
         check_positive(name.replace("_", "-"), getattr(args, name))
+    if args.maxn > 0 and not 1 <= args.minn <= args.maxn or args.maxn < 0 or args.minn < 0:
+        raise InputError(f"--minn {args.minn} --maxn {args.maxn}: char n-grams need "
+                         "1 <= minn <= maxn (or --maxn 0 for none)")
     if (args.cutoff or args.retrain or args.n_subvectors or args.score or args.hash_words) \
             and not args.compress:
         raise InputError("--cutoff/--score/--hash-words/--retrain/--n-subvectors need "
@@ -192,7 +201,8 @@ def cmd_train_classifier(args) -> int:
                            epochs=args.epochs, learning_rate=args.learning_rate,
                            min_count=args.min_count,
                            loss=args.loss, n_threads=args.threads, random_state=args.seed,
-                           tokenizer=Tokenizer(args.token_pattern, lowercase=args.lowercase))
+                           tokenizer=Tokenizer(args.token_pattern, lowercase=args.lowercase),
+                           minn=args.minn, maxn=args.maxn, bits=args.bits)
     model.fit(texts, labels)
     out = {"output": args.out, **model.train_info_, "float32_bytes": model.nbytes}
     if args.compress:

@@ -3,6 +3,7 @@
 Model (Joulin et al. 2016, "Bag of Tricks for Efficient Text Classification")::
 
     text -> tokens + "</s>" -> rows: known words (vocab)  +  hashed word n-grams (2..ngrams)
+                                    +  hashed char n-grams of each token (minn..maxn)
          -> hidden = mean of those rows (an embedding bag)   (dim,)
          -> scores = output @ hidden                          (n_labels,)
          -> softmax (one label per text), or one-vs-all sigmoids (multi-label, loss="ova")
@@ -17,6 +18,9 @@ training data (``bucket_ids_``, sorted). That is exactly fastText's ``n_words + 
 matrix with unseen buckets at zero: an n-gram never seen in training still counts in the mean
 (``missing_ngrams_ = "zero"``) but adds nothing. fastText leaves such rows at their random
 initial values; zero is the better guess and costs nothing to store.
+
+With ``bits`` the input rows are quantised in the forward pass (straight-through gradients to
+full-precision shadow rows) and stored quantised: quantisation-aware training.
 
 Compression (Joulin et al. 2016, "FastText.zip") keeps the ``cutoff`` rows of largest norm
 (pruned words and n-grams are then dropped from the input, ``missing_ngrams_ = "drop"``),
@@ -50,6 +54,10 @@ from ._base import Trainer, epoch_callback
 EOS = "</s>"
 LOSSES = {"softmax": 0, "ova": 1}
 MAX_NGRAMS = 16  # word n-grams longer than this are never useful; a file may not ask for more
+MAX_CHAR_NGRAM = 64  # longest char n-gram (fastText uses 3..6); bounds what a file may ask
+QAT_BITS = (None, 1, 2, 4)
+# 2-bit levels in units of the row's RMS: Lloyd-Max for a Gaussian (ratio 1.5104 / 0.4528)
+LEVELS_2BIT = np.array([-1.5104, -0.4528, 0.4528, 1.5104], dtype=np.float32)
 _BATCH = 8192
 
 
@@ -98,6 +106,13 @@ class _ClassifierHead:
         check_params("stored classifier", params, spec)
         if (params.get("n_threads") or 1) > 4096:
             raise ValueError(f"attribute 'params.n_threads' is {params['n_threads']}")
+        minn, maxn = params.get("minn", 0), params.get("maxn", 0)
+        if maxn > 0 and not 1 <= minn <= maxn:
+            raise ValueError(f"attributes 'params.minn' {minn} and 'params.maxn' {maxn}: "
+                             "expected 1 <= minn <= maxn or maxn = 0")
+        if params.get("bits") not in QAT_BITS:
+            raise ValueError(f"attribute 'params.bits' is {params['bits']!r}: expected one of "
+                             "null, 1, 2, 4")
         output = state_array(arrays, "output", ndim=2, kinds="f")
         if output.shape[1] != dim:
             raise ValueError(f"array 'output' has {output.shape[1]} columns, dim is {dim}")
@@ -114,6 +129,102 @@ def _places(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``firsts[x] + 0 .. firsts[x] + counts[x] - 1`` for every x, concatenated."""
     before = np.cumsum(counts) - counts
     return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(firsts - before, counts)
+
+
+def char_ngram_buckets(words, minn: int, maxn: int, n_buckets: int):
+    """fastText's character n-gram buckets of each word (supervised ``-minn/-maxn``).
+
+    The n-grams of ``<word>`` of ``minn..maxn`` code points, each hashed with fastText's
+    FNV-1a over its UTF-8 bytes, bucket ``hash % n_buckets`` (fastText's input row is
+    ``nwords + bucket``); ``"</s>"`` has none. The subword table's kernel computes them.
+
+    Parameters
+    ----------
+    words : sequence of str
+        The words.
+    minn, maxn : int
+        Shortest and longest n-gram in characters; ``maxn = 0``: none.
+    n_buckets : int
+        Hash buckets (fastText's ``-bucket``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        CSR offsets (``len(words) + 1`` entries) and the int64 buckets, each word's in
+        fastText's order.
+
+    Examples
+    --------
+    >>> offsets, buckets = char_ngram_buckets(["ab"], 3, 3, 1000)
+    >>> offsets.tolist(), len(buckets)
+    ([0, 2], 2)
+    """
+    from ..tables._subword import _encode_words
+
+    blob, key_offsets = _encode_words(words)
+    n = len(words)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if maxn <= 0 or n == 0:
+        return offsets, np.zeros(0, dtype=np.int64)
+    width = np.diff(key_offsets) + 2  # bytes of <word>: at least its code points
+    cap = np.zeros(n, dtype=np.int64)
+    for size in range(max(minn, 1), maxn + 1):
+        cap += np.maximum(width - size + 1, 0)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(cap[:-1], out=starts[1:])
+    out = np.empty(int(cap.sum()), dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    kernels("compactemb.tables._subword_kernels").subword_rows(
+        blob, key_offsets, np.full(n, -1, dtype=np.int64), int(minn), int(maxn),
+        int(n_buckets), 0, np.zeros(0, dtype=np.int64), starts, out, counts)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, out[_places(starts, counts)]
+
+
+def qat_table(weights: np.ndarray, bits: int):
+    """The compact table of quantisation-aware trained rows: what the forward pass used.
+
+    1 and 2 bits: :class:`~compactemb.tables.Bit1Table` / ``Bit2Table`` with a float16 scale per
+    row (signs, or ``LEVELS_2BIT`` x the row's RMS, scale refitted by least squares); 4 bits:
+    :class:`~compactemb.tables.Int4Table` (row-wise min/max). Decoded rows equal the training
+    kernel's quantised rows up to the float16 rounding of the scales.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_rows, dim), float32
+        The full-precision (shadow) rows.
+    bits : {1, 2, 4}
+        Bits a value.
+
+    Returns
+    -------
+    EmbeddingTable
+        The quantised table.
+
+    Examples
+    --------
+    >>> qat_table(np.array([[0.5, -0.25]], np.float32), 1).lookup([0])
+    array([[ 0.375, -0.375]], dtype=float32)
+    """
+    from ..tables import Bit1Table, Bit2Table, Int4Table
+    from ..tables._lowbit import pack_codes
+
+    if bits == 4:
+        return Int4Table.from_dense(weights)
+    w = np.asarray(weights, dtype=np.float64)
+    if bits == 1:
+        levels = np.array([-1.0, 1.0], np.float32)
+        codes = (w > 0).astype(np.uint8)
+    else:
+        levels = LEVELS_2BIT
+        rms = np.sqrt((w ** 2).mean(axis=1, keepdims=True))
+        edges = ((levels[1:] + levels[:-1]) / np.float32(2)).astype(np.float64)
+        codes = np.where(rms > 0, np.searchsorted(edges, w / np.where(rms > 0, rms, 1.0)), 0)
+        codes = codes.astype(np.uint8)
+    lv = levels.astype(np.float64)[codes]
+    scale = (w * lv).sum(axis=1) / np.maximum((lv * lv).sum(axis=1), 1e-300)
+    kind = Bit1Table if bits == 1 else Bit2Table
+    return kind(pack_codes(codes, bits), w.shape[1], levels, row_scales=scale.astype(np.float16))
 
 
 def _load_classifier(stored):
@@ -178,6 +289,16 @@ class TextClassifier(Trainer):
         Visit the examples in a new random order each epoch. False: in the given order, each
         thread over its own contiguous part (fastText's way; sorted data then trains badly).
     random_state : int, default 0
+    minn, maxn : int, default 0
+        Character n-grams of ``<word>`` of ``minn..maxn`` code points join each token's
+        rows (fastText supervised ``-minn/-maxn``; ``maxn=0``: none), hashed with fastText's
+        FNV-1a into the same ``n_buckets`` as the word n-grams; an unseen word at prediction
+        still gets the rows of its n-grams seen in training.
+    bits : {None, 1, 2, 4}, default None
+        Quantisation-aware training of the input table: its rows enter the forward pass
+        quantised as stored (1 bit: signs, 2 bits: four levels, each with a float16 scale a
+        row; 4 bits: row-wise int4), gradients go straight through to full-precision rows, and
+        the fitted table is stored quantised (``Bit1Table``, ``Bit2Table``, ``Int4Table``).
 
     Attributes
     ----------
@@ -212,7 +333,8 @@ class TextClassifier(Trainer):
     def __init__(self, dim: int = 100, *, ngrams: int = 2, n_buckets: int = 2_000_000,
                  epochs: int = 5, learning_rate: float = 0.1, min_count: int = 1,
                  loss: str = "softmax", tokenizer: Tokenizer | None = None,
-                 n_threads: int | None = None, shuffle: bool = True, random_state: int = 0):
+                 n_threads: int | None = None, shuffle: bool = True, random_state: int = 0,
+                 minn: int = 0, maxn: int = 0, bits: int | None = None):
         self.dim = dim
         self.ngrams = ngrams
         self.n_buckets = n_buckets
@@ -224,11 +346,17 @@ class TextClassifier(Trainer):
         self.n_threads = n_threads
         self.shuffle = shuffle
         self.random_state = random_state
+        self.minn = minn
+        self.maxn = maxn
+        self.bits = bits
 
     _param_spec = {"dim": Integer(low=1), "ngrams": Integer(low=1), "n_buckets": Integer(low=1),
                    "epochs": Integer(low=1), "learning_rate": Real(low=0, low_open=True),
                    "min_count": Integer(low=1), "loss": Options(tuple(LOSSES)),
-                   "n_threads": N_THREADS, "shuffle": Boolean(), "random_state": RANDOM_STATE}
+                   "n_threads": N_THREADS, "shuffle": Boolean(), "random_state": RANDOM_STATE,
+                   "minn": Integer(low=0, high=MAX_CHAR_NGRAM),
+                   "maxn": Integer(low=0, high=MAX_CHAR_NGRAM),
+                   "bits": Integer(allow_none=True)}
 
     @property
     def meta(self) -> dict:
@@ -248,6 +376,12 @@ class TextClassifier(Trainer):
     # -- parameters -----------------------------------------------------------------------------
     def _check_params(self) -> None:
         self._validate()
+        if self.maxn > 0 and not 1 <= self.minn <= self.maxn:
+            raise InputError(f"TextClassifier: char n-grams need 1 <= minn <= maxn (or maxn = "
+                             f"0: none), got minn={self.minn}, maxn={self.maxn}")
+        if self.bits not in QAT_BITS:
+            raise InputError(f"TextClassifier: bits must be one of None, 1, 2, 4, got "
+                             f"{self.bits!r}")
 
     def _default_tokenizer(self) -> Tokenizer:
         return self._tok()
@@ -303,8 +437,61 @@ class TextClassifier(Trainer):
             self._hash_cache = cached
         return cached[1]
 
+    def _uses_buckets(self) -> bool:
+        return self.ngrams > 1 or self.maxn > 0
+
+    def _vocab_char_grams(self) -> tuple[np.ndarray, np.ndarray]:
+        """Char n-gram buckets of every vocabulary word (CSR offsets, buckets), cached."""
+        cached = getattr(self, "_char_cache", None)
+        key = (self.vocab_, self.minn, self.maxn, self.n_buckets)
+        if cached is None or cached[0] != key:
+            cached = (key, char_ngram_buckets(self.vocab_.keys, self.minn, self.maxn,
+                                              self.n_buckets))
+            self._char_cache = cached
+        return cached[1]
+
+    def _token_char_grams(self, flat: list[str], wid: np.ndarray, known: np.ndarray):
+        """Per token its number of char n-grams, and all their buckets in token order.
+
+        Known words take their cached lists; every other distinct token is hashed once.
+        """
+        if self.vocab_ is not None:
+            base_off, base_buckets = self._vocab_char_grams()
+            key = wid.copy()
+            unknown = np.flatnonzero(~known)
+        else:  # words stored as hashes: no word list to cache by
+            base_off, base_buckets = np.zeros(1, np.int64), np.zeros(0, np.int64)
+            key = np.empty(len(flat), dtype=np.int64)
+            unknown = np.arange(len(flat))
+        n_base = base_off.shape[0] - 1
+        if unknown.size:
+            distinct: dict[str, int] = {}
+            number = distinct.setdefault
+            key[unknown] = n_base + np.fromiter(
+                (number(flat[p], len(distinct)) for p in unknown.tolist()), dtype=np.int64,
+                count=unknown.size)
+            more_off, more_buckets = char_ngram_buckets(list(distinct), self.minn, self.maxn,
+                                                        self.n_buckets)
+            base_off = np.concatenate([base_off, base_off[-1] + more_off[1:]])
+            base_buckets = np.concatenate([base_buckets, more_buckets])
+        counts = base_off[key + 1] - base_off[key]
+        return counts, base_buckets[_places(base_off[key], counts)]
+
+    def _bucket_rows(self, buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row among the n-gram rows, found) of each bucket."""
+        if self.bucket_ids_ is None:  # training: every bucket has a row
+            return buckets, np.ones(buckets.shape[0], dtype=bool)
+        pos = np.searchsorted(self.bucket_ids_, buckets)
+        found = pos < self.bucket_ids_.shape[0]
+        found[found] = self.bucket_ids_[pos[found]] == buckets[found]
+        return pos, found
+
     def _encode_tokens(self, flat: list[str], lens: np.ndarray):
-        """Rows of each example: (ids, offsets, denominators). Offsets have n + 1 entries."""
+        """Rows of each example: (ids, offsets, denominators). Offsets have n + 1 entries.
+
+        Each example's rows: its known words, then the char n-grams of all its tokens
+        (``maxn`` > 0), then its word n-grams (``ngrams`` > 1), each part in token order.
+        """
         classifier_kernels = kernels("compactemb.train._classifier_kernels")
         count_ngrams, hash_ngrams = classifier_kernels.count_ngrams, classifier_kernels.hash_ngrams
 
@@ -321,42 +508,49 @@ class TextClassifier(Trainer):
             wid = np.fromiter(map(self.vocab_.index.get, flat, itertools.repeat(-1)),
                               dtype=np.int64, count=len(flat))
             known = wid >= 0
-            hashes = np.empty(len(flat), dtype=np.uint64)
-            hashes[known] = self._word_hashes()[wid[known]]
-            for p in np.flatnonzero(~known):
-                hashes[p] = zlib.crc32(flat[p].encode("utf-8"))
+            if self.ngrams > 1:
+                hashes = np.empty(len(flat), dtype=np.uint64)
+                hashes[known] = self._word_hashes()[wid[known]]
+                for p in np.flatnonzero(~known):
+                    hashes[p] = zlib.crc32(flat[p].encode("utf-8"))
         ends = np.cumsum(lens)
         starts = ends - lens
         example = np.repeat(np.arange(n, dtype=np.int64), lens)
         word_counts = np.bincount(example[known], minlength=n)
+        # parts after the words: (n-grams per example, their rows, found) in example order
+        parts = []
+        if self.maxn > 0:
+            per_token, buckets = self._token_char_grams(flat, wid, known)
+            before = np.zeros(len(flat) + 1, dtype=np.int64)
+            np.cumsum(per_token, out=before[1:])
+            parts.append((before[ends] - before[starts], *self._bucket_rows(buckets)))
         if self.ngrams > 1:
             g_counts = count_ngrams(starts, ends, self.ngrams)
             g_offsets = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(g_counts, out=g_offsets[1:])
             buckets = np.empty(int(g_offsets[-1]), dtype=np.int64)
             hash_ngrams(hashes, starts, ends, self.ngrams, self.n_buckets, g_offsets, buckets)
-            if self.bucket_ids_ is None:  # training: every bucket has a row
-                pos, found = buckets, np.ones(buckets.shape[0], dtype=bool)
-            else:
-                pos = np.searchsorted(self.bucket_ids_, buckets)
-                found = pos < self.bucket_ids_.shape[0]
-                found[found] = self.bucket_ids_[pos[found]] == buckets[found]
-            g_example = np.repeat(np.arange(n, dtype=np.int64), g_counts)
-            gram_counts = np.bincount(g_example[found], minlength=n)
-            kept = word_counts + gram_counts
-            denom = (word_counts + g_counts) if self.missing_ngrams_ == "zero" else kept
-            offsets = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(kept, out=offsets[1:])
-            # each example's words, then its n-grams: scatter both (already in example order)
-            # to their places, linear time where a stable argsort by example was n log n
-            ids = np.empty(int(offsets[-1]), dtype=np.int64)
-            ids[_places(offsets[:-1], word_counts)] = wid[known]
-            ids[_places(offsets[:-1] + word_counts, gram_counts)] = self.n_words + pos[found]
-            return ids, offsets, denom.astype(np.float32)
-        ids = wid[known]
-        kept = denom = word_counts
+            parts.append((g_counts, *self._bucket_rows(buckets)))
+        kept = word_counts.copy()
+        denom = word_counts.copy()
+        part_kept = []
+        for counts, _, found in parts:
+            owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+            part_kept.append(np.bincount(owner[found], minlength=n))
+            kept += part_kept[-1]
+            denom += counts
+        if self.missing_ngrams_ != "zero":
+            denom = kept
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(kept, out=offsets[1:])
+        # each example's words, then each part: scatter them (already in example order) to
+        # their places, linear time where a stable argsort by example was n log n
+        ids = np.empty(int(offsets[-1]), dtype=np.int64)
+        ids[_places(offsets[:-1], word_counts)] = wid[known]
+        at = offsets[:-1] + word_counts
+        for (_, pos, found), counts in zip(parts, part_kept):
+            ids[_places(at, counts)] = self.n_words + pos[found]
+            at = at + counts
         return ids, offsets, denom.astype(np.float32)
 
     def encode(self, texts: Sequence[str]):
@@ -387,9 +581,9 @@ class TextClassifier(Trainer):
         labels : sequence
             One label or a list of labels per text.
         callback : callable, optional
-            ``callback(epoch, info)`` with ``info`` holding ``seconds`` and ``loss``. The epochs
-            run inside one compiled loop, so it is called once, after the last epoch, and
-            cannot stop training early (a False return is ignored).
+            ``callback(epoch, info)`` after each epoch, ``info`` holding ``seconds`` (of that
+            epoch) and ``loss`` (mean over the examples); returning False stops training there
+            (the learning rate keeps the schedule of all ``epochs`` up to that point).
 
         Returns
         -------
@@ -423,10 +617,10 @@ class TextClassifier(Trainer):
         self.word_hashes_ = None
         self.bucket_ids_ = np.empty(0, dtype=np.int64)
         self.missing_ngrams_ = "zero"
-        if self.ngrams > 1:  # every bucket first, then keep those that occur
+        if self._uses_buckets():  # every bucket first, then keep those that occur
             self.bucket_ids_ = None  # type: ignore[assignment]  # only while fit encodes
         ids, offsets, _ = self._encode_tokens(flat, lens)
-        if self.ngrams > 1:
+        if self._uses_buckets():
             nw = len(self.vocab_)
             is_gram = ids >= nw
             seen = np.zeros(self.n_buckets, dtype=bool)
@@ -441,16 +635,18 @@ class TextClassifier(Trainer):
         self.output_ = np.zeros((len(self.labels_), self.dim), dtype=np.float32)
         lab_ids, lab_offsets = _label_arrays(self.labels_, label_lists)
         weights = lens.astype(np.float64)  # learning rate decays by tokens, as in fastText
-        loss = self._run_sgd(w_in, self.output_, ids, offsets, lab_ids, lab_offsets, weights,
-                             epochs=self.epochs, lr=self.learning_rate, update_input=True,
-                             seed=int(rng.integers(2**31)))
-        self.table_ = DenseTable(w_in)
+        loss, epochs_run = self._run_sgd(
+            w_in, self.output_, ids, offsets, lab_ids, lab_offsets, weights, epochs=self.epochs,
+            lr=self.learning_rate, update_input=True, seed=int(rng.integers(2**31)),
+            bits=self.bits or 0, notify=notify)
+        # quantisation-aware: the stored table is what training saw (its shadow rows dropped)
+        self.table_ = DenseTable(w_in) if self.bits is None else qat_table(w_in, self.bits)
         self.train_info_ = {"examples": len(texts), "tokens": int(lens.sum()),
                             "words": len(self.vocab_), "labels": len(self.labels_),
                             "ngram_rows": int(self.bucket_ids_.shape[0]),
                             "seconds": round(time.perf_counter() - t0, 3),
-                            "loss": round(loss, 6), "threads": self._threads()}
-        notify(self.epochs - 1, {"seconds": time.perf_counter() - t0, "loss": loss})
+                            "loss": round(loss, 6), "threads": self._threads(),
+                            "epochs_run": epochs_run}
         return self
 
     def fit_file(self, path, **read_options) -> TextClassifier:
@@ -475,34 +671,52 @@ class TextClassifier(Trainer):
         return resolve_threads(self.n_threads)
 
     def _run_sgd(self, w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights, *, epochs, lr,
-                 update_input, seed, shuffle=None) -> float:
-        """Hogwild SGD: each thread takes a disjoint part of the shuffled examples."""
-        train_range = kernels("compactemb.train._classifier_kernels").train_range
+                 update_input, seed, shuffle=None, bits=0, notify=None) -> tuple[float, int]:
+        """Hogwild SGD: each thread takes a disjoint part of the shuffled examples.
+
+        One kernel call per thread and epoch (the threads meet between epochs, where
+        ``notify(epoch, info)`` may stop training); each thread's order, random state and
+        learning-rate schedule carry over, so the epochs run exactly as in one call.
+        Returns the last epoch's mean loss and the epochs run.
+        """
+        train_epochs = kernels("compactemb.train._classifier_kernels").train_epochs
 
         n = offsets.shape[0] - 1
         n_threads = max(1, min(self._threads(), n))
         shuffle = bool(self.shuffle if shuffle is None else shuffle)
         perm = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-        parts = np.array_split(perm.astype(np.int64), n_threads)
+        orders = [part.copy() for part in np.array_split(perm.astype(np.int64), n_threads)]
+        states = [np.array([((seed + t) * 2654435761 + 88172645463325252) & (2**64 - 1)],
+                           dtype=np.uint64) for t in range(n_threads)]
+        schedules = [np.zeros(2) for _ in range(n_threads)]
         done = np.zeros(n_threads, dtype=np.int64)
         losses = [0.0] * n_threads
         args = (w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights)
         loss_kind = LOSSES[self.loss]
+        levels = {1: np.array([-1.0, 1.0], np.float32), 2: LEVELS_2BIT}.get(
+            bits, np.zeros(0, np.float32))
         # compile (or load the cache) once in this thread, not in several at once
-        train_range(*args, np.empty(0, np.int64), 1, lr, loss_kind, 0, done, 0, update_input,
-                    shuffle)
+        train_epochs(*args, np.empty(0, np.int64), np.zeros(1, np.uint64), np.zeros(2), 1, 1,
+                     lr, loss_kind, done, 0, update_input, shuffle, bits, levels)
 
         def work(t):
-            losses[t] = train_range(*args, parts[t], epochs, lr, loss_kind, seed + t, done, t,
-                                    update_input, shuffle)
+            losses[t] = train_epochs(*args, orders[t], states[t], schedules[t], 1, epochs, lr,
+                                     loss_kind, done, t, update_input, shuffle, bits, levels)
 
         total = n * epochs
+        loss, epoch = 0.0, 0
         with progress(total=total, desc="training classifier", unit="ex") as bar:
-            run_hogwild(work, n_threads, on_tick=lambda: bar.update(int(done.sum()) - bar.n))
-            bar.update(total - bar.n)
-        if not np.isfinite(w_out).all():
-            raise InputError(f"training diverged (learning_rate={lr} is too high)")
-        return float(sum(losses)) / max(n, 1)
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                run_hogwild(work, n_threads, on_tick=lambda: bar.update(int(done.sum()) - bar.n))
+                if not np.isfinite(w_out).all():
+                    raise InputError(f"training diverged (learning_rate={lr} is too high)")
+                loss = float(sum(losses)) / max(n, 1)
+                if notify is not None and notify(epoch, {"seconds": time.perf_counter() - t0,
+                                                         "loss": loss}):
+                    break
+            bar.update(int(done.sum()) - bar.n)
+        return loss, epoch + 1
 
     # -- prediction -----------------------------------------------------------------------------
     def _hidden(self, ids, offsets, denom) -> np.ndarray:
@@ -689,6 +903,7 @@ class TextClassifier(Trainer):
                       lens.astype(np.float64), epochs=epochs, lr=self.learning_rate,
                       update_input=update_input, seed=int(self.random_state) + 7919,
                       shuffle=True)  # fine-tuning in file order would favour the file's end
+        # (full precision: the rows are stored afterwards in whatever kind compress asks for)
 
     # -- storage and memory ---------------------------------------------------------------------
     @property
@@ -735,7 +950,7 @@ class TextClassifier(Trainer):
         space.
         """
         self._check_fitted()
-        return (self.n_words + (self.n_buckets if self.ngrams > 1 else 0)) * self.dim * 4
+        return (self.n_words + (self.n_buckets if self._uses_buckets() else 0)) * self.dim * 4
 
     def memory_comparison(self) -> dict:
         """One-hot (bag of words and n-gram buckets) input against the embedding, by arithmetic.
@@ -745,7 +960,7 @@ class TextClassifier(Trainer):
         from ..memory import onehot_vs_embedding
 
         self._check_fitted()
-        n = self.n_words + (self.n_buckets if self.ngrams > 1 else 0)
+        n = self.n_words + (self.n_buckets if self._uses_buckets() else 0)
         out = onehot_vs_embedding(n, self.dim)
         out["fasttext_form_float32_bytes"] = self.fasttext_form_nbytes()
         out["input_table_bytes"] = int(self.table_.nbytes)
@@ -768,6 +983,11 @@ class TextClassifier(Trainer):
         params.pop("tokenizer")
         for key in ("dim", "ngrams", "n_buckets", "loss"):
             params.pop(key)
+        # written only when used: files without them read as before (and old readers read them)
+        if params["maxn"] == 0 and params["minn"] == 0:
+            params.pop("minn"), params.pop("maxn")
+        if params["bits"] is None:
+            params.pop("bits")
         attrs = {"dim": self.dim, "ngrams": self.ngrams, "n_buckets": self.n_buckets,
                  "loss": self.loss, "tokenizer": self._tok().to_dict(),
                  "missing_ngrams": self.missing_ngrams_, "params": params,

@@ -33,10 +33,65 @@ def _next_random(state):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
+def _quantize_row(w_in, row, bits, levels, out):
+    """out = the row as the stored low-bit table decodes it (quantisation-aware training).
+
+    bits 1 and 2: a code per value (1: its sign; 2: the nearest of ``levels`` x the row's RMS),
+    then the row scale that fits those codes best (least squares): ``levels[code] * scale``.
+    bits 4: row-wise min/max codes of 15 steps, ``code * step + min`` (the int4 table's form).
+    """
+    dim = w_in.shape[1]
+    if bits == 4:
+        lo = w_in[row, 0]
+        hi = w_in[row, 0]
+        for j in range(1, dim):
+            v = w_in[row, j]
+            lo = min(lo, v)
+            hi = max(hi, v)
+        step = (hi - lo) / np.float32(15.0)
+        inv = np.float32(1.0) / step if step > 0 else np.float32(0.0)
+        for j in range(dim):
+            if step > 0:
+                c = np.rint((w_in[row, j] - lo) * inv)
+                out[j] = min(max(c, np.float32(0.0)), np.float32(15.0)) * step + lo
+            else:
+                out[j] = lo
+        return
+    n_levels = levels.shape[0]
+    rms = 0.0
+    if bits == 2:
+        for j in range(dim):
+            rms += w_in[row, j] * w_in[row, j]
+        rms = np.sqrt(rms / dim)
+    num = 0.0
+    den = 0.0
+    for j in range(dim):
+        v = w_in[row, j]
+        code = 0
+        if bits == 1:
+            code = 1 if v > 0 else 0
+        elif rms > 0:
+            u = v / rms
+            for q in range(n_levels - 1):
+                if u > (levels[q] + levels[q + 1]) / np.float32(2.0):
+                    code = q + 1
+        lv = levels[code]
+        out[j] = lv
+        num += v * lv
+        den += lv * lv
+    scale = num / den if den > 0 else 0.0
+    for j in range(dim):
+        out[j] = out[j] * scale
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
 def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden, grad, scores,
-                  update_input):
+                  update_input, bits, levels, qrow):
     """One fastText update: hidden = mean(w_in[ids]), softmax or one-vs-all loss, backprop into
-    ``w_out`` and, with ``update_input``, into the input rows. Returns the example's loss."""
+    ``w_out`` and, with ``update_input``, into the input rows. Returns the example's loss.
+
+    ``bits`` > 0: the rows enter the mean quantised (``_quantize_row``) and their gradient goes
+    to the full-precision rows unchanged (straight-through estimator)."""
     dim = w_in.shape[1]
     n_labels = w_out.shape[0]
     n = e - s
@@ -46,8 +101,13 @@ def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidd
             grad[j] = 0.0
     for p in range(s, e):
         row = ids[p]
-        for j in range(dim):
-            hidden[j] += w_in[row, j]
+        if bits == 0:
+            for j in range(dim):
+                hidden[j] += w_in[row, j]
+        else:
+            _quantize_row(w_in, row, bits, levels, qrow)
+            for j in range(dim):
+                hidden[j] += qrow[j]
     inv = 1.0 / n
     for j in range(dim):
         hidden[j] *= inv
@@ -109,33 +169,46 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
     ``labels[ls:le]``.
     """
     return _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden,
-                         grad, scores, True)
+                         grad, scores, True, 0, np.zeros(0, np.float32), hidden)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
-                lr0, loss, seed, done, slot, update_input, shuffle):
-    """SGD over ``examples`` (row numbers), reshuffled each epoch when ``shuffle`` (else in the
-    given order, as fastText reads its file), the learning rate decaying linearly to 0 by token
-    count (fastText). ``done[slot]`` counts finished examples (for the
-    progress bar); returns the summed loss of the last epoch.
+def quantize_rows(w_in, bits, levels, out):
+    """out[i] = row i of ``w_in`` as ``_quantize_row`` gives it (what training sees)."""
+    for i in range(w_in.shape[0]):
+        _quantize_row(w_in, i, bits, levels, out[i])
 
-    With ``update_input`` False the input rows stay fixed (retraining the output layer only).
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def train_epochs(w_in, w_out, ids, offsets, labels, label_offsets, weights, order, state,
+                 schedule, epochs, total_epochs, lr0, loss, done, slot, update_input, shuffle,
+                 bits, levels):
+    """``epochs`` epochs of SGD over the examples ``order`` (row numbers), resumable.
+
+    ``order`` is reshuffled in place each epoch when ``shuffle`` (else kept: fastText's file
+    order), ``state`` (uint64[1]) is the xorshift state, ``schedule`` (float64[2]) holds the
+    weight seen so far and the total over ``total_epochs`` epochs (0 on the first call: computed
+    then): the learning rate decays linearly to 0 by token count (fastText) over all
+    ``total_epochs``, however the epochs are split into calls. ``done[slot]`` counts finished
+    examples (for the progress bar); returns the summed loss of the last epoch run.
+
+    With ``update_input`` False the input rows stay fixed (retraining the output layer only);
+    ``bits`` > 0 trains them quantisation-aware (``_example_step``).
     """
     dim = w_in.shape[1]
     n_labels = w_out.shape[0]
     hidden = np.empty(dim, dtype=np.float32)
     grad = np.empty(dim, dtype=np.float32)
+    qrow = np.empty(dim, dtype=np.float32)
     scores = np.empty(n_labels, dtype=np.float32)
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = np.uint64(seed) * np.uint64(2654435761) + np.uint64(88172645463325252)
-    order = examples.copy()
     m = order.shape[0]
-    total_w = 0.0
-    for t in range(m):
-        total_w += weights[order[t]]
-    total_w *= epochs
-    seen_w = 0.0
+    if schedule[1] == 0.0:
+        total_w = 0.0
+        for t in range(m):
+            total_w += weights[order[t]]
+        schedule[1] = total_w * total_epochs
+    total_w = schedule[1]
+    seen_w = schedule[0]
     last = 0.0
     for _ in range(epochs):
         if shuffle:
@@ -156,10 +229,23 @@ def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examp
                 if le - ls > 1:  # softmax with several gold labels: one at random (fastText)
                     target = labels[ls + int(_next_random(state) * (le - ls))]
                 epoch_loss += _example_step(w_in, w_out, ids, s, e, labels, ls, le, target,
-                                            loss, lr, hidden, grad, scores, update_input)
+                                            loss, lr, hidden, grad, scores, update_input, bits,
+                                            levels, qrow)
             done[slot] += 1
         last = epoch_loss
+    schedule[0] = seen_w
     return last
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
+                lr0, loss, seed, done, slot, update_input, shuffle):
+    """All ``epochs`` of ``train_epochs`` in one call, from ``seed``, full precision."""
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(2654435761) + np.uint64(88172645463325252)
+    return train_epochs(w_in, w_out, ids, offsets, labels, label_offsets, weights,
+                        examples.copy(), state, np.zeros(2), epochs, epochs, lr0, loss, done,
+                        slot, update_input, shuffle, 0, np.zeros(0, np.float32))
 
 
 @nb.njit(cache=True, nogil=True)

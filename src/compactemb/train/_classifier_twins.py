@@ -20,11 +20,42 @@ def _next_random(state):
     return (((x * 2685821657736338717) & _MASK) >> 11) * (1.0 / 9007199254740992.0)
 
 
+def _quantize(rows, bits, levels):
+    """Rows as ``_quantize_row`` gives them (float64 in, float64 out)."""
+    if bits == 4:  # in float32, as the kernel
+        rows = np.asarray(rows, dtype=np.float32)
+        lo, hi = rows.min(axis=1, keepdims=True), rows.max(axis=1, keepdims=True)
+        step = (hi - lo) / np.float32(15.0)
+        inv = np.float32(1.0) / np.where(step > 0, step, np.float32(1.0))
+        codes = np.clip(np.rint((rows - lo) * inv), 0, 15)
+        return np.where(step > 0, codes * step + lo, lo).astype(np.float64)
+    rows = np.asarray(rows, dtype=np.float64)
+    levels = np.asarray(levels, dtype=np.float64)
+    if bits == 1:
+        codes = (rows > 0).astype(np.int64)
+    else:
+        rms = np.sqrt((rows ** 2).mean(axis=1, keepdims=True))
+        edges = (levels[1:] + levels[:-1]) / 2
+        u = rows / np.where(rms > 0, rms, 1.0)
+        codes = np.where(rms > 0, np.searchsorted(edges, u), 0)
+    lv = levels[codes]
+    scale = (rows * lv).sum(axis=1, keepdims=True) / (lv * lv).sum(axis=1, keepdims=True)
+    return lv * scale
+
+
+def quantize_rows(w_in, bits, levels, out):
+    """out[i] = row i of ``w_in`` as training sees it with ``bits``."""
+    out[:] = _quantize(w_in, bits, levels).astype(np.float32)
+
+
 def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, update_input,
-                  scratch=None):
+                  scratch=None, bits=0, levels=None):
     """The update; ``scratch`` = (hidden, grad, scores) get what the kernel leaves there."""
     rows = ids[s:e]
-    hidden = w_in[rows].astype(np.float64).mean(axis=0)
+    x = w_in[rows].astype(np.float64)
+    if bits:
+        x = _quantize(x, bits, levels)  # straight-through: the gradient goes to w_in as is
+    hidden = x.mean(axis=0)
     acc = w_out.astype(np.float64) @ hidden
     if loss == LOSS_SOFTMAX:
         prob = np.exp(acc - acc.max())
@@ -55,20 +86,24 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
                          (hidden, grad, scores))
 
 
-def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
-                lr0, loss, seed, done, slot, update_input, shuffle):
-    """SGD over ``examples`` with the kernel's shuffles, label draws and learning-rate decay;
-    returns the summed loss of the last epoch."""
-    state = np.array([(int(seed) * 2654435761 + 88172645463325252) & _MASK], dtype=object)
-    order = examples.copy()
+def train_epochs(w_in, w_out, ids, offsets, labels, label_offsets, weights, order, state,
+                 schedule, epochs, total_epochs, lr0, loss, done, slot, update_input, shuffle,
+                 bits, levels):
+    """``epochs`` resumable epochs with the kernel's shuffles, label draws and learning-rate
+    decay over ``total_epochs``; returns the summed loss of the last epoch run."""
+    rng_state = np.array([int(state[0])], dtype=object)
     m = order.shape[0]
-    total_w = float(weights[order].sum()) * epochs
-    seen_w = 0.0
+    if schedule[1] == 0.0:
+        total_w = 0.0
+        for t in range(m):  # in order, as the kernel sums
+            total_w += float(weights[order[t]])
+        schedule[1] = total_w * total_epochs
+    total_w, seen_w = float(schedule[1]), float(schedule[0])
     last = 0.0
     for _ in range(epochs):
         if shuffle:
             for t in range(m - 1, 0, -1):  # Fisher-Yates
-                u = int(_next_random(state) * (t + 1))
+                u = int(_next_random(rng_state) * (t + 1))
                 order[t], order[u] = order[u], order[t]
         epoch_loss = 0.0
         for x in order:
@@ -79,12 +114,23 @@ def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examp
             if e > s and le > ls:
                 target = labels[ls]
                 if le - ls > 1:
-                    target = labels[ls + int(_next_random(state) * (le - ls))]
+                    target = labels[ls + int(_next_random(rng_state) * (le - ls))]
                 epoch_loss += _example_step(w_in, w_out, ids, s, e, labels, ls, le, target,
-                                            loss, lr, update_input)
+                                            loss, lr, update_input, bits=bits, levels=levels)
             done[slot] += 1
         last = epoch_loss
+    state[0] = np.uint64(rng_state[0])
+    schedule[0] = seen_w
     return last
+
+
+def train_range(w_in, w_out, ids, offsets, labels, label_offsets, weights, examples, epochs,
+                lr0, loss, seed, done, slot, update_input, shuffle):
+    """All epochs of ``train_epochs`` in one call, from ``seed``, full precision."""
+    state = np.array([(int(seed) * 2654435761 + 88172645463325252) & _MASK], dtype=np.uint64)
+    return train_epochs(w_in, w_out, ids, offsets, labels, label_offsets, weights,
+                        examples.copy(), state, np.zeros(2), epochs, epochs, lr0, loss, done,
+                        slot, update_input, shuffle, 0, np.zeros(0, np.float32))
 
 
 def count_ngrams(starts, ends, max_n):

@@ -62,6 +62,27 @@ def _classifier():
     return clf
 
 
+def _classifier_subwords():
+    """A TextClassifier with char n-grams (minn 2, maxn 3): 2 words, 3 kept n-gram buckets."""
+    from compactemb.text import Tokenizer
+    from compactemb.train import TextClassifier
+
+    clf = TextClassifier(dim=2, ngrams=1, n_buckets=16, epochs=1, n_threads=1, minn=2, maxn=3,
+                         tokenizer=Tokenizer(r"\S+", lowercase=False))
+    clf.vocab_ = Vocab(["good", "</s>"], [3, 3])
+    clf.word_hashes_ = None
+    clf.labels_ = Vocab(["pos", "neg"], [2, 1])
+    clf.bucket_ids_ = np.array([1, 3, 11], dtype=np.int64)  # 3 of the buckets of "good"
+    clf.table_ = DenseTable(np.array([[1.0, 0.5], [0.0, 0.25], [0.5, -0.5], [2.0, 0.0],
+                                      [-1.0, 1.0]], dtype=np.float32))
+    clf.output_ = np.array([[1.0, 0.0], [-1.0, 0.5]], dtype=np.float32)
+    clf.row_counts_ = np.array([3, 3, 3, 3, 3], dtype=np.int64)
+    clf.missing_ngrams_ = "zero"
+    clf.train_info_ = {"examples": 3}
+    clf.meta = {"golden": True}
+    return clf
+
+
 def golden_objects():
     """{file name: (object, keyword arguments of its save)} of every golden file."""
     vocab = Vocab(["alpha", "beta", "γάμμα"], [5, 3, 2], build_info={"min_count": 1})
@@ -130,6 +151,7 @@ def golden_objects():
                        {"meta": {"golden": True}}),
         "factors.cemb": (factors, {}),
         "classifier.cemb": (_classifier(), {}),
+        "classifier_subwords.cemb": (_classifier_subwords(), {}),
     }
 
 
