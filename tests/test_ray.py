@@ -267,3 +267,79 @@ def test_cli_ray_switch(cluster, interactions, corpus_files, tmp_path, capsys):
     code, _, err = _cli(capsys, "train", "items", str(log), "-o", str(tmp_path / "m2.cemb"),
                         "--method", "als", f"--ray=127.0.0.1:{free_port()}")
     assert code == 1 and err.count("\n") == 1 and "no Ray cluster answers" in err
+
+
+@pytest.fixture(scope="module")
+def shard_log(tmp_path_factory):
+    """An interaction log cut into CSV shards (int IDs, repeated pairs across shards) and the
+    same rows in Parquet shards (string IDs), with one file of all the rows in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    users = rng.integers(1000, 1400, n)
+    items = rng.zipf(1.2, n) % 900
+    weights = rng.integers(1, 5, n)
+    d = tmp_path_factory.mktemp("shards")
+    (d / "csv").mkdir()
+    (d / "pq").mkdir()
+    cuts = [0, 1700, 1701, 4200, n]  # a one-row shard too
+    for s, (a, b) in enumerate(zip(cuts, cuts[1:])):
+        rows = "".join(f"{u},{i},{w}\n" for u, i, w in
+                       zip(users[a:b], items[a:b], weights[a:b]))
+        (d / "csv" / f"part-{s:03d}.csv").write_text("user,item,rating\n" + rows)
+        pq.write_table(pa.table({"uid": [f"u{u}" for u in users[a:b]],
+                                 "iid": [f"i{i}" for i in items[a:b]],
+                                 "w": weights[a:b].astype(np.float64)}),
+                       d / "pq" / f"part-{s:03d}.parquet", row_group_size=500)
+    whole = d / "all.csv"
+    whole.write_text("user,item,rating\n" + "".join(
+        f"{u},{i},{w}\n" for u, i, w in zip(users, items, weights)))
+    whole_str = d / "all_str.csv"
+    whole_str.write_text("uid,iid,w\n" + "".join(
+        f"u{u},i{i},{w}\n" for u, i, w in zip(users, items, weights)))
+    return d
+
+
+def test_shard_index_equals_read_interactions(cluster, shard_log):
+    from compactemb.distributed import InteractionShards, index_interaction_shards
+    from compactemb.interactions_io import read_interactions
+
+    for source, whole, cols in (
+            (shard_log / "csv", "all.csv", {}),
+            (str(shard_log / "pq" / "part-*.parquet"), "all_str.csv",
+             {"user_col": "uid", "item_col": "iid", "weight_col": "w"})):
+        ref = read_interactions(shard_log / whole, **cols)
+        users, items = index_interaction_shards(InteractionShards(source, **cols),
+                                                address=cluster.address)
+        for got, want in ((users, ref.user_vocab), (items, ref.item_vocab)):
+            assert got.key_type == want.key_type
+            assert got.keys == want.keys  # by count, ties in first-seen order
+            assert got.counts.tolist() == want.counts.tolist()
+
+
+@pytest.mark.parametrize("partition, workers", [("broadcast", 2), ("blocked", 3)])
+def test_als_on_shards_equals_single_process(cluster, shard_log, partition, workers):
+    from compactemb.distributed import InteractionShards
+    from compactemb.interactions_io import read_interactions
+
+    ref_inter = read_interactions(shard_log / "all.csv")
+    params = dict(dim=8, epochs=3, regularization=0.05, random_state=4, weighting="log")
+    ref = ALS(n_threads=1, **params).fit(ref_inter)
+    files = sorted(str(p) for p in (shard_log / "csv").iterdir())
+    est = RayALS(address=cluster.address, n_workers=workers, partition=partition,
+                 **params).fit(InteractionShards(files))
+    assert est.partition_ == partition and est.plan_["n_shards"] == workers
+    model = est.model_
+    assert model.user_vocab.keys == ref.model_.user_vocab.keys
+    assert model.item_vocab.keys == ref.model_.item_vocab.keys
+    # the seen pattern is the single-process one (repeated pairs summed)
+    want = ref_inter.matrix
+    np.testing.assert_array_equal(model._seen.indptr, want.indptr)
+    np.testing.assert_array_equal(model._seen.indices, want.indices)
+    assert model.meta["n_interactions"] == want.nnz
+    for a, b in ((est.user_factors_, ref.user_factors_), (est.item_factors_, ref.item_factors_)):
+        np.testing.assert_allclose(a, b, atol=2e-4 * np.abs(b).max(), rtol=0)
+    received = sum(s["bytes_received"] for s in est.worker_stats_)
+    assert received == 3 * est.plan_["bytes_sent_per_iteration"]

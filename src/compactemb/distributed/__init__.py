@@ -3,9 +3,10 @@
 Ray is imported only when a job runs. :class:`RayALS` is ALS with users and items sharded
 across actors; :func:`count_vocab` and :func:`count_cooccurrence` count a corpus over many
 files (:class:`RayPPMISVD` trains on those counts); :func:`recommend_all` ranks items for
-every user over shards; :func:`ray_session` connects (an address, ``"auto"``, or a local
-cluster) and :class:`LocalCluster` starts a loopback cluster of several nodes (tests,
-benchmarks). See docs/SCALE.md.
+every user over shards; :class:`InteractionShards` is an interaction log in Parquet/CSV
+shard files that :class:`RayALS` reads as a Ray Dataset on the cluster; :func:`ray_session`
+connects (an address, ``"auto"``, or a local cluster) and :class:`LocalCluster` starts a
+loopback cluster of several nodes (tests, benchmarks). See docs/SCALE.md.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import importlib
 # name -> submodule; loaded on first use so that the command line stays light
 _EXPORTS = {"RayALS": "_als", "recommend_all": "_batch", "ClusterError": "_cluster",
             "LocalCluster": "_cluster", "ray_session": "_cluster", "RayPPMISVD": "_counting",
-            "count_cooccurrence": "_counting", "count_vocab": "_counting"}
+            "count_cooccurrence": "_counting", "count_vocab": "_counting",
+            "InteractionShards": "_shards", "index_interaction_shards": "_shards"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -33,6 +33,7 @@ from ..exceptions import CompactEmbError, InputError
 from ..train._base import epoch_callback
 from ..train._mf import ALS, _confidence_matrices, _factor_model, _Threads, balanced_bounds
 from ._cluster import ray_session
+from ._shards import InteractionShards
 
 # -- the plan (NumPy only: what each actor holds and sends) -------------------------------------
 
@@ -123,6 +124,11 @@ class ShardSolver:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def cut(self, side: int, factors):
+        """The rows of ``factors`` (this shard's, on ``side``) each destination needs."""
+        out = tuple(factors[rows] for rows in self.shard[f"send{side}"])
+        return out if len(out) > 1 else out[0]  # one return value is not a tuple in Ray
 
     def solve(self, side: int, n_shards: int, own, *parts):
         """New factors of this shard's rows on ``side`` (0 users, 1 items).
@@ -284,7 +290,10 @@ class RayALS(ALS):
 
         Parameters
         ----------
-        interactions : Interactions, scipy.sparse matrix or 2-D array
+        interactions : Interactions, scipy.sparse matrix, 2-D array or InteractionShards
+            :class:`InteractionShards` (Parquet/CSV shard files) are read as a Ray Dataset on
+            the cluster and indexed there; every actor builds its shard from the blocks (the
+            driver receives only the distinct IDs and, at the end, the model).
         callback : callable, optional
             ``callback(epoch, info)`` after each iteration (``info``: ``seconds``, ``loss`` =
             None); returning False stops training.
@@ -304,6 +313,8 @@ class RayALS(ALS):
         self._validate()
         notify = epoch_callback(callback, "RayALS")
         t0 = time.perf_counter()
+        if isinstance(interactions, InteractionShards):
+            return self._fit_shards(interactions, notify, t0)
         m, inter, cui, ciu = _confidence_matrices(interactions, self.weighting, self.alpha,
                                                    "RayALS")
         rng = np.random.default_rng(self.random_state)  # the same draws as ALS
@@ -312,33 +323,103 @@ class RayALS(ALS):
         Y = rng.random((n_items, self.dim), dtype=np.float32) * np.float32(0.01)
         with ray_session(self.address) as ray:
             self.partition_ = self._choose_partition(ray, n_users, n_items)
-            X, Y = self._run(ray, cui, ciu, X, Y, notify)
+            plan = plan_shards(cui, ciu, self.n_workers, self.dim,
+                               self.partition_ == "blocked")
+            shards = plan.pop("shards")
+            n = plan["n_shards"]
+            self_need = [0, 0]
+            if self.partition_ == "blocked":  # rows an actor sends itself, per side
+                self_need = [sum(shards[k][f"send{s}"][k].size for k in range(n))
+                             for s in (0, 1)]
+            shard_refs = [ray.put(s) for s in shards]
+            del shards
+            X, Y = self._run(ray, shard_refs, plan["bounds"], plan["need_rows"], self_need,
+                             (n_users, n_items), X, Y, notify)
+        self._finish(inter, m, X, Y, t0)
+        return self
+
+    def _finish(self, inter, m, X, Y, t0, **extra) -> None:
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise InputError("ALS diverged (NaN or inf factors); increase the regularization "
                              "or lower alpha")
         self.user_factors_, self.item_factors_ = X, Y
-        meta = {"trainer": "als", "backend": "ray", "params": self._meta_params("als"),
+        meta = {**extra, "trainer": "als", "backend": "ray", "params": self._meta_params("als"),
                 "n_interactions": int(m.nnz), "partition": self.partition_,
                 "n_shards": self.plan_["n_shards"],
                 "timings_s": {"total": round(time.perf_counter() - t0, 3),
                               "per_iteration": [round(s, 4) for s in self.iteration_seconds_]}}
         self.model_ = _factor_model(inter, m, X, Y, meta)
+
+    def _fit_shards(self, shards: InteractionShards, notify, t0) -> RayALS:
+        """Fit on shard files read as a Ray Dataset: the log never reaches the driver."""
+        from types import SimpleNamespace
+
+        from ._shards import block_ids, build_shard, merge_ids, route_block, with_sends
+
+        with ray_session(self.address) as ray:
+            blocks = shards.block_refs(ray)
+            ids = ray.remote(block_ids).options(max_retries=3)
+            user_vocab, item_vocab = merge_ids(_get(ray, [ids.remote(ref, shards, b)
+                                                          for b, ref in enumerate(blocks)]))
+            n_users, n_items = len(user_vocab), len(item_vocab)
+            rng = np.random.default_rng(self.random_state)  # the same draws as ALS
+            X = rng.random((n_users, self.dim), dtype=np.float32) * np.float32(0.01)
+            Y = rng.random((n_items, self.dim), dtype=np.float32) * np.float32(0.01)
+            self.partition_ = self._choose_partition(ray, n_users, n_items)
+            blocked = self.partition_ == "blocked"
+            # work per row from the ID counts (repeated pairs not yet summed: close enough)
+            rows = [np.concatenate([[0], np.cumsum(v.counts, dtype=np.int64)])
+                    for v in (user_vocab, item_vocab)]
+            n = min(self.n_workers, n_users, n_items)
+            bounds = [shard_bounds(r, self.dim, n) for r in rows]
+            n = min(b.size for b in bounds) - 1
+            bounds = [shard_bounds(r, self.dim, n) for r in rows]
+            route = ray.remote(route_block).options(num_returns=2 * n, max_retries=3)
+            vocab_refs = ray.put(user_vocab), ray.put(item_vocab)
+            routed = [route.remote(ref, shards, b, *vocab_refs, bounds[0], bounds[1])
+                      for b, ref in enumerate(blocks)]
+            build = ray.remote(build_shard).options(
+                num_returns=3 + (2 * n if blocked else 0), max_retries=3)
+            built = [build.remote(k, n, bounds, (n_items, n_users), self.weighting, self.alpha,
+                                  blocked, *[r[k] for r in routed], *[r[n + k] for r in routed])
+                     for k in range(n)]
+            infos = _get(ray, [b[2] for b in built])
+            del blocks, routed  # the log's blocks and pieces leave the object store
+            self_need = [sum(info["self_need"][s] for info in infos) for s in (0, 1)]
+            need_rows = [[info["need_rows"][s] for info in infos] for s in (0, 1)]
+            if blocked:  # owner j sends destination k the rows k's build task listed
+                assemble = ray.remote(with_sends).options(max_retries=3)
+                shard_refs = [assemble.remote(built[j][0], n,
+                                              *[built[k][3 + n + j] for k in range(n)],
+                                              *[built[k][3 + j] for k in range(n)])
+                              for j in range(n)]
+            else:
+                shard_refs = [b[0] for b in built]
+            X, Y = self._run(ray, shard_refs, bounds, need_rows, self_need,
+                             (n_users, n_items), X, Y, notify)
+            seen = _get(ray, [b[1] for b in built])
+        indptr = np.zeros(n_users + 1, np.int64)
+        ends = np.cumsum([s[0][-1] for s in seen])
+        for k, s in enumerate(seen):
+            indptr[bounds[0][k] + 1:bounds[0][k + 1] + 1] = s[0][1:] + (ends[k - 1] if k else 0)
+        m = sp.csr_matrix((np.concatenate([s[2] for s in seen]),
+                           np.concatenate([s[1] for s in seen]), indptr),
+                          shape=(n_users, n_items))
+        self._finish(SimpleNamespace(user_vocab=user_vocab, item_vocab=item_vocab), m, X, Y,
+                     t0, source="shards")
         return self
 
-    def _run(self, ray, cui, ciu, X, Y, notify):
+    def _run(self, ray, shard_refs, bounds, need_rows, self_need, shape, X, Y, notify):
+        """Train from the shards in the object store (one per actor); returns (X, Y)."""
         blocked = self.partition_ == "blocked"
-        plan = plan_shards(cui, ciu, self.n_workers, self.dim, blocked)
-        n, bounds = plan["n_shards"], plan["bounds"]
+        n = len(shard_refs)
         row_bytes = self.dim * 4
-        sent = sum(sum(rows) for rows in plan["need_rows"]) * row_bytes
         if not blocked:  # every actor reads the other n-1 shards: (n-1) whole tables per side
-            sent = (n - 1) * (cui.shape[0] + cui.shape[1]) * row_bytes
-        else:  # minus what an actor reads from itself
-            own = sum(plan["shards"][k][f"send{side}"][k].size
-                      for k in range(n) for side in (0, 1))
-            sent -= own * row_bytes
+            sent = (n - 1) * (shape[0] + shape[1]) * row_bytes
+        else:  # the rows each actor reads, minus what it reads from itself
+            sent = (sum(sum(rows) for rows in need_rows) - sum(self_need)) * row_bytes
         sent += 2 * n * (n - 1) * self.dim * self.dim * 8  # Gram parts
-        self.plan_ = {"n_shards": n, "need_rows": plan["need_rows"],
+        self.plan_ = {"n_shards": n, "need_rows": need_rows,
                       "bytes_sent_per_iteration": int(sent)}
         threads = self.n_threads or self.cpus_per_worker
         cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -348,8 +429,6 @@ class RayALS(ALS):
         remote = ray.remote(ShardSolver).options(
             num_cpus=self.cpus_per_worker, max_restarts=self.max_restarts,
             max_task_retries=self.max_restarts, scheduling_strategy="SPREAD")
-        shards = plan.pop("shards")
-        shard_refs = [ray.put(s) for s in shards]
         actors = [remote.remote(shard_refs[k], k, self.dim, self.regularization, self.solver,
                                 self.cg_steps, threads, blocked) for k in range(n)]
         try:
@@ -360,11 +439,13 @@ class RayALS(ALS):
             # per side: refs of each owner's Gram matrix (the users' come after the first pass)
             grams: list = [None, [ray.put(_gram(Y[bounds[1][j]:bounds[1][j + 1]]))
                                   for j in range(n)]]
-            pieces = None  # per destination, per owner (blocked); the first from the driver
+            pieces = None  # per destination, per owner (blocked); the first cut by the owners
             if blocked:
-                pieces = [[ray.put(Y[bounds[1][j]:bounds[1][j + 1]][shards[j]["send1"][k]])
-                           for j in range(n)] for k in range(n)]
-            del shards  # shard_refs stay alive: a restarted actor is rebuilt from them
+                cut = [actor.cut.options(num_returns=n).remote(1, own[1][j])
+                       for j, actor in enumerate(actors)]
+                cut = [c if n > 1 else [c] for c in cut]
+                pieces = [[cut[j][k] for j in range(n)] for k in range(n)]
+            # shard_refs stay alive: a restarted actor is rebuilt from them
             self.iteration_seconds_ = []
             bar = progress(total=self.epochs, desc=f"als on ray ({n} workers)", unit="iter")
             try:
