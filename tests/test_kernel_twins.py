@@ -558,6 +558,27 @@ def case_pq_ivf_top_k(scaled, weighted):
     return (ADC, "pq_ivf_top_k", build, FLOAT)
 
 
+def case_pq4_scores(scaled):
+    def build(rng):
+        lut = rng.normal(size=(4, 6, 16)).astype(np.float32)
+        codes = rng.integers(0, 256, (5000, 3)).astype(np.uint8)
+        rows = rng.permutation(5000)[:4499].astype(np.int64)
+        scale = rng.random(5000).astype(np.float32) if scaled else np.empty(0, np.float32)
+        return [lut, np.array([2, 0, 3], np.int64), codes, rows, scale, scaled,
+                np.zeros((3, 4499), np.float32)]
+    return (ADC, "pq4_scores", build, FLOAT)
+
+
+def case_pq4_block_scores(scaled):
+    def build(rng):  # rows 4128..8999 of 9001: more than one task, a partial last block
+        lut = rng.normal(size=(4, 6, 16)).astype(np.float32)
+        blocks = rng.integers(0, 256, (282, 3, 32)).astype(np.uint8)
+        scale = rng.random(9001).astype(np.float32) if scaled else np.empty(0, np.float32)
+        return [lut, np.array([2, 0, 3], np.int64), blocks, 4128, 8999, scale, scaled,
+                np.zeros((3, 8999 - 4128), np.float32)]
+    return (ADC, "pq4_block_scores", build, FLOAT)
+
+
 def build_pq_lut(rng):
     return [rng.normal(size=(5, 12)).astype(np.float32),
             rng.normal(size=(3, 16, 4)).astype(np.float32), np.zeros((5, 3, 16), np.float32)]
@@ -568,6 +589,8 @@ CASES.update({
     **{f"pq_ivf_top_k-scaled{s:d}-weighted{w:d}": case_pq_ivf_top_k(s, w)
        for s in (0, 1) for w in (0, 1)},
     **{f"pq_scores-scaled{s:d}": case_pq_scores(s) for s in (0, 1)},
+    **{f"pq4_scores-scaled{s:d}": case_pq4_scores(s) for s in (0, 1)},
+    **{f"pq4_block_scores-scaled{s:d}": case_pq4_block_scores(s) for s in (0, 1)},
     **{f"int{b}_scores-dim{d}": case_rowwise_scores(b, d) for b in (8, 4) for d in (12, 13)},
     "merge_top_k_rows": (ADC, "merge_top_k_rows", build_merge_top_k_rows, EXACT),
 })

@@ -141,6 +141,19 @@ def _reference_decode(kind, attrs, a):
         if "norms" in a:
             rows = rows * a["norms"].astype(np.float32)[:, None]
         return rows @ a["rotation"].T if "rotation" in a else rows
+    if kind == "rq":
+        books, codes = a["codebooks"], a["codes"]
+        rows = np.array([sum(books[s, codes[i, s]] for s in range(codes.shape[1]))
+                         for i in range(n)], np.float32).reshape(n, d)
+        return rows * a["norms"].astype(np.float32)[:, None] if "norms" in a else rows
+    if kind == "pq4":
+        books, codes, m_sub = a["codebooks"], a["codes"], attrs["n_subvectors"]
+        rows = np.array([np.concatenate([books[m, (int(codes[i, m // 2]) >> (4 * (m % 2))) & 15]
+                                         for m in range(m_sub)]) for i in range(n)],
+                        np.float32).reshape(n, d)
+        if "norms" in a:
+            rows = rows * a["norms"].astype(np.float32)[:, None]
+        return rows @ a["rotation"].T if "rotation" in a else rows
     if kind == "lowrank":
         return a["left"] @ a["right"]
     if kind == "pruned":

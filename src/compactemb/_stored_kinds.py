@@ -12,6 +12,8 @@ COMPONENT_TYPES: dict[str, str] = {
     "int8": "compactemb.tables",
     "int4": "compactemb.tables",
     "pq": "compactemb.tables",
+    "rq": "compactemb.tables",
+    "pq4": "compactemb.tables",
     "lowrank": "compactemb.tables",
     "pruned": "compactemb.tables",
     "hashed": "compactemb.tables",

@@ -18,7 +18,8 @@ method                 what                                        options (defa
                                                                    n_iter=20, sample=65536,
                                                                    rotation=False,
                                                                    normalize=False,
-                                                                   random_state=0 (or seed)
+                                                                   random_state=0 (or seed),
+                                                                   ratio / max_bytes (below)
 ``lowrank`` (svd)      low rank ``U @ V``                          rank (dim // 4)
 ``mixed``              mixed dimension by frequency blocks         n_blocks=4, shrink=4.0
 ``pruned`` (prune)     keep the first (most frequent) rows,        keep (0.25), fallback="hash",
@@ -33,6 +34,11 @@ Methods combine with ``+``: ``"pruned+pq"`` prunes, then product-quantises the k
 rows (``pruned`` or ``tiered`` must come first; one value method may follow it, for the kept
 rows). The default ``n_subvectors`` is the largest divisor of dim that is at most dim / 4 (e.g.
 75 at dim = 300, 4 values per code).
+
+``pq`` with ``ratio=32`` (or ``"32x"``) or ``max_bytes`` (bytes or a size such as ``"5MB"``)
+picks ``n_subvectors`` and ``n_centroids`` itself: the most code bits a row whose table (codes +
+codebooks, + rotation and scales when asked) fits ``float32 bytes / ratio`` or ``max_bytes``
+(:func:`compactemb.tables._pq.pq_settings_for_bytes`; each table of a factor model on its own).
 
 Fallbacks of ``pruned``: ``"hash"`` (dropped rows share ``n_fallback`` bucket vectors, no bytes
 per dropped row), ``"shared"`` (one vector) or ``"lowbit"``: every dropped row keeps 1-bit codes
@@ -81,7 +87,7 @@ METHODS = ("float32", "float16", "int8", "int4", "pq", "lowrank", "mixed", "prun
 ALIASES = {"dense": "float32", "fp32": "float32", "fp16": "float16", "svd": "lowrank",
            "prune": "pruned"}
 _PQ_OPTIONS = {"n_subvectors", "n_centroids", "bits", "n_iter", "sample", "rotation",
-               "normalize", "random_state", "seed"}
+               "normalize", "random_state", "seed", "ratio", "max_bytes"}
 _OPTIONS = {
     "float32": set(), "float16": set(), "int8": set(), "int4": set(), "pq": _PQ_OPTIONS,
     "lowrank": {"rank"}, "mixed": {"n_blocks", "shrink"},
@@ -265,10 +271,58 @@ def _cap_keep(keep, n_rows: int):
     return keep, False
 
 
-def _pq_kwargs(opts: dict, dim: int) -> dict:
+def pq_budget(opts: dict, n_rows: int, dim: int) -> int | None:
+    """The byte budget of a pq table from its ``ratio`` or ``max_bytes`` option, or None.
+
+    Parameters
+    ----------
+    opts : dict
+        compress() options: ``ratio`` (a number or ``"32x"``: float32 bytes / ratio) or
+        ``max_bytes`` (bytes, or a size such as ``"5MB"``, ``"300KiB"``, ``"32x"``).
+    n_rows, dim : int
+        The table's shape (its float32 bytes are ``4 * n_rows * dim``).
+
+    Returns
+    -------
+    int or None
+        Bytes, or None when neither option is given.
+
+    Raises
+    ------
+    InputError
+        When both are given, with ``n_subvectors``, or unreadable.
+
+    Examples
+    --------
+    >>> pq_budget({"ratio": "32x"}, 1000, 100), pq_budget({"max_bytes": "10kB"}, 1000, 100)
+    (12500, 10000)
+    """
+    from .shrink import parse_size
+
+    given = [k for k in ("ratio", "max_bytes") if opts.get(k) is not None]
+    if not given:
+        return None
+    if len(given) == 2:
+        raise InputError("pq options 'ratio' and 'max_bytes' both set a size; give one")
+    if "n_subvectors" in opts:
+        raise InputError(f"pq option '{given[0]}' chooses n_subvectors; do not give both")
+    f32 = 4 * int(n_rows) * int(dim)
+    if given[0] == "max_bytes":
+        return parse_size(opts["max_bytes"], f32)
+    text = str(opts["ratio"]).strip().lower().removesuffix("x")
+    try:
+        ratio = float(text)
+    except ValueError:
+        raise InputError(f"pq option 'ratio' must be a number such as 32 or '32x', got "
+                         f"{opts['ratio']!r}") from None
+    return parse_size(f"{ratio}x", f32)
+
+
+def _pq_kwargs(opts: dict, dim: int, n_rows: int | None = None) -> dict:
+    from .tables._pq import pq_settings_for_bytes
     from .train._classifier_compress import _seed_spelling
 
-    kw = {k: opts[k] for k in _PQ_OPTIONS - {"bits", "seed"} if k in opts}
+    kw = {k: opts[k] for k in _PQ_OPTIONS - {"bits", "seed", "ratio", "max_bytes"} if k in opts}
     if "bits" in opts:
         bits = opts["bits"]
         if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
@@ -277,6 +331,15 @@ def _pq_kwargs(opts: dict, dim: int) -> dict:
         if "n_centroids" in opts and opts["n_centroids"] != 2 ** bits:
             raise InputError("pq options 'bits' and 'n_centroids' disagree; give one")
         kw["n_centroids"] = 2 ** bits
+    if opts.get("ratio") is not None or opts.get("max_bytes") is not None:
+        if n_rows is None:
+            raise InputError("pq options 'ratio' and 'max_bytes' size tables, keyed vectors and "
+                             "factor models (each table); give classifiers n_subvectors")
+        budget = pq_budget(opts, n_rows, dim)
+        assert budget is not None
+        kw.update(pq_settings_for_bytes(
+            n_rows, dim, budget, rotation=bool(opts.get("rotation")),
+            normalize=bool(opts.get("normalize")), n_centroids=kw.get("n_centroids")))
     kw.setdefault("n_subvectors", default_subvectors(dim))
     return _seed_spelling(PQTable.from_dense, kw)
 
@@ -294,8 +357,8 @@ def _value_step(step: str, opts: dict):
         return Int4Table.from_dense
     if step == "pq":
         def f(x):
-            dim = x.dim if isinstance(x, EmbeddingTable) else np.shape(x)[1]
-            return PQTable.from_dense(x, **_pq_kwargs(opts, dim))
+            n_rows, dim = x.shape if isinstance(x, EmbeddingTable) else np.shape(x)
+            return PQTable.from_dense(x, **_pq_kwargs(opts, dim, n_rows))
         return f
     if step == "lowrank":
         def f(x):
@@ -351,6 +414,9 @@ def compress_table(table: EmbeddingTable | np.ndarray, method="int8",
     if opts.get("keep_words") is not None and not isinstance(table, SubwordTable):
         raise InputError("option 'keep_words' prunes the words of a subword table; this is a "
                          f"{table.kind} table (use keep)")
+    if steps != ["pq"] and {"ratio", "max_bytes"} & {k for k, v in opts.items() if v is not None}:
+        raise InputError(f"options 'ratio' / 'max_bytes' size a plain pq table; for "
+                         f"{'+'.join(steps)!r} use shrink (compactemb shrink --max-bytes)")
     capped_from = None
     out: EmbeddingTable
     tiered = steps[0] == "tiered" or (steps[0] == "pruned" and opts.get("fallback") == "lowbit")
@@ -420,7 +486,8 @@ def compress(obj, method="int8", *, user_method=None, item_method=None, side="bo
         are capped; subword tables: n-gram buckets kept, by norm), ``keep_words`` (subword
         tables, with ``pruned``: the most frequent words kept, the rest get n-gram vectors),
         ``n_subvectors``, ``n_centroids``, ``bits``, ``n_iter``, ``sample``,
-        ``rotation``, ``normalize``, ``random_state`` (pq), ``rank`` (lowrank), ``n_blocks``,
+        ``rotation``, ``normalize``, ``random_state``, ``ratio``, ``max_bytes`` (pq),
+        ``rank`` (lowrank), ``n_blocks``,
         ``shrink`` (mixed), ``fallback`` ("hash", "shared", "lowbit"), ``n_fallback``
         (pruned, not classifiers), ``tail_components``, ``tail_normalize`` (tiered and
         fallback "lowbit"), and for

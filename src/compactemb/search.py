@@ -224,7 +224,8 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     """Top-k rows of ``table`` for each query vector: exact, or through an IVF index.
 
     PQ, int8 and int4 tables are scored on their codes (``compactemb.tables._adc``: a lookup
-    table per query for PQ, ``scale * (q . codes) + bias * sum(q)`` for int8/int4), other
+    table per query for PQ, ``scale * (q . codes) + bias * sum(q)`` for int8/int4), 1-bit and
+    2-bit tables by their asymmetric scorer (``tables._lowbit.lowbit_search``), other
     compressed kinds are decoded block by block; either way the results are those of the exact
     search over the decoded rows up to float32 rounding. Above ``IVF_MIN_ROWS`` (200,000) rows
     a PQ, int8 or int4 table is searched through an IVF index over its own rows (built at the
@@ -277,6 +278,7 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     if q.ndim != 2 or q.shape[1] != table.dim:
         raise InputError(f"queries of shape {q.shape} do not match the table's dim {table.dim}")
     from .tables._adc import IVF_MIN_ROWS, PQScorer, RowRanges, code_scorer, ivf_index
+    from .tables._lowbit import LowBitTable, lowbit_search
 
     scorer = code_scorer(table)
     if approximate is None:
@@ -284,6 +286,9 @@ def search(table, queries, *, k: int = 10, metric: Metric = "cosine", exclude=No
     if approximate:
         return ivf_index(table).search(table, q, k=k, metric=metric, nprobe=nprobe,
                                        exclude=exclude, query_batch=query_batch)
+    if isinstance(table, LowBitTable):  # 1-/2-bit codes: asymmetric scores, nothing decoded
+        return lowbit_search(table, q, k=k, metric=metric, exclude=exclude,
+                             block_rows=block_rows, query_batch=min(query_batch, 256))
     if metric == "cosine":
         qn = np.linalg.norm(q, axis=1, keepdims=True)
         q = (q / np.where(qn > 0, qn, 1)).astype(np.float32, copy=False)

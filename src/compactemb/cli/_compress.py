@@ -26,6 +26,10 @@ _OPTION_FLAGS = {
     "n_blocks": ("--n-blocks", int, "mixed: frequency blocks (default 4)"),
     "shrink": ("--shrink", float, "mixed: width divisor per block (default 4)"),
     "seed": ("--seed", int, "pq: random seed (default 0)"),
+    "ratio": ("--ratio", str, "pq: choose M and centroids for this ratio to float32, e.g. 32x "
+                              "(without --ratio/--max-bytes: the default M above)"),
+    "max_bytes": ("--max-bytes", str, "pq: choose M and centroids to fit SIZE (5MB, 300KiB, "
+                                      "32x) per table"),
 }
 # classifier-only options of compress (argparse dest names)
 _CLASSIFIER_FLAGS = {"retrain": "--retrain", "train": "--train", "score": "--score",

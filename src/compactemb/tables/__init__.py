@@ -12,14 +12,17 @@ from ._lowbit import Bit1Table, Bit2Table
 from ._lowrank import LowRankTable
 from ._mixed import MixedDimTable
 from ._pq import PQTable
+from ._pq4 import PQ4Table
 from ._pruned import PrunedTable
 from ._quantized import Int4Table, Int8Table
+from ._rq import RQTable
 from ._subword import SubwordTable
 from ._tiered import TieredTable
 
 __all__ = ["EmbeddingTable", "DenseTable", "register_table", "check_bag_inputs", "table_kinds",
            "Int8Table", "Int4Table", "PQTable", "LowRankTable", "PrunedTable", "HashedTable",
-           "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table", "TieredTable", "SubwordTable"]
+           "QRTable", "MixedDimTable", "Bit1Table", "Bit2Table", "TieredTable", "SubwordTable",
+           "RQTable", "PQ4Table"]
 
 
 def table_kinds() -> dict[str, type[EmbeddingTable]]:

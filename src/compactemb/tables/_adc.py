@@ -177,6 +177,113 @@ class PQScorer(RowScorer):
         return out
 
 
+class RQScorer(PQScorer):
+    """ADC over residual-quantised codes: ``lut[s, c] = q . C_s[c]``, summed as for PQ."""
+
+    def prepare(self, queries):
+        """Per-query lookup tables ``(n_queries, S, K)``: one BLAS product with all centroids.
+
+        Parameters
+        ----------
+        queries : numpy.ndarray, shape (n_queries, dim)
+            float32 queries.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_queries, n_stages, n_centroids)
+            float32 inner products of each query with each stage's centroids.
+        """
+        t = self.table
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        flat = t.codebooks.reshape(t.n_stages * t.n_centroids, t.dim)
+        return np.ascontiguousarray((q @ flat.T).reshape(q.shape[0], t.n_stages,
+                                                          t.n_centroids))
+
+
+class PQ4Scorer(RowScorer):
+    """Fast-scan ADC over 4-bit PQ codes: 16-entry lookup tables, 32 rows scored side by side.
+
+    The first scan copies the packed codes into the fast-scan layout (blocks of 32 rows, byte
+    position major: ``blocks[j // 32, b, j % 32]``), kept while the scorer lives (the codes'
+    bytes again, as the IVF index's list order). Ranges of rows starting at a multiple of 32
+    are scanned block by block; other row sets (IVF lists) row by row.
+    """
+
+    def __init__(self, table):
+        super().__init__(table)
+        self.row_scale = np.empty(0, np.float32) if table.norms is None \
+            else table.norms.astype(np.float32)
+        self._blocks: np.ndarray | None = None
+
+    def blocks(self) -> np.ndarray:
+        """The codes in the fast-scan layout, (ceil(n_rows / 32), n_bytes, 32) uint8."""
+        if self._blocks is None:
+            codes = self.table.codes
+            n_blocks = -(-codes.shape[0] // 32)
+            padded = np.zeros((n_blocks * 32, codes.shape[1]), np.uint8)
+            padded[:codes.shape[0]] = codes
+            self._blocks = np.ascontiguousarray(
+                padded.reshape(n_blocks, 32, codes.shape[1]).transpose(0, 2, 1))
+        return self._blocks
+
+    def prepare(self, queries):
+        """Per-query 16-entry lookup tables ``(n_queries, 2 * n_bytes, 16)``.
+
+        Zeros pad an odd M; queries are rotated first for OPQ.
+
+        Parameters
+        ----------
+        queries : numpy.ndarray, shape (n_queries, dim)
+            float32 queries.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_queries, 2 * ceil(M / 2), 16)
+            float32 inner products of each query sub-vector with each centroid.
+        """
+        t = self.table
+        q = np.asarray(queries, dtype=np.float32)
+        if t.rotation is not None:
+            q = q @ t.rotation
+        lut = np.empty((q.shape[0], t.n_subvectors, 16), np.float32)
+        kernels(_KERNELS).pq_lut(np.ascontiguousarray(q), t.codebooks, lut)
+        if t.n_subvectors % 2:
+            lut = np.concatenate([lut, np.zeros((q.shape[0], 1, 16), np.float32)], axis=1)
+        return lut
+
+    def scores(self, state, qidx, rows, row_weight=None):
+        """Fast-scan ADC scores (see :meth:`RowScorer.scores`).
+
+        Parameters
+        ----------
+        state : numpy.ndarray
+            The lookup tables from :meth:`prepare`.
+        qidx, rows : numpy.ndarray of int64
+            Queries and table rows.
+        row_weight : numpy.ndarray of float32, shape (n_rows,), optional
+            Multiplies each row's score.
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(qidx), len(rows))
+            float32 scores.
+        """
+        scale = self.row_scale
+        if row_weight is not None:
+            w = np.asarray(row_weight, dtype=np.float32)
+            scale = w * scale if scale.size else w
+        out = np.empty((qidx.size, rows.size), np.float32)
+        k = kernels(_KERNELS)
+        start = int(rows[0]) if rows.size else 0
+        if rows.size and start % 32 == 0 and int(rows[-1]) == start + rows.size - 1 \
+                and np.array_equal(rows, np.arange(start, start + rows.size)):
+            k.pq4_block_scores(state, qidx, self.blocks(), start, start + rows.size, scale,
+                               scale.size > 0, out)
+        else:
+            k.pq4_scores(state, qidx, self.table.codes, rows, scale, scale.size > 0, out)
+        return out
+
+
 class RowwiseScorer(RowScorer):
     """``scale * (q . codes) + bias * sum(q)`` on row-wise int8 / int4 bytes."""
 
@@ -231,7 +338,7 @@ class RowwiseScorer(RowScorer):
 def code_scorer(table) -> RowScorer | None:
     """The scorer working on ``table``'s codes, or None for kinds searched decoded.
 
-    PQ, int8 and int4 tables have one; it is cached on the table.
+    PQ, 4-bit PQ, RQ, int8 and int4 tables have one; it is cached on the table.
 
     Parameters
     ----------
@@ -241,7 +348,7 @@ def code_scorer(table) -> RowScorer | None:
     Returns
     -------
     RowScorer or None
-        The code scorer of a PQ, int8 or int4 table.
+        The code scorer of a PQ, 4-bit PQ, RQ, int8 or int4 table.
 
     Examples
     --------
@@ -251,13 +358,18 @@ def code_scorer(table) -> RowScorer | None:
     ('RowwiseScorer', None)
     """
     from ._pq import PQTable
+    from ._pq4 import PQ4Table
     from ._quantized import Int4Table, Int8Table
+    from ._rq import RQTable
 
-    if type(table) not in (PQTable, Int8Table, Int4Table):
+    scorers: dict[type, type[RowScorer]] = {
+        PQTable: PQScorer, RQTable: RQScorer, PQ4Table: PQ4Scorer, Int8Table: RowwiseScorer,
+        Int4Table: RowwiseScorer}
+    if type(table) not in scorers:
         return None
     cached = getattr(table, "_code_scorer", None)
     if cached is None or cached.table is not table:
-        cached = PQScorer(table) if type(table) is PQTable else RowwiseScorer(table)
+        cached = scorers[type(table)](table)
         table._code_scorer = cached
     return cached
 
@@ -298,8 +410,17 @@ def head(table, n_rows: int):
     from ._quantized import Int4Table, Int8Table
 
     n = min(int(n_rows), table.n_rows)
+    from ._pq4 import PQ4Table
+    from ._rq import RQTable
+
+    if type(table) is PQ4Table:
+        return PQ4Table(table.codebooks, table.codes[:n], table.rotation,
+                        None if table.norms is None else table.norms[:n])
     if type(table) is PQTable:
         return PQTable(table.codebooks, table.codes[:n], table.rotation,
+                       None if table.norms is None else table.norms[:n])
+    if type(table) is RQTable:
+        return RQTable(table.codebooks, table.codes[:n],
                        None if table.norms is None else table.norms[:n])
     if type(table) in (Int8Table, Int4Table):
         return type(table)(table.data[:n], table.dim)

@@ -194,3 +194,78 @@ def pq_lut(queries, codebooks, out):
                 for d in range(dsub):
                     s += queries[i, m * dsub + d] * codebooks[m, c, d]
                 out[i, m, c] = s
+
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def pq4_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
+    """out[i, j] = sum_m lut[qidx[i], m, code m of row rows[j]] (times row_scale[rows[j]]) for
+    4-bit codes packed two a byte (code 2b in the low nibble of byte b); ``lut`` has
+    ``2 * codes.shape[1]`` sub-vectors (a padding one of zeros for an odd M).
+
+    Rows by id (the IVF lists); contiguous ranges go through ``pq4_block_scores``.
+    """
+    n_bytes = codes.shape[1]
+    n_rows = rows.shape[0]
+    flat = lut.reshape(lut.shape[0], lut.shape[1] * 16)
+    for c in prange((n_rows + _PQ_CHUNK - 1) // _PQ_CHUNK):
+        j0 = c * _PQ_CHUNK
+        j1 = min(n_rows, j0 + _PQ_CHUNK)
+        for i in range(qidx.shape[0]):
+            table = flat[qidx[i]]
+            dst = out[i]
+            for j in range(j0, j1):
+                r = rows[j]
+                code = codes[r]
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
+                for b in range(n_bytes):
+                    v = np.uint32(code[b])
+                    base = np.uint32(32 * b)
+                    s0 += table[base + (v & np.uint32(15))]
+                    s1 += table[base + np.uint32(16) + (v >> np.uint32(4))]
+                s = s0 + s1
+                if has_scale:
+                    s *= row_scale[r]
+                dst[j] = s
+
+
+_BLOCKS_PER_TASK = 128  # 32-row blocks a parallel task scans: 4096 rows, as _PQ_CHUNK
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def pq4_block_scores(lut, qidx, blocks, start, stop, row_scale, has_scale, out):
+    """out[i, j - start] for rows ``start <= j < stop`` (``start`` a multiple of 32) of 4-bit
+    codes in the fast-scan layout ``blocks[j // 32, b, j % 32]`` = byte b of row j.
+
+    The 32 rows of a block are scored side by side: for each byte position the 32 codes are
+    contiguous, so the two 16-entry table lookups of every row vectorise (gathers into the
+    query's tables, ``2 * n_bytes x 16`` floats in L1) instead of one row at a time.
+    """
+    n_bytes = blocks.shape[1]
+    b_first = start // 32
+    b_last = (stop + 31) // 32
+    n_tasks = (b_last - b_first + _BLOCKS_PER_TASK - 1) // _BLOCKS_PER_TASK
+    flat = lut.reshape(lut.shape[0], lut.shape[1] * 16)
+    for task in prange(n_tasks):
+        t0 = b_first + task * _BLOCKS_PER_TASK
+        t1 = min(b_last, t0 + _BLOCKS_PER_TASK)
+        acc = np.empty(32, np.float32)
+        for i in range(qidx.shape[0]):
+            table = flat[qidx[i]]
+            dst = out[i]
+            for blk in range(t0, t1):
+                acc[:] = 0
+                for b in range(n_bytes):
+                    base = 32 * b
+                    codes = blocks[blk, b]
+                    for r in range(32):
+                        v = codes[r]
+                        acc[r] += table[base + np.int64(v & 15)] + \
+                            table[base + 16 + np.int64(v >> 4)]
+                row0 = blk * 32
+                for r in range(min(32, stop - row0)):
+                    s = acc[r]
+                    if has_scale:
+                        s *= row_scale[row0 + r]
+                    dst[row0 + r - start] = s

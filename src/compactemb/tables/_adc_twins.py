@@ -72,3 +72,23 @@ def pq_lut(queries, codebooks, out):
     n_sub, _, dsub = codebooks.shape
     sub = queries.reshape(queries.shape[0], n_sub, dsub)
     out[:] = np.einsum("imd,mcd->imc", sub, codebooks)
+
+
+def pq4_scores(lut, qidx, codes, rows, row_scale, has_scale, out):
+    """As ``pq_scores`` on 4-bit codes packed two a byte (code 2b in the low nibble of byte b)."""
+    packed = codes[rows]
+    unpacked = np.empty((rows.size, 2 * packed.shape[1]), np.int64)
+    unpacked[:, 0::2] = packed & 15
+    unpacked[:, 1::2] = packed >> 4
+    m = np.arange(unpacked.shape[1])
+    s = lut[qidx][:, m[None, :], unpacked].sum(axis=2, dtype=np.float32)
+    if has_scale:
+        s *= row_scale[rows][None, :]
+    out[:] = s
+
+
+def pq4_block_scores(lut, qidx, blocks, start, stop, row_scale, has_scale, out):
+    """Rows start:stop of 4-bit codes in the fast-scan layout ``blocks[j // 32, b, j % 32]``."""
+    codes = blocks.transpose(0, 2, 1).reshape(-1, blocks.shape[1])
+    pq4_scores(lut, qidx, codes, np.arange(start, stop, dtype=np.int64), row_scale, has_scale,
+               out)

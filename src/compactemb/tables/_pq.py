@@ -85,6 +85,63 @@ def check_pq_options(n_rows: int, dim: int, n_subvectors, n_centroids, n_iter) -
         raise InputError(f"pq option 'n_iter' must be a positive integer, got {n_iter!r}")
 
 
+def pq_settings_for_bytes(n_rows: int, dim: int, max_bytes: int, *, rotation: bool = False,
+                          normalize: bool = False, n_centroids: int | None = None) -> dict:
+    """``n_subvectors`` and ``n_centroids`` of the PQ table that best uses ``max_bytes``.
+
+    Among the settings whose bytes (codes + codebooks, + rotation and scales when asked) fit,
+    the one with the most code bits a row (``M * log2(K)``) wins, ties to more centroids (fewer,
+    wider sub-vectors quantise better at equal bits); with a byte a code, fewer centroids only
+    make the codebooks smaller. ``M`` runs over the divisors of dim, ``K`` over the powers of
+    two up to 256 (and up to the row count) unless ``n_centroids`` is given.
+
+    Parameters
+    ----------
+    n_rows, dim : int
+        The table's shape.
+    max_bytes : int
+        The budget for the table's arrays.
+    rotation, normalize : bool
+        Options of :meth:`PQTable.from_dense` whose bytes count too.
+    n_centroids : int, optional
+        Keep this codebook size; only ``n_subvectors`` is chosen.
+
+    Returns
+    -------
+    dict
+        ``{"n_subvectors": M, "n_centroids": K}``.
+
+    Raises
+    ------
+    InputError
+        When not even one sub-vector of the fewest centroids fits the budget.
+
+    Examples
+    --------
+    >>> pq_settings_for_bytes(42843, 100, 42843 * 100 * 4 // 32)
+    {'n_subvectors': 10, 'n_centroids': 256}
+    >>> pq_settings_for_bytes(42843, 100, 42843 * 100 * 4 // 100)
+    {'n_subvectors': 2, 'n_centroids': 128}
+    """
+    sizes = [n_centroids] if n_centroids is not None else \
+        [1 << b for b in range(1, 9) if 1 << b <= max(2, n_rows)]
+    best, best_key = None, None
+    for m in (m for m in range(1, dim + 1) if dim % m == 0):
+        for k in sizes:
+            size = PQTable.estimate_nbytes(n_rows, dim, n_subvectors=m, n_centroids=k,
+                                           rotation=rotation, normalize=normalize)
+            key = (m * np.log2(k), k)
+            if size <= max_bytes and (best_key is None or key > best_key):
+                best, best_key = {"n_subvectors": m, "n_centroids": k}, key
+    if best is None:
+        least = PQTable.estimate_nbytes(n_rows, dim, n_subvectors=1, n_centroids=min(sizes),
+                                        rotation=rotation, normalize=normalize)
+        raise InputError(f"no pq table of {n_rows:,} x {dim} fits {int(max_bytes):,} bytes: the "
+                         f"smallest (1 sub-vector, {min(sizes)} centroids"
+                         f"{', rotation' if rotation else ''}) takes {least:,}")
+    return best
+
+
 @register_table
 class PQTable(EmbeddingTable):
     """Product-quantised table: ``codes`` (n_rows, M) uint8 + ``codebooks`` (M, K, dim/M).

@@ -26,9 +26,11 @@ from compactemb.tables import (
     Int8Table,
     LowRankTable,
     MixedDimTable,
+    PQ4Table,
     PQTable,
     PrunedTable,
     QRTable,
+    RQTable,
     SubwordTable,
     TieredTable,
 )
@@ -99,6 +101,15 @@ def golden_objects():
                  codes=np.array([[0, 1], [2, 0], [1, 2]], np.uint8),
                  rotation=np.eye(4, dtype=np.float32)[[1, 0, 3, 2]],
                  norms=np.array([1.0, 0.5, 2.0], np.float16))
+    # 2 stages of 2 full-width centroids; a float16 scale per row
+    rq = RQTable(codebooks=np.array([[[1.0, 0.0, 0.5], [0.0, 1.0, -1.0]],
+                                     [[0.25, 0.25, 0.0], [-0.5, 0.0, 2.0]]], np.float32),
+                 codes=np.array([[0, 1], [1, 0], [1, 1]], np.uint8),
+                 norms=np.array([1.0, 0.5, 2.0], np.float16))
+    # M = 3 (odd): byte 1's high nibble is unused (0); a permutation as the rotation
+    pq4 = PQ4Table(codebooks=(np.arange(48, dtype=np.float32).reshape(3, 16, 1) * 0.25 - 3),
+                   codes=np.array([[0x21, 0x03], [0xF0, 0x0A]], np.uint8),
+                   rotation=np.eye(3, dtype=np.float32)[[2, 0, 1]])
     mixed = MixedDimTable(emb=np.array([1.0, 2.0, 3.0, 4.0, 0.5, -0.5], np.float32),
                           proj=np.array([1, 0, 0, 1, 2, -1], np.float32),
                           block_starts=[0, 2], block_dims=[2, 1], n_rows=4, dim=2)
@@ -124,6 +135,8 @@ def golden_objects():
         "table_int8.cemb": (Int8Table.from_dense(MATRIX), {}),
         "table_int4.cemb": (Int4Table.from_dense(MATRIX), {}),
         "table_pq.cemb": (pq, {}),
+        "table_rq.cemb": (rq, {}),
+        "table_pq4.cemb": (pq4, {}),
         "table_lowrank.cemb": (LowRankTable(MATRIX[:, :2], MATRIX[2:, :3]), {}),
         "table_pruned.cemb": (PrunedTable(Int8Table.from_dense(MATRIX), n_rows=8, n_keep=2,
                                           fallback="hash"), {}),
