@@ -157,3 +157,16 @@ def test_truncated_and_corrupt_ftz_are_named(corpus, tmp_path):
     bad.write_bytes(bytes(corrupt))
     with pytest.raises(FormatError, match="pruned dictionary in a model that is not quantised"):
         load_vectors(bad, "fasttext-bin")
+
+
+def test_cli_imports_an_ftz(corpus, tmp_path):
+    import subprocess
+    import sys
+
+    model, path = _quantised(corpus, "cli.ftz", cutoff=300)
+    subprocess.run([sys.executable, "-m", "compactemb", "import", str(path), "--format",
+                    "fasttext-bin", "-o", str(tmp_path / "m.cemb"), "-q"], check=True)
+    kv = load(tmp_path / "m.cemb")
+    assert kv.table.skip_pruned and kv.table.inner.kind == "pq"
+    words = list(model.words) + UNSEEN
+    np.testing.assert_array_equal(kv[words], np.stack([model.get_word_vector(w) for w in words]))

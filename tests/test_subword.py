@@ -333,15 +333,21 @@ def test_compress_keep_words_drops_rare_words_to_their_ngrams(ft_model):
     kv = load_vectors(path, "fasttext-bin")
     n = len(model.words)
     matrix = model.get_input_matrix()
+    # buckets no vocabulary word uses were never trained: never kept
+    used = sorted({i - n for w in model.words for i in model.get_subwords(w)[1].tolist()
+                   if i >= n})
+    assert len(used) < kv.table.n_ngram_rows
     small = compress(kv, "pruned", keep=1.0, keep_words=40)
     assert small.vocab.keys == kv.vocab.keys[:40] and small.table.n_rows == 40
-    assert small.table.n_ngram_rows == kv.table.n_ngram_rows
-    np.testing.assert_array_equal(small[kv.vocab.keys[:40]], kv[kv.vocab.keys[:40]])
-    for w in kv.vocab.keys[40::7]:
-        ids = [i for i in model.get_subwords(w)[1].tolist() if i >= n]
-        want = np.mean(matrix[ids], axis=0) if ids else np.zeros(kv.dim, np.float32)
+    assert small.table.kept_buckets.tolist() == used
+    for w in kv.vocab.keys[40::7] + ["zzqx", "abcdefghijkl"]:
+        rows = [matrix[i] if i - n in used else np.zeros(kv.dim, np.float32)
+                for i in model.get_subwords(w)[1].tolist() if i >= n]
+        want = np.mean(rows, axis=0) if rows else np.zeros(kv.dim, np.float32)
         np.testing.assert_allclose(small[w], want, rtol=1e-5, atol=1e-7)
         assert w not in small
+    for w in kv.vocab.keys[:40:3]:  # kept words: their row and their n-grams' (all used)
+        np.testing.assert_allclose(small[w], kv[w], rtol=1e-6, atol=1e-7)
     quantised = compress(kv, "pruned+int8", keep=50, keep_words=0.25)
     assert len(quantised.vocab) == round(0.25 * n) and quantised.table.inner.kind == "int8"
     with pytest.raises(InputError, match="keep_words"):

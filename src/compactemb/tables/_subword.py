@@ -273,7 +273,9 @@ class SubwordTable(EmbeddingTable):
         """Keep the n-gram buckets of largest norm (compress-fasttext's pruning), as float32.
 
         A pruned bucket's n-grams then count as zero rows: unseen words still get vectors
-        from the n-grams that remain. Word rows are all kept.
+        from the n-grams that remain. Word rows are all kept. Only buckets that an n-gram of
+        a vocabulary word falls in are kept: training never updates the others, so their rows
+        are their random initial values, noise for an unseen word (``keep`` is capped there).
 
         Parameters
         ----------
@@ -304,11 +306,32 @@ class SubwordTable(EmbeddingTable):
         for s in range(0, n, 1 << 16):
             blk = self.inner.rows(self.n_rows + s, self.n_rows + min(n, s + (1 << 16)))
             norms[s:s + blk.shape[0]] = np.sqrt(np.einsum("ij,ij->i", blk, blk))
+        used = self.used_ngram_rows()
+        keep = min(keep, int(used.sum()))
+        norms[~used] = -1.0
         rows = np.sort(np.argsort(-norms, kind="stable")[:keep])
         old = self.kept_buckets if self.pruned else np.arange(n, dtype=np.int64)
         matrix = np.concatenate([self.inner.rows(0, self.n_rows),
                                  self.inner.lookup(self.n_rows + rows)])
         return self.with_inner(DenseTable(matrix), kept_buckets=old[rows])
+
+    def used_ngram_rows(self) -> np.ndarray:
+        """Which n-gram rows an n-gram of a vocabulary word falls in.
+
+        Returns
+        -------
+        numpy.ndarray
+            bool (n_ngram_rows,): True for a row some word of the vocabulary uses.
+        """
+        used = np.zeros(self.n_ngram_rows, dtype=bool)
+        step = 1 << 16
+        for s in range(0, self.n_rows, step):
+            e = min(self.n_rows, s + step)
+            offs = self.key_offsets[s:e + 1] - self.key_offsets[s]
+            blob = np.ascontiguousarray(self.key_bytes[self.key_offsets[s]:self.key_offsets[e]])
+            ids = self._rows_of(blob, offs, np.full(e - s, -1, dtype=np.int64))[0]
+            used[ids[ids >= 0] - self.n_rows] = True
+        return used
 
     def prune_words(self, keep) -> SubwordTable:
         """Keep the rows of the first ``keep`` words only, as float32.
