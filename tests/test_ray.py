@@ -343,3 +343,131 @@ def test_als_on_shards_equals_single_process(cluster, shard_log, partition, work
         np.testing.assert_allclose(a, b, atol=2e-4 * np.abs(b).max(), rtol=0)
     received = sum(s["bytes_received"] for s in est.worker_stats_)
     assert received == 3 * est.plan_["bytes_sent_per_iteration"]
+
+
+def test_cli_train_items_on_shards(cluster, shard_log, tmp_path, capsys):
+    from compactemb.interactions_io import read_interactions
+
+    ray = f"--ray={cluster.address}"
+    ref = read_interactions(shard_log / "all_str.csv")
+    code, out, err = _cli(capsys, "train", "items", str(shard_log / "pq" / "*.parquet"), "-o",
+                          str(tmp_path / "m.cemb"), "--method", "als", "--dim", "4",
+                          "--epochs", "1", "--user-col", "uid", "--item-col", "iid", ray,
+                          "--json")
+    assert code == 0, err
+    assert (out["users"], out["items"], out["interactions"]) == (
+        len(ref.user_vocab), len(ref.item_vocab), ref.nnz)
+    code, _, err = _cli(capsys, "train", "items", str(shard_log / "csv"), "-o",
+                        str(tmp_path / "m2.cemb"), "--method", "als", "--format", "movielens",
+                        ray)
+    assert code == 1 and "--format auto, csv, tsv or parquet" in err
+
+
+def _saved_bytes(obj, path) -> bytes:
+    obj.save(str(path))
+    return path.read_bytes()
+
+
+def test_compress_on_ray_is_the_local_file(cluster, tmp_path, capsys):
+    from compactemb import DenseTable, KeyedVectors, Vocab
+    from compactemb.compress import compress
+    from compactemb.distributed import compress_on_ray
+
+    rng = np.random.default_rng(2)
+    kv = KeyedVectors(Vocab([f"w{i}" for i in range(3001)], np.arange(3001, 0, -1)),
+                      DenseTable(rng.standard_normal((3001, 12)).astype(np.float32)))
+    for method in ("int8", "int4", "float16", "pruned+int8"):
+        local = _saved_bytes(compress(kv, method), tmp_path / "local.cemb")
+        dist = _saved_bytes(compress_on_ray(kv, method, address=cluster.address,
+                                            rows_per_task=700), tmp_path / "ray.cemb")
+        assert dist == local, method
+    # PQ: codebooks trained on the driver, rows encoded in two tasks of whole 65,536-row blocks
+    big = DenseTable(rng.standard_normal((70_000, 8)).astype(np.float32))
+    opts = dict(n_subvectors=2, n_centroids=16, n_iter=3, sample=3000, rotation=True,
+                random_state=5)
+    local = _saved_bytes(compress(big, "pq", **opts), tmp_path / "local.cemb")
+    dist = _saved_bytes(compress_on_ray(big, "pq", address=cluster.address, rows_per_task=1,
+                                        **opts), tmp_path / "ray.cemb")
+    assert dist == local
+    # the command line: --ray gives the local file
+    kv.save(str(tmp_path / "kv.cemb"))
+    for name, extra in (("c_local.cemb", []), ("c_ray.cemb", [f"--ray={cluster.address}"])):
+        code, _, err = _cli(capsys, "compress", str(tmp_path / "kv.cemb"), "-o",
+                            str(tmp_path / name), "--method", "pq", "--n-subvectors", "3",
+                            "--n-centroids", "8", *extra)
+        assert code == 0, err
+    assert (tmp_path / "c_ray.cemb").read_bytes() == (tmp_path / "c_local.cemb").read_bytes()
+
+
+_LOCAL_START = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[3])
+from _net import tcp_sockets
+from compactemb.cli import main
+from compactemb.distributed import count_vocab
+from compactemb.distributed._cluster import _children, _start_time, ray_session
+
+def tree():
+    t, out = _children(), []
+    todo = list(t.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(t.get(pid, []))
+    return [p for p in out if _start_time(p) is not None]
+
+def left():
+    deadline = time.monotonic() + 30
+    while tree() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return tree()
+
+report = {}
+with ray_session(None, num_cpus=1, object_store_memory=80_000_000) as ray:
+    report["nodes"] = [n["NodeManagerAddress"] for n in ray.nodes()]
+    report["keys"] = count_vocab([sys.argv[1]], min_count=2).keys
+    pids = tree()
+    report["pids"] = len(pids)
+    report["sockets"] = tcp_sockets(pids + [os.getpid()])
+report["left_after_session"] = left()
+report["cli_code"] = main(["vocab", sys.argv[1], "-o", sys.argv[2], "--min-count", "2",
+                           "--ray"])
+report["left_after_cli"] = left()
+print("REPORT " + json.dumps(report))
+"""
+
+
+def test_ray_without_address_starts_a_local_cluster(corpus_files, tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from _net import is_loopback
+
+    from compactemb.storage import load
+
+    home = tmp_path / "home"
+    home.mkdir()
+    ray_tmp = tempfile.mkdtemp(prefix="cemb-rt-")  # short: unix socket paths
+    env = dict(os.environ, HOME=str(home), RAY_TMPDIR=ray_tmp, RAY_USAGE_STATS_ENABLED="0")
+    env.pop("RAY_ADDRESS", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOCAL_START, corpus_files[0], str(tmp_path / "v.cemb"),
+             os.path.dirname(__file__)], env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("REPORT ")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    report = json.loads(line[0][7:])
+    ref = Vocab.from_corpus(corpus_files[0], min_count=2)
+    assert report["keys"] == ref.keys
+    assert report["nodes"] == ["127.0.0.1"] and report["pids"] > 0
+    # every socket of the local cluster and its driver on loopback, at both ends
+    assert report["sockets"] and all(
+        is_loopback(s[0]) and (is_loopback(s[2]) or s[2] in ANY) for s in report["sockets"])
+    # stopped afterwards, by the job and by the command alike
+    assert report["left_after_session"] == [] and report["left_after_cli"] == []
+    assert report["cli_code"] == 0 and load(str(tmp_path / "v.cemb")).keys == ref.keys

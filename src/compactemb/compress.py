@@ -64,6 +64,7 @@ first ones and drops the others from the input (no fallback); the classifier-onl
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import numpy as np
@@ -344,8 +345,17 @@ def _pq_kwargs(opts: dict, dim: int, n_rows: int | None = None) -> dict:
     return _seed_spelling(PQTable.from_dense, kw)
 
 
+# a function (step, options) -> value step or None (the local one); compactemb.distributed sets
+# it to quantise row ranges as Ray tasks for the duration of one compress
+value_step_override: contextvars.ContextVar = contextvars.ContextVar("value_step_override",
+                                                                    default=None)
+
+
 def _value_step(step: str, opts: dict):
     """A function matrix-or-table -> compressed table, for one value method."""
+    override = value_step_override.get()
+    if override is not None and (step_fn := override(step, opts)) is not None:
+        return step_fn
     if step in ("float32", "float16"):
         def f(x):
             x = x.to_dense().weights if isinstance(x, EmbeddingTable) else x

@@ -104,6 +104,10 @@ def register(commands, families) -> None:
     g.add_argument("--train", help="training file (needed by --retrain)")
     g.add_argument("--test", help="evaluate both models on this labelled file")
     _reading_options(p)
+    # --ray: row ranges quantised, PQ rows encoded as Ray tasks (compactemb.distributed)
+    from ..distributed._cli import add_ray_options
+
+    add_ray_options(p, "quantise row ranges")
     common(p)
     p.set_defaults(func=cmd_compress)
 
@@ -194,7 +198,8 @@ def cmd_compress(args) -> int:
     for name in ("user_method", "item_method", "side"):
         if getattr(args, name):
             options[name] = getattr(args, name)
-    small = compress_object(args, obj, args.method, options)
+    with _maybe_on_ray(args):
+        small = compress_object(args, obj, args.method, options)
     after = table_bytes(small)
     small.save(args.out)
     from ..compress import keep_capped
@@ -216,6 +221,19 @@ def cmd_compress(args) -> int:
         text += f"\naccuracy {out['accuracy_before']:.4f} -> {out['accuracy_after']:.4f}"
     emit(args, out, text)
     return 0
+
+
+def _maybe_on_ray(args):
+    """With --ray, the row-wise work of compress as Ray tasks (the same file as locally)."""
+    import contextlib
+
+    from ..distributed._cli import ray_address, using_ray
+
+    if not using_ray(args):
+        return contextlib.nullcontext()
+    from ..distributed._compress import ray_compression
+
+    return ray_compression(ray_address(args))
 
 
 def _kind_name(obj) -> str:

@@ -66,7 +66,8 @@ def read_from_args(path, args, **kw):
 
 def register(commands, families) -> None:
     p = families["train"].add_parser("items", help="user and item vectors from interactions")
-    p.add_argument("interactions", help="interactions file (text, CSV/TSV, MovieLens, Parquet)")
+    p.add_argument("interactions", help="interactions file (text, CSV/TSV, MovieLens, Parquet); "
+                   "with --ray also a folder or glob of Parquet/CSV shards read on the cluster")
     p.add_argument("-o", "--out", required=True, help="output file (.cemb)")
     p.add_argument("--method", default="svd", choices=sorted(ITEM_METHODS) or ["svd"],
                    help=_METHOD_HELP)
@@ -177,11 +178,16 @@ def cmd_train_items(args) -> int:
     check_positive("dim", args.dim)
     check_positive("threads", args.threads)
     check_ray_method(args, ("als",))
-    inter = read_from_args(args.interactions, args)
+    if using_ray(args) and _shard_source(args.interactions):  # read on the cluster
+        inter = _shards_from_args(args.interactions, args)
+    else:
+        inter = read_from_args(args.interactions, args)
     model = ITEM_METHODS[args.method](args, inter)
     model.save(args.out)
     out = {"output": args.out, "method": args.method, "users": len(model.user_vocab),
-           "items": len(model.item_vocab), "interactions": inter.nnz, "dim": model.dim,
+           "items": len(model.item_vocab),
+           "interactions": inter.nnz if hasattr(inter, "nnz") else model.meta["n_interactions"],
+           "dim": model.dim,
            "file_bytes": os.path.getsize(args.out),
            "timings_s": model.meta.get("timings_s")}
     bias = " (the last column is the item bias; users hold 1 there)" \
@@ -189,6 +195,27 @@ def cmd_train_items(args) -> int:
     emit(args, out, f"{out['users']:,} users, {out['items']:,} items x {model.dim} "
          f"({args.method}) -> {args.out}{bias}")
     return 0
+
+
+def _shard_source(path) -> bool:
+    from ..distributed._shards import is_shard_source
+
+    return is_shard_source(path)
+
+
+def _shards_from_args(source, args):
+    """A folder or glob of Parquet/CSV shards, read as a Ray Dataset by ``train items --ray``."""
+    from ..distributed._shards import InteractionShards
+    from ..exceptions import InputError
+
+    if args.format not in ("auto", "csv", "tsv", "parquet") or args.sep is not None:
+        raise InputError("shards (a folder or a glob) are read on the Ray cluster as Parquet, "
+                         "CSV or TSV: --format auto, csv, tsv or parquet, and no --sep")
+    if _col(args.time_col) not in (None, "auto"):
+        raise InputError("--time-col is not read from shards (ALS uses no timestamps)")
+    return InteractionShards(source, format=args.format, user_col=_col(args.user_col),
+                             item_col=_col(args.item_col), weight_col=_col(args.weight_col),
+                             header=args.header is not False)
 
 
 def _load_model(path):

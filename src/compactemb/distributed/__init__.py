@@ -6,7 +6,8 @@ files (:class:`RayPPMISVD` trains on those counts); :func:`recommend_all` ranks 
 every user over shards; :class:`InteractionShards` is an interaction log in Parquet/CSV
 shard files that :class:`RayALS` reads as a Ray Dataset on the cluster; :func:`ray_session`
 connects (an address, ``"auto"``, or a local cluster) and :class:`LocalCluster` starts a
-loopback cluster of several nodes (tests, benchmarks). See docs/SCALE.md.
+loopback cluster of several nodes (tests, benchmarks); :func:`compress_on_ray` compresses with
+row ranges as tasks. See docs/SCALE.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import importlib
 _EXPORTS = {"RayALS": "_als", "recommend_all": "_batch", "ClusterError": "_cluster",
             "LocalCluster": "_cluster", "ray_session": "_cluster", "RayPPMISVD": "_counting",
             "count_cooccurrence": "_counting", "count_vocab": "_counting",
-            "InteractionShards": "_shards", "index_interaction_shards": "_shards"}
+            "InteractionShards": "_shards", "index_interaction_shards": "_shards",
+            "compress_on_ray": "_compress", "ray_compression": "_compress"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -102,9 +102,9 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None,
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs = {"logging_level": "warning", "log_to_driver": False, "include_dashboard": False}
-    if address is None:
+    if address is None:  # "local": a new cluster, never one that `ray start` left running
         pin_loopback()
-        kwargs.update(_node_ip_address=LOOPBACK, num_cpus=num_cpus,
+        kwargs.update(address="local", _node_ip_address=LOOPBACK, num_cpus=num_cpus,
                       object_store_memory=object_store_memory)
     elif address != "auto":
         if address.rpartition(":")[0] in (LOOPBACK, "localhost"):

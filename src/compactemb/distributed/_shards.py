@@ -138,7 +138,17 @@ class InteractionShards:
         self.format = _shard_format(self.paths, self.format)
 
     def dataset(self, ray):
-        """The shards as a Ray Dataset (rows in file order); Ray must be connected."""
+        """The shards as a Ray Dataset (rows in file order).
+
+        Parameters
+        ----------
+        ray : module
+            The connected ``ray`` module.
+
+        Returns
+        -------
+        ray.data.Dataset
+        """
         import logging
 
         import ray.data
@@ -157,7 +167,17 @@ class InteractionShards:
             parse_options=pacsv.ParseOptions(delimiter="\t" if self.format == "tsv" else ","))
 
     def block_refs(self, ray) -> list:
-        """Object references of the dataset's blocks (Arrow tables), in row order."""
+        """Object references of the dataset's blocks (Arrow tables), in row order.
+
+        Parameters
+        ----------
+        ray : module
+            The connected ``ray`` module.
+
+        Returns
+        -------
+        list of ray.ObjectRef
+        """
         import warnings
 
         with warnings.catch_warnings():

@@ -19,6 +19,7 @@ norms vary widely; quantising directions spends the codes where cosine looks.
 
 from __future__ import annotations
 
+import contextvars
 from typing import ClassVar
 
 import numpy as np
@@ -65,6 +66,27 @@ def decode_pq(codes: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
     return np.concatenate([codebooks[m][codes[:, m]] for m in range(n_sub)], axis=1) \
         if codes.shape[0] else np.zeros((0, codebooks.shape[0] * codebooks.shape[2]),
                                         np.float32)
+
+
+# encodes every row for PQTable.from_dense: a callable like encode_rows, or None for
+# encode_rows itself; compactemb.distributed sets it to encode row ranges as Ray tasks
+row_encoder: contextvars.ContextVar = contextvars.ContextVar("pq_row_encoder", default=None)
+
+
+def encode_rows(x: np.ndarray, codebooks: np.ndarray, rotation: np.ndarray | None = None,
+                start: int = 0, stop: int | None = None) -> np.ndarray:
+    """PQ codes of rows ``start:stop`` of ``x`` (rotated first), in blocks of 65,536 rows.
+
+    The blocks are counted from row 0 whatever ``start`` (a multiple of 65,536 when not 0), so
+    codes of row ranges concatenate to the codes of the whole table, bit for bit.
+    """
+    stop = x.shape[0] if stop is None else stop
+    codes = np.empty((stop - start, codebooks.shape[0]), np.uint8)
+    for s in range(start, stop, 65536):
+        blk = x[s:min(stop, s + 65536)]
+        codes[s - start:s - start + blk.shape[0]] = encode_pq(
+            blk @ rotation if rotation is not None else blk, codebooks)
+    return codes
 
 
 def check_pq_options(n_rows: int, dim: int, n_subvectors, n_centroids, n_iter) -> None:
@@ -253,11 +275,7 @@ class PQTable(EmbeddingTable):
             else:
                 books = train_pq(train, n_subvectors, n_centroids, n_iter=n_iter, rng=rng)
             bar.update()
-            codes = np.empty((n, n_subvectors), np.uint8)
-            for s in range(0, n, 65536):
-                blk = x[s:s + 65536]
-                codes[s:s + blk.shape[0]] = encode_pq(blk @ rot if rot is not None else blk,
-                                                      books)
+            codes = (row_encoder.get() or encode_rows)(x, books, rot)
             bar.update()
         scales = None
         if norms is not None:
