@@ -292,7 +292,23 @@ def case_train_job(sg, cbow_mean, shared):
     return (W2V, "train_job", build, {"rtol": 1e-5, "atol": 2e-6})
 
 
+def case_train_job_qat(bits, sg, cbow_mean, shared):
+    def build(rng):
+        from compactemb.train._word2vec import alias_tables, keep_thresholds, word2bits_levels
+        from compactemb.train._word2vec_kernels import sigmoid_tables
+
+        counts = np.sort(rng.integers(1, 300, 15))[::-1].astype(np.int64)
+        syn0 = (rng.random((15, 6)) - 0.5).astype(np.float32)  # Word2Bits' initial range
+        syn1 = (rng.random((15, 6)) - 0.5).astype(np.float32)
+        return [_tokens(rng), syn0, syn1, keep_thresholds(counts, 1e-2), *alias_tables(counts),
+                *sigmoid_tables(), sg, cbow_mean, shared, 3, 4, bits, word2bits_levels(bits),
+                0.05, 0.01, 987654321]
+    return (W2V, "train_job_qat", build, {"rtol": 1e-5, "atol": 2e-6})
+
+
 CASES.update({
+    **{f"train_job_qat-bits{q}-sg{a:d}-mean{b:d}-shared{c:d}": case_train_job_qat(q, a, b, c)
+       for q in (1, 2, 4) for a, b, c in ((1, 1, 1), (0, 1, 0), (0, 0, 0))},
     "als_cg_half": (MF, "als_cg_half", build_als_cg_half, {"rtol": 2e-3, "atol": 2e-4}),
     "als_cholesky_half": (MF, "als_cholesky_half", build_als_cholesky_half,
                           {"rtol": 1e-4, "atol": 1e-5}),

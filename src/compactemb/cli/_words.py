@@ -53,6 +53,8 @@ def register(commands, families) -> None:
     deprecated_alias(g, "--min-alpha", "--min-learning-rate")
     g.add_argument("--cbow-sum", action="store_true",
                    help="cbow: sum the context vectors instead of averaging them")
+    g.add_argument("--bits", type=int, default=None, metavar="{1,2,4}",
+                   help="quantisation-aware training (Word2Bits): write 1/2/4-bit vectors")
     add_tokenizer_options(p)
     add_ray_options(p, "count co-occurrences (svd)")
     common(p)
@@ -106,6 +108,10 @@ def _train_word2vec(args):
         raise InputError(f"{args.out}: the directory {out_dir} does not exist")
     for name in ("negative", "epochs", "threads"):
         check_positive(name, getattr(args, name))
+    if args.bits is not None and args.bits not in (1, 2, 4):
+        raise InputError(f"--bits must be 1, 2 or 4, got {args.bits}")
+    if args.bits is not None and args.subwords:
+        raise InputError("--bits does not apply to --subwords (fastText) models")
     common = {"dim": args.dim, "sg": args.method == "sgns", "window": args.window or 5,
               "negative": args.negative, "min_count": args.min_count,
               "max_size": args.max_size, "sample": args.sample, "epochs": args.epochs,
@@ -118,7 +124,7 @@ def _train_word2vec(args):
         check_positive("buckets", args.buckets)
         model = FastText(**common, minn=args.minn, maxn=args.maxn, buckets=args.buckets)
     else:
-        model = Word2Vec(**common, cbow_mean=not args.cbow_sum)
+        model = Word2Vec(**common, cbow_mean=not args.cbow_sum, bits=args.bits)
     return model.fit(args.corpus, vocab=_vocab_from(args)).model_
 
 
@@ -131,10 +137,15 @@ def cmd_train_words(args) -> int:
     check_positive("window", args.window)
     check_positive("min-count", args.min_count)
     check_ray_method(args, ("svd",))
+    if getattr(args, "bits", None) is not None and args.method not in ("sgns", "cbow"):
+        from ..exceptions import InputError
+
+        raise InputError(f"--bits applies to --method sgns or cbow, not {args.method}")
     kv = WORD_METHODS[args.method](args)
     kv.save(args.out)
     out = {"output": args.out, "method": args.method, "vocab_size": len(kv), "dim": kv.dim,
-           "table_bytes": kv.table.nbytes, "file_bytes": os.path.getsize(args.out),
+           "table_bytes": kv.table.nbytes, "table_kind": kv.table.kind,
+           "file_bytes": os.path.getsize(args.out),
            "timings_s": kv.meta.get("timings_s")}
     emit(args, out, f"{len(kv):,} words x {kv.dim} ({args.method}) -> {args.out} "
          f"({out['file_bytes']:,} bytes)")

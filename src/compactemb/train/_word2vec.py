@@ -34,7 +34,7 @@ import numpy as np
 from .._native import kernels
 from .._progress import progress
 from .._threads import resolve_threads, run_hogwild
-from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Real, fail
+from .._validation import N_THREADS, RANDOM_STATE, Boolean, Integer, Options, Real, fail
 from ..exceptions import InputError
 from ..keyed import KeyedVectors
 from ..tables import DenseTable
@@ -50,6 +50,8 @@ from ._base import Trainer, _Renamed, epoch_callback
 
 _LCG_MASK = (1 << 48) - 1
 _CHUNK = 1 << 20  # int32 tokens per read while remapping the cache
+QAT_BITS = (1, 2, 4)  # bits a value in quantisation-aware training
+_QAT_INIT = 0.5  # QAT shadow weights start uniform in [-_QAT_INIT, _QAT_INIT) (Word2Bits: 0.5)
 
 
 class Word2Vec(Trainer):
@@ -89,6 +91,16 @@ class Word2Vec(Trainer):
     cache_dir : path, optional
         Where the temporary token cache is written (default: the system temporary directory).
     random_state : int, default 0
+    bits : {None, 1, 2, 4}, default None
+        Quantisation-aware training (Word2Bits, Lam 2018): the forward pass uses ``bits``-bit
+        input and output vectors (:func:`word2bits_levels`: +-1/3 at 1 bit, 4 or 16 uniform
+        levels in [-1, 1] at 2 or 4 bits), full-precision shadow weights take the
+        straight-through gradients, both start uniform in [-0.5, 0.5) as in Word2Bits, and
+        saturated scores still give a gradient. The result is a table of that many bits a
+        value (:func:`qat_table`). None trains float32 vectors.
+    qat_vectors : {"sum", "input"}, default "sum"
+        With ``bits``: the codes of the input plus output shadow weights (Word2Bits' output)
+        or of the input weights alone.
 
     Attributes
     ----------
@@ -96,9 +108,12 @@ class Word2Vec(Trainer):
         The trained input vectors (the same as ``keyed_vectors()``).
     vocab_ : Vocab
     table_ : DenseTable of shape (len(vocab_), dim)
-        The input vectors (gensim's ``wv.vectors``).
+        The input vectors (gensim's ``wv.vectors``); with ``bits``, the compact table of
+        :func:`qat_table` (Bit1Table, Bit2Table or Int4Table).
     output_weights_ : ndarray of shape (len(vocab_), dim)
         The negative-sampling output vectors (gensim's ``syn1neg``).
+    shadow_weights_ : ndarray of shape (len(vocab_), dim) or None
+        With ``bits``: the full-precision input weights (None without).
     loss_ : list of float
         Mean negative-sampling loss per example, per epoch.
     meta_ : dict
@@ -118,7 +133,8 @@ class Word2Vec(Trainer):
                    "min_learning_rate": Real(low=0), "cbow_mean": Boolean(),
                    "ns_exponent": Real(low=0), "shared_negatives": Boolean(),
                    "n_threads": N_THREADS, "job_tokens": Integer(low=1000),
-                   "random_state": RANDOM_STATE}
+                   "random_state": RANDOM_STATE, "bits": Options((None, *QAT_BITS)),
+                   "qat_vectors": Options(("sum", "input"))}
     alpha = _Renamed("learning_rate")
     min_alpha = _Renamed("min_learning_rate")
 
@@ -129,7 +145,7 @@ class Word2Vec(Trainer):
                  ns_exponent: float = 0.75, shared_negatives: bool = True,
                  n_threads: int | None = None, job_tokens: int = 100_000,
                  tokenizer: Tokenizer | None = None, cache_dir=None, random_state: int = 0,
-                 **deprecated):
+                 bits: int | None = None, qat_vectors: str = "sum", **deprecated):
         self.dim = dim
         self.sg = sg
         self.window = window
@@ -148,6 +164,8 @@ class Word2Vec(Trainer):
         self.tokenizer = tokenizer
         self.cache_dir = cache_dir
         self.random_state = random_state
+        self.bits = bits
+        self.qat_vectors = qat_vectors
         self._set_renamed(deprecated)
 
     def _validate(self) -> None:
@@ -205,6 +223,7 @@ class Word2Vec(Trainer):
         self.vocab_ = vocab
         self.table_ = self._result_table(vocab, state)
         self.output_weights_ = state["syn1neg"]
+        self.shadow_weights_ = state["syn0"] if self._qat_bits() else None
         self.loss_ = [e["loss"] for e in log]
         self._tables = {k: state[k] for k in ("keep_thresholds", "alias_prob", "alias_index")}
         train_s = t2 - t1
@@ -222,12 +241,25 @@ class Word2Vec(Trainer):
                           "total": round(t2 - t0, 3)},
             "reproducible": threads == 1,
         }
+        if self._qat_bits():
+            self.meta_["qat"] = {"bits": int(self.bits), "vectors": self.qat_vectors,
+                                 "levels": word2bits_levels(int(self.bits)).tolist(),
+                                 "table_kind": self.table_.kind}
         self.model_ = KeyedVectors(self.vocab_, self.table_, self.meta_)
         return self
 
     def _init_state(self, vocab: Vocab) -> dict:
         n, dim = len(vocab), int(self.dim)
         rng = np.random.default_rng(self.random_state)
+        if self._qat_bits():  # both random: zero output rows would all quantise alike
+            half = np.float32(_QAT_INIT)
+            syn0 = (rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1)) * half
+            syn1neg = (rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1)) \
+                * half
+            return {"syn0": syn0, "syn1neg": syn1neg,
+                    "keep_thresholds": keep_thresholds(vocab.counts, self.sample),
+                    **dict(zip(("alias_prob", "alias_index"),
+                               alias_tables(vocab.counts, self.ns_exponent)))}
         # uniform in [-1/dim, 1/dim), as gensim 4 (word2vec.c uses half that range)
         syn0 = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
                 / np.float32(dim))
@@ -324,14 +356,27 @@ class Word2Vec(Trainer):
 
     def _job_kernel(self, state: dict, exp_table, log_table) -> tuple:
         """The kernel that trains one job, and its arguments before (alpha0, alpha1, seed)."""
-        train_job = kernels("compactemb.train._word2vec_kernels").train_job
-        return train_job, (state["syn0"], state["syn1neg"], state["keep_thresholds"],
-                           state["alias_prob"], state["alias_index"], exp_table, log_table,
-                           bool(self.sg), bool(self.cbow_mean), bool(self.shared_negatives),
-                           int(self.window), int(self.negative))
+        module = kernels("compactemb.train._word2vec_kernels")
+        args = (state["syn0"], state["syn1neg"], state["keep_thresholds"],
+                state["alias_prob"], state["alias_index"], exp_table, log_table,
+                bool(self.sg), bool(self.cbow_mean), bool(self.shared_negatives),
+                int(self.window), int(self.negative))
+        bits = self._qat_bits()
+        if bits:  # a kernel of its own: the float path stays as fast as before
+            return module.train_job_qat, (*args, bits, word2bits_levels(bits))
+        return module.train_job, args
+
+    def _qat_bits(self) -> int | None:
+        """``bits`` when this trainer quantises (FastText never does)."""
+        return int(self.bits) if getattr(self, "bits", None) else None
 
     def _result_table(self, vocab: Vocab, state: dict):
-        """The trained input vectors as the table of ``model_``."""
+        """The trained input vectors as the table of ``model_`` (compact codes with ``bits``)."""
+        bits = self._qat_bits()
+        if bits:
+            weights = state["syn0"] + state["syn1neg"] if self.qat_vectors == "sum" \
+                else state["syn0"]
+            return qat_table(weights, bits)
         return DenseTable(state["syn0"])
 
     # -- results -------------------------------------------------------------------------------
@@ -355,10 +400,130 @@ class Word2Vec(Trainer):
         self._check_fitted()
         parts = {**self.table_.memory_parts("input_vectors"),
                  "output_vectors.weights": int(self.output_weights_.nbytes),
+                 **({"input_vectors.shadow_weights (training)": int(self.shadow_weights_.nbytes)}
+                    if getattr(self, "shadow_weights_", None) is not None else {}),
                  **{f"sampling.{k}": int(v.nbytes) for k, v in self._tables.items()},
                  **self.vocab_.memory_parts("vocab"),
                  "token_cache_file (disk, deleted after fit)": self.meta_["token_cache_bytes"]}
         return parts
+
+
+def word2bits_levels(bits: int) -> np.ndarray:
+    """The values a ``bits``-bit Word2Bits code takes, ascending (float32).
+
+    1 bit: ``+-1/3`` (Word2Bits); 2 and 4 bits: ``2**bits`` uniform mid-rise levels
+    ``+-(2k + 1) / 2**bits`` over [-1, 1] (2 bits: ``+-0.25, +-0.75`` as Word2Bits; its own
+    4-bit rule has 17 values, ``k / 8`` for ``|k| <= 8``, which do not fit 4 bits).
+
+    Parameters
+    ----------
+    bits : {1, 2, 4}
+        Bits a value.
+
+    Returns
+    -------
+    ndarray of float32, shape (2 ** bits,)
+
+    Raises
+    ------
+    InputError
+        For another ``bits``.
+
+    Examples
+    --------
+    >>> word2bits_levels(2).tolist()
+    [-0.75, -0.25, 0.25, 0.75]
+    """
+    if bits not in QAT_BITS:
+        fail("word2bits_levels", "bits", "one of 1, 2, 4", bits)
+    if bits == 1:
+        return np.array([-1 / 3, 1 / 3], np.float32)
+    half = 1 << (bits - 1)
+    return ((2 * (np.arange(2 * half) - half) + 1) / (2 * half)).astype(np.float32)
+
+
+def word2bits_codes(x, bits: int) -> np.ndarray:
+    """Word2Bits' quantiser: the code (index into :func:`word2bits_levels`) of each value.
+
+    1 bit: the sign (0 counts as positive). 2 and 4 bits: the level nearest to the value, with
+    cells closed above (``|x| <= 0.5`` is 0.25 at 2 bits, as Word2Bits) and values beyond +-1
+    clipped to the outermost level. The NumPy form of the training kernel's quantiser.
+
+    Parameters
+    ----------
+    x : array_like of float
+        Values.
+    bits : {1, 2, 4}
+        Bits a value.
+
+    Returns
+    -------
+    ndarray of uint8, the shape of ``x``
+
+    Raises
+    ------
+    InputError
+        For another ``bits``.
+
+    Examples
+    --------
+    >>> word2bits_codes([-0.6, -0.5, 0.0, 0.5, 2.0], 2).tolist()
+    [0, 1, 2, 2, 3]
+    """
+    if bits not in QAT_BITS:
+        fail("word2bits_codes", "bits", "one of 1, 2, 4", bits)
+    x = np.asarray(x, dtype=np.float32)
+    if bits == 1:
+        return (x >= 0).astype(np.uint8)
+    half = 1 << (bits - 1)
+    k = np.clip(np.ceil(np.abs(x) * np.float32(half)) - 1, 0, half - 1).astype(np.int64)
+    return np.where(x >= 0, half + k, half - 1 - k).astype(np.uint8)
+
+
+def qat_table(weights, bits: int):
+    """The ``bits``-bit table of Word2Bits codes of ``weights``, values exactly on the levels.
+
+    1 and 2 bits: a :class:`~compactemb.tables.Bit1Table` / ``Bit2Table`` with the levels of
+    :func:`word2bits_levels` and no scales, mean or rotation (``ceil(dim * bits / 8)`` bytes a
+    row); 4 bits: an :class:`~compactemb.tables.Int4Table` with scale 1/8 and bias -15/16 on
+    every row (its fp16 scale and bias cost 4 bytes a row).
+
+    Parameters
+    ----------
+    weights : array of shape (n_rows, dim)
+        Full-precision (shadow) weights.
+    bits : {1, 2, 4}
+
+    Returns
+    -------
+    EmbeddingTable
+        Decodes to ``word2bits_levels(bits)[word2bits_codes(weights, bits)]``.
+
+    Raises
+    ------
+    InputError
+        For another ``bits``.
+
+    Examples
+    --------
+    >>> qat_table(np.array([[0.3, -2.0, 0.6]]), 2).lookup([0]).tolist()
+    [[0.25, -0.75, 0.75]]
+    """
+    from ..tables import Bit1Table, Bit2Table, Int4Table
+    from ..tables._lowbit import pack_codes
+
+    codes = word2bits_codes(weights, bits)
+    if codes.ndim != 2:
+        raise InputError(f"qat_table needs a 2-D matrix, got shape {codes.shape}")
+    n, dim = codes.shape
+    if bits == 4:
+        if dim % 2:
+            codes = np.concatenate([codes, np.zeros((n, 1), np.uint8)], axis=1)
+        nibbles = codes[:, 0::2] | (codes[:, 1::2] << 4)
+        scale_bias = np.tile(np.array([1 / 8, -15 / 16], np.float16).view(np.uint8), (n, 1))
+        return Int4Table(np.ascontiguousarray(np.concatenate([nibbles, scale_bias], axis=1)), dim)
+    kind = Bit1Table if bits == 1 else Bit2Table
+    return kind(pack_codes(codes, bits), dim, word2bits_levels(bits))
 
 
 def job_seed(seed: int, epoch: int, job: int) -> int:
@@ -588,12 +753,26 @@ def _finish_cache(raw_path: str, path: str, remap, job_tokens: int):
 
 def reference_train_job(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alias_index,
                         exp_table, log_table, sg, cbow_mean, shared_negatives, window, negative,
-                        alpha0, alpha1, seed):
+                        alpha0, alpha1, seed, bits=None, levels=None):
     """Slow, obvious NumPy twin of the numba ``train_job`` (same arguments, same RNG stream).
 
+    With ``bits`` (and ``levels = word2bits_levels(bits)``), the twin of ``train_job_qat``:
+    input and output rows are quantised where they are used, the gradients of the quantised
+    values update the full-precision rows, and saturated scores are not skipped.
     Updates ``syn0`` and ``syn1neg`` in place; returns (loss sum, loss terms, words kept).
     """
     max_exp, size = 6.0, exp_table.shape[0]
+    if bits:  # levels = odd integers ("units") times unit; scores are summed in units
+        unit = np.float32(levels[-1] / np.float32((1 << bits) - 1))
+        units = np.rint(levels / unit).astype(np.float32)
+        unit2 = np.float32(unit * unit)
+
+    def quantized(row):
+        """(values, values in units) of a row as the forward pass sees it."""
+        if not bits:
+            return row.copy(), None
+        c = word2bits_codes(row, bits)
+        return levels[c], units[c]
 
     def rand(state):
         return (state * 25214903917 + 11) & _LCG_MASK
@@ -613,8 +792,8 @@ def reference_train_job(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alia
                 rows.append(target)
         return rows, state
 
-    def sigmoid_index(f):
-        return int((f + max_exp) * (size / max_exp / 2))
+    def sigmoid_index(f):  # in float64, as the kernel (a float32 f is promoted there)
+        return int((float(f) + max_exp) * (size / max_exp / 2))
 
     state = int(seed) & _LCG_MASK
     kept_tokens: list[int] = []
@@ -639,15 +818,24 @@ def reference_train_job(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alia
             sentences.append((start, i))
             start = i + 1
 
-    def update(inp, target, label, alpha, grad):
+    def update(inp, target, label, alpha, grad, inp_units=None, fscale=None):
         """One negative-sampling example; accumulates the input gradient in ``grad``."""
-        f = np.float32(np.dot(inp, syn1neg[target]))
+        out, out_units = quantized(syn1neg[target])
+        if bits:  # exact integer sum in units, then one rounding
+            f = np.float32(np.dot(inp_units, out_units)) * fscale
+        else:
+            f = np.float32(np.dot(inp, out))
         x = f if label else -f
-        if abs(f) >= max_exp:
+        if abs(f) >= max_exp and not bits:
             return (-x if x < 0 else 0.0), 1
-        g = np.float32((label - exp_table[sigmoid_index(f)]) * alpha)
-        grad += g * syn1neg[target]
+        if abs(f) >= max_exp:  # saturated: the limit of the gradient
+            g = np.float32((label - (1.0 if f > 0 else 0.0)) * alpha)
+        else:
+            g = np.float32((label - exp_table[sigmoid_index(f)]) * alpha)
+        grad += (g * unit) * out_units if bits else g * out
         syn1neg[target] += g * inp
+        if abs(x) >= max_exp:
+            return (-x if x < 0 else 0.0), 1
         return (0.0 if abs(x) >= max_exp else -float(log_table[sigmoid_index(x)])), 1
 
     for s, e in sentences:
@@ -666,22 +854,33 @@ def reference_train_job(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alia
                     if not shared_negatives:
                         negatives, state = draw_negatives(word, state)
                     grad = np.zeros(syn0.shape[1], np.float32)
-                    inp = syn0[buf[j]]  # a view: updated in place below
+                    inp, inp_units = quantized(syn0[buf[j]])
+                    if bits:
+                        inp = inp_units * unit
                     for target, label in [(word, 1)] + [(t, 0) for t in negatives]:
-                        l_, n_ = update(inp, target, label, alpha, grad)
+                        l_, n_ = update(inp, target, label, alpha, grad, inp_units,
+                                        unit2 if bits else None)
                         loss, terms = loss + l_, terms + n_
                     syn0[buf[j]] += grad
             else:
                 if not context:
                     continue
                 ctx = buf[context]
-                neu1 = syn0[ctx].sum(axis=0, dtype=np.float32)
-                if cbow_mean:
-                    neu1 *= np.float32(1.0) / np.float32(len(context))
+                inv = np.float32(1.0) / np.float32(len(context))
+                neu1_units = fscale = None
+                if bits:
+                    neu1_units = np.sum([quantized(syn0[c])[1] for c in ctx], axis=0,
+                                        dtype=np.float32)
+                    neu1 = neu1_units * (unit * inv if cbow_mean else unit)
+                    fscale = unit2 * inv if cbow_mean else unit2
+                else:
+                    neu1 = syn0[ctx].sum(axis=0, dtype=np.float32)
+                    if cbow_mean:
+                        neu1 *= inv
                 grad = np.zeros(syn0.shape[1], np.float32)
                 negatives, state = draw_negatives(word, state)
                 for target, label in [(word, 1)] + [(t, 0) for t in negatives]:
-                    l_, n_ = update(neu1, target, label, alpha, grad)
+                    l_, n_ = update(neu1, target, label, alpha, grad, neu1_units, fscale)
                     loss, terms = loss + l_, terms + n_
                 if not cbow_mean:
                     grad *= np.float32(1.0) / np.float32(len(context))

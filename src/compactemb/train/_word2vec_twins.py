@@ -1,5 +1,6 @@
 """NumPy twins of ``_word2vec_kernels.py`` (same names, same signatures); see
-``compactemb._native``. ``train_job`` is ``_word2vec.reference_train_job`` (same RNG stream)."""
+``compactemb._native``. ``train_job`` is ``_word2vec.reference_train_job`` (same RNG stream);
+``train_job_qat`` is the same with its ``bits``."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ def build_alias(weights, prob_out, alias_out):
             small.append(g)
     for i in large + small:
         prob_out[i] = np.uint64(4294967296)
+
+
+def train_job_qat(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alias_index, exp_table,
+                  log_table, sg, cbow_mean, shared_negatives, window, negative, bits, levels,
+                  alpha0, alpha1, seed):
+    """The reference training step with quantised forward passes (``bits``, ``levels``)."""
+    return train_job(tokens, syn0, syn1neg, keep_thresholds, alias_prob, alias_index, exp_table,
+                     log_table, sg, cbow_mean, shared_negatives, window, negative, alpha0,
+                     alpha1, seed, bits=bits, levels=levels)
