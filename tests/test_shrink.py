@@ -59,6 +59,8 @@ def test_parse_size():
     ("tiered+bit2", {"keep": 1000, "tail_components": 8}),
     ("tiered+int4", {"keep": 10, "tail_components": 3}),
     ("tiered+bit1", {"keep": 2000, "tail_components": 8, "tail_normalize": False}),
+    ("bit2", {"scale": "row"}), ("pruned+bit2", {"keep": 900, "scale": "row"}),
+    ("tiered+bit2", {"keep": 1000, "scale": "row", "tail_components": 8}),
 ])
 def test_estimates_equal_measured_bytes(kv, method, options):
     assert estimate_bytes(kv, method, options) == table_bytes(_build(kv, method, options))
@@ -430,3 +432,22 @@ def test_shrink_classifier_meets_budgets_with_low_bit(clf_data):
         assert {"bit2", "bit1"} & {c["method"].split("+")[-1] for c in r.candidates}
         assert r.metrics["accuracy"] == pytest.approx(clf_accuracy(r.obj, texts, labels))
         assert not any(c["method"].startswith("tiered") for c in r.candidates)
+
+
+def test_factor_models_get_row_scaled_low_bit_candidates():
+    from compactemb.recommend import FactorModel
+
+    rng = np.random.default_rng(3)
+    users = Vocab(np.arange(500), np.arange(500, 0, -1))
+    items = Vocab(np.arange(2000), np.arange(2000, 0, -1))
+    # item norms spread widely (popularity): dot-product top-k depends on each row's length
+    item_rows = rng.standard_normal((2000, 16)) * np.exp(rng.standard_normal((2000, 1)))
+    model = FactorModel(users, items, DenseTable(rng.standard_normal((500, 16))),
+                        DenseTable(item_rows))
+    ev = neighbour_recall(model, n_queries=300)
+    plain = ev(_build(model, "bit2", {}))["recall@10"]
+    row = ev(_build(model, "bit2", {"scale": "row"}))["recall@10"]
+    assert row > plain + 0.05
+    r = shrink(model, max_bytes="14x", evaluator=ev)
+    assert r.met and r.bytes <= float32_bytes(model) / 14
+    assert any(c["options"].get("scale") == "row" for c in r.candidates)

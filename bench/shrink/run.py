@@ -2,6 +2,13 @@
 what ``shrink`` picks for 8x, 32x and 100x budgets, FAISS PQ at equal bytes, lookup throughput.
 
     nice python bench/shrink/run.py [--models sg svd] [--dim 100] [--parts 0 1 2 3] [--no-faiss]
+        [--sections frontier fallback shrink faiss lookup] [--short] [--name NAME]
+
+``--sections`` runs some sections only and merges them into an existing results file of the same
+name (so a long benchmark can run in parts under ~15 min each); ``--short`` trims the frontier to
+the main settings, skips the ``--min-quality`` run and FAISS RQ. The ``fallback`` section sets
+pruning's fallbacks against each other at equal bytes: ``pruned+<m>`` with hash buckets against
+``pruned+<m>`` with ``fallback="lowbit"`` (= ``tiered+<m>``), m = int4 and bit2.
 
 Word vectors: skip-gram (``compactemb.train.Word2Vec``, 2 epochs) and PPMI-SVD
 (``compactemb.train.PPMISVD``, window 2) with min_count 5 on ../shared/data/gutenberg-en-16m
@@ -96,8 +103,13 @@ class Quality:
         return evaluate
 
 
-def frontier_settings(dim: int, n: int) -> list[tuple[str, str, dict]]:
+def frontier_settings(dim: int, n: int, short: bool = False) -> list[tuple[str, str, dict]]:
     k = max(8, dim // 32 * 8)  # a quarter of dim, in whole bytes
+    if short:
+        return [("float16", "float16", {}), ("int8", "int8", {}), ("int4", "int4", {}),
+                ("pq (default M)", "pq", {"n_subvectors": _default_m(dim)}),
+                ("bit2", "bit2", {}), ("bit2 rotation", "bit2", {"rotation": True}),
+                ("bit1", "bit1", {}), ("bit1 rotation", "bit1", {"rotation": True})]
     return [
         ("float16", "float16", {}), ("int8", "int8", {}), ("int4", "int4", {}),
         ("pq (default M)", "pq", {"n_subvectors": _default_m(dim)}),
@@ -140,12 +152,43 @@ def frontier(kv, quality: Quality, settings) -> list[dict]:
     return rows
 
 
-def shrink_picks(kv, quality: Quality) -> list[dict]:
+def fallback_rows(kv, quality: Quality) -> list[dict]:
+    """pruned+<m> with hash buckets vs fallback="lowbit" (own 1-bit codes) at equal bytes."""
+    from compactemb.compress import compress
+    from compactemb.shrink import estimate_bytes, float32_bytes, table_bytes
+
+    n, f32 = kv.table.n_rows, float32_bytes(kv)
+    rows = []
+    for value, head_share in (("int4", 0.25), ("bit2", 0.4), ("bit2", 0.1)):
+        low_opts = {"keep": int(head_share * n), "fallback": "lowbit"}
+        budget = estimate_bytes(kv, f"pruned+{value}", low_opts)
+        lo, hi = 1, n  # largest hash-pruned keep within the same bytes
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if estimate_bytes(kv, f"pruned+{value}", {"keep": mid}) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        for label, opts in ((f"pruned+{value} keep {lo:,}, hash fallback", {"keep": lo}),
+                            (f"pruned+{value} keep {low_opts['keep']:,}, lowbit fallback "
+                             f"(1-bit pca{max(8, kv.table.dim // 32 * 8)} + norm)", low_opts)):
+            small = compress(kv, f"pruned+{value}", **opts)
+            q = quality.measure(small)
+            size = table_bytes(small)
+            rows.append({"label": label, "method": f"pruned+{value}", "options": opts,
+                         "bytes": size, "ratio": f32 / size, **q})
+            log(f"fallback {label}: {f32 / size:.1f}x rel_spearman {q['rel_spearman']:.3f} "
+                f"analogy {q.get('analogy', float('nan')):.3f}")
+    return rows
+
+
+def shrink_picks(kv, quality: Quality, short: bool = False) -> list[dict]:
     from compactemb.shrink import shrink
 
     rows = []
-    runs = [(b, None, "spearman") for b in BUDGETS] + [("32x", None, "recall@10 (default)"),
-                                                       (None, 0.97, "spearman")]
+    runs = [(b, None, "spearman") for b in BUDGETS] + [("32x", None, "recall@10 (default)")]
+    if not short:
+        runs.append((None, 0.97, "spearman"))
     for budget, min_q, evaluator_name in runs:
         ev = quality.evaluator() if evaluator_name == "spearman" else None
         r = shrink(kv, max_bytes=budget, min_quality=min_q, evaluator=ev)
@@ -160,7 +203,7 @@ def shrink_picks(kv, quality: Quality) -> list[dict]:
     return rows
 
 
-def faiss_rows(kv, quality: Quality) -> list[dict]:
+def faiss_rows(kv, quality: Quality, short: bool = False) -> list[dict]:
     """FAISS PQ (M x 8 bits) and residual quantisation against shrink at the same bytes."""
     import faiss
 
@@ -173,7 +216,7 @@ def faiss_rows(kv, quality: Quality) -> list[dict]:
     f32 = float32_bytes(kv)
     rows = []
     for m in [m for m in (d // 10, d // 4) if m and d % m == 0]:
-        for name in (("PQ", "RQ") if m == d // 10 else ("PQ",)):
+        for name in (("PQ", "RQ") if m == d // 10 and not short else ("PQ",)):
             t0 = time.perf_counter()
             if name == "PQ":
                 quant = faiss.ProductQuantizer(d, m, 8)
@@ -249,6 +292,8 @@ def markdown(res: dict) -> str:
     for model in res["models"]:
         m = res[model]
         base = m["float32"]
+        if "frontier" not in m:
+            m["frontier"] = []
         out += [f"## {model} (d={m['dim']}, {m['rows']:,} words)", "",
                 "float32: " + ", ".join(f"{k} {v:.3f}" for k, v in base["spearman"].items())
                 + (f"; analogy {base['analogy']:.3f}" if "analogy" in base else ""), "",
@@ -259,14 +304,25 @@ def markdown(res: dict) -> str:
             out.append(f"| {r['label']} | {r['bytes']:,} | {r['ratio']:.1f}x | "
                        f"{r['rel_spearman']:.3f} | {r.get('analogy', float('nan')):.3f} "
                        f"({r.get('rel_analogy', float('nan')):.2f}) |")
+        if m.get("fallback"):
+            out += ["", "### Pruning fallbacks at equal bytes (hash buckets vs own 1-bit codes)",
+                    "", "| setting | bytes | ratio | rel. Spearman | analogy (rel.) |",
+                    "|---|---|---|---|---|"]
+            for r in m["fallback"]:
+                out.append(f"| {r['label']} | {r['bytes']:,} | {r['ratio']:.1f}x | "
+                           f"{r['rel_spearman']:.3f} | {r.get('analogy', float('nan')):.3f} "
+                           f"({r.get('rel_analogy', float('nan')):.2f}) |")
+        sets = list(base["spearman"])
         out += ["", "### What shrink picks", "",
-                "| budget | evaluator | met | pick | ratio | rel. Spearman | analogy (rel.) | "
-                "candidates | seconds |", "|---|---|---|---|---|---|---|---|---|"]
+                "| budget | evaluator | met | pick | ratio | rel. Spearman | "
+                + " | ".join(f"rel. {k}" for k in sets) + " | analogy (rel.) | candidates | "
+                "seconds |", "|---" * (9 + len(sets)) + "|"]
         for r in m["shrink"]:
             opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+            per_set = " | ".join(f"{r['spearman'][k] / base['spearman'][k]:.3f}" for k in sets)
             out.append(f"| {r['budget']} | {r['evaluator']} | {'yes' if r['met'] else 'no'} | "
                        f"{r['method']} {opts} | {r['ratio']:.1f}x | {r['rel_spearman']:.3f} | "
-                       f"{r.get('analogy', float('nan')):.3f} "
+                       f"{per_set} | {r.get('analogy', float('nan')):.3f} "
                        f"({r.get('rel_analogy', float('nan')):.2f}) | {r['candidates_tried']} | "
                        f"{r['seconds']} |")
         if m.get("faiss"):
@@ -286,6 +342,45 @@ def markdown(res: dict) -> str:
     return "\n".join(out)
 
 
+SECTIONS = ("frontier", "fallback", "shrink", "faiss", "lookup")
+
+
+def run_sections(args) -> None:
+    path = RESULTS / f"{args.name}.json"
+    res = json.loads(path.read_text()) if path.exists() else {}
+    res.update({"machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), load "
+                           f"{os.getloadavg()[0]:.1f}",
+                "parts": args.parts, "similarity_sets": [p.name for p in SIMILARITY]})
+    res.setdefault("models", [])
+    for model in args.models:
+        kv, info = word_vectors(model, args.dim, args.parts)
+        log(model, kv, info)
+        quality = Quality(kv)
+        m = res.setdefault(model, {})
+        m.update({"dim": kv.table.dim, "rows": kv.table.n_rows, "train": info,
+                  "float32": quality.base})
+        for section in args.sections:
+            t0 = time.perf_counter()
+            if section == "frontier":
+                m["frontier"] = frontier(kv, quality, frontier_settings(
+                    kv.table.dim, kv.table.n_rows, args.short))
+            elif section == "fallback":
+                m["fallback"] = fallback_rows(kv, quality)
+            elif section == "shrink":
+                m["shrink"] = shrink_picks(kv, quality, args.short)
+            elif section == "faiss":
+                m["faiss"] = faiss_rows(kv, quality, args.short)
+            else:
+                m["lookup"] = throughput(kv)
+            m.setdefault("section_seconds", {})[section] = round(time.perf_counter() - t0, 1)
+        if model not in res["models"]:
+            res["models"].append(model)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(res, indent=1, default=float))
+        (RESULTS / f"{args.name}.md").write_text(markdown(res))
+    log("wrote", path, RESULTS / f"{args.name}.md")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["sg", "svd"], choices=["sg", "svd"])
@@ -297,7 +392,14 @@ def main() -> None:
                     help="re-measure lookup throughput only, into the existing results file")
     ap.add_argument("--only-shrink", action="store_true",
                     help="re-run shrink's picks only, into the existing results file")
+    ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=None,
+                    help="run these sections only, merged into the results file of --name")
+    ap.add_argument("--short", action="store_true",
+                    help="main frontier settings only, no --min-quality run, no FAISS RQ")
     args = ap.parse_args()
+    if args.sections:
+        run_sections(args)
+        return
     if args.only_lookup or args.only_shrink:
         path = RESULTS / f"{args.name}.json"
         res = json.loads(path.read_text())
