@@ -313,3 +313,76 @@ def test_server_traffic_stays_on_loopback(server_uri):
              tcp_sockets(_server_pids(server_uri[1].pid), state=ESTABLISHED)}
     assert peers, "the server has no established connection to inspect"
     assert all(is_loopback(p) for p in peers), peers
+
+
+def _collection_rows(uri: str, name: str) -> list[dict]:
+    from pymilvus import MilvusClient
+
+    c = MilvusClient(uri=uri)
+    rows = c.query(name, filter="id >= 0", output_fields=["id", "key", "count", "vector"],
+                   limit=16384, consistency_level="Strong")
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def test_embed_and_push_over_shards_on_ray_equals_local_push(server_uri, tmp_path):
+    """Text shards embedded by Ray tasks (a one-node loopback cluster), each pushing its rows to
+    the server: the collection holds what the local doc_vectors + push put there."""
+    import ray
+
+    from compactemb.distributed import LocalCluster, embed_and_push
+    from compactemb.distributed._cluster import LOOPBACK, pin_loopback
+    from compactemb.docvec import doc_vectors, read_texts
+
+    uri = server_uri[0]
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(300)]
+    kv = KeyedVectors(Vocab(words, np.arange(600, 0, -2)),
+                      DenseTable(rng.standard_normal((300, 16)).astype(np.float32)))
+    files = []
+    for s, n_texts in enumerate((120, 1, 75)):
+        lines = [" ".join(rng.choice(words + ["unknown"], rng.integers(0, 9)))
+                 for _ in range(n_texts)]
+        files.append(tmp_path / f"part{s}.txt")
+        files[-1].write_text("\n".join(lines) + "\n")
+        (tmp_path / f"part{s}.tsv").write_text(
+            "id\ttext\n" + "".join(f"d{s}-{j}\t{t}\n" for j, t in enumerate(lines)))
+    texts = [t for f in files for t in read_texts(str(f))[1]]
+    tsv_ids = [i for s in range(3) for i in read_texts(str(tmp_path / f"part{s}.tsv"),
+                                                      id_column="id")[0]]
+    cases = [("mean", False, None), ("sif", True, "id")]
+    for method, remove, id_column in cases:
+        local = doc_vectors(kv, texts, ids=tsv_ids if id_column else None, method=method,
+                            remove_first_component=remove)
+        cm.push(local, uri, f"docs_local_{method}", index="flat", replace=True)
+    cluster = LocalCluster(n_nodes=1, cpus_per_node=2, object_store_memory=100_000_000)
+    try:
+        with cluster.driver_env():
+            pin_loopback()
+            ray.init(address=cluster.address, _node_ip_address=LOOPBACK,
+                     logging_level="error", log_to_driver=False)
+            try:
+                for method, remove, id_column in cases:
+                    paths = [str(tmp_path / f"part{s}.{'tsv' if id_column else 'txt'}")
+                             for s in range(3)]
+                    rep = embed_and_push(kv, paths, uri, f"docs_ray_{method}", method=method,
+                                         remove_first_component=remove, id_column=id_column,
+                                         index="flat", replace=True, address=cluster.address)
+                    assert rep["rows"] == len(texts) and rep["files"] == 3
+            finally:
+                ray.shutdown()
+    finally:
+        cluster.stop()
+    assert not cluster.pids()
+    for method, remove, _ in cases:
+        want = _collection_rows(uri, f"docs_local_{method}")
+        got = _collection_rows(uri, f"docs_ray_{method}")
+        assert [(r["id"], r["key"], r["count"]) for r in got] == \
+            [(r["id"], r["key"], r["count"]) for r in want]
+        a = np.array([r["vector"] for r in got], np.float32)
+        b = np.array([r["vector"] for r in want], np.float32)
+        if remove:  # the direction is summed over files: float rounding apart
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="Milvus Lite"):
+        embed_and_push(kv, [str(files[0])], str(tmp_path / "x.db"), "docs")

@@ -214,6 +214,52 @@ def _count(c, uri: str, collection: str) -> int:
     return int(res[0]["count(*)"])
 
 
+def _create_or_check(c, pm, uri, collection, exists, vtype, key_type, n, dim, table_kind,
+                     metric, source, index_type, index_params, search_params):
+    """Create the collection for ``n`` rows, or check that the existing one takes them.
+
+    Returns (whether it existed, its index type). Also used by the push over shards
+    (:mod:`compactemb.distributed`), whose tasks then insert their rows.
+    """
+    record = {_TAG: 1, "key_type": key_type, "rows": n, "dim": dim,
+              "table_kind": table_kind, "metric": metric, "source": source,
+              "search_params": search_params}
+    if exists:
+        old = _describe(c, uri, collection)
+        if old["dim"] != dim or old["vector_type"] != vtype.name:
+            raise MilvusError(
+                f"collection {collection!r} at {uri} holds {old['vector_type']} of dim "
+                f"{old['dim']}, this push is {vtype.name} of dim {dim}; use --replace or "
+                "another --collection")
+        if old.get("key_type") not in (None, key_type):
+            raise MilvusError(f"collection {collection!r} holds {old['key_type']} keys, this "
+                              f"push has {key_type} keys; use --replace")
+        have_idx = _call("describe index", uri, c.describe_index, collection, "vector") or {}
+        if str(have_idx.get("metric_type", metric)).lower() != metric:
+            raise MilvusError(f"collection {collection!r} is indexed for metric "
+                              f"{have_idx.get('metric_type')}, not {metric}; use --replace")
+        index_type = have_idx.get("index_type", index_type)
+        if old.get("rows") != n:
+            raise MilvusError(f"collection {collection!r} was pushed from {old.get('rows')} rows,"
+                              f" this table has {n}; use --replace")
+    else:
+        schema = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
+                                               description=json.dumps(record))
+        schema.add_field("id", pm.DataType.INT64, is_primary=True)
+        schema.add_field("key", pm.DataType.VARCHAR, max_length=_MAX_KEY_CHARS)
+        schema.add_field("count", pm.DataType.INT64)
+        schema.add_field("vector", vtype, dim=dim)
+        ip = c.prepare_index_params()
+        ip.add_index(field_name="vector", index_type=index_type, metric_type=metric.upper(),
+                     params=index_params)
+        _call(f"create collection {collection!r} ({index_type}, {metric})", uri,
+              c.create_collection, collection, schema=schema, index_params=ip,
+              consistency_level="Strong")
+        _call("set collection properties", uri, c.alter_collection_properties, collection,
+              properties={_TAG: json.dumps(record)})
+    return exists, index_type
+
+
 def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "cosine",
          replace: bool = False, side: str | None = None, token: str | None = None,
          resume: bool = False, batch_rows: int | None = None, timeout: float = 10.0,
@@ -291,42 +337,9 @@ def push(obj, uri: str, collection: str, *, index: str = "auto", metric: str = "
     if exists and replace:
         _call(f"drop collection {collection!r}", uri, c.drop_collection, collection)
         exists = False
-    record = {_TAG: 1, "key_type": vocab.key_type, "rows": n, "dim": dim,
-              "table_kind": getattr(table, "kind", ""), "metric": metric, "source": source,
-              "search_params": search_params}
-    if exists:
-        old = _describe(c, uri, collection)
-        if old["dim"] != dim or old["vector_type"] != vtype.name:
-            raise MilvusError(
-                f"collection {collection!r} at {uri} holds {old['vector_type']} of dim "
-                f"{old['dim']}, this push is {vtype.name} of dim {dim}; use --replace or "
-                "another --collection")
-        if old.get("key_type") not in (None, vocab.key_type):
-            raise MilvusError(f"collection {collection!r} holds {old['key_type']} keys, this "
-                              f"push has {vocab.key_type} keys; use --replace")
-        have_idx = _call("describe index", uri, c.describe_index, collection, "vector") or {}
-        if str(have_idx.get("metric_type", metric)).lower() != metric:
-            raise MilvusError(f"collection {collection!r} is indexed for metric "
-                              f"{have_idx.get('metric_type')}, not {metric}; use --replace")
-        index_type = have_idx.get("index_type", index_type)
-        if old.get("rows") != n:
-            raise MilvusError(f"collection {collection!r} was pushed from {old.get('rows')} rows,"
-                              f" this table has {n}; use --replace")
-    else:
-        schema = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
-                                               description=json.dumps(record))
-        schema.add_field("id", pm.DataType.INT64, is_primary=True)
-        schema.add_field("key", pm.DataType.VARCHAR, max_length=_MAX_KEY_CHARS)
-        schema.add_field("count", pm.DataType.INT64)
-        schema.add_field("vector", vtype, dim=dim)
-        ip = c.prepare_index_params()
-        ip.add_index(field_name="vector", index_type=index_type, metric_type=metric.upper(),
-                     params=index_params)
-        _call(f"create collection {collection!r} ({index_type}, {metric})", uri,
-              c.create_collection, collection, schema=schema, index_params=ip,
-              consistency_level="Strong")
-        _call("set collection properties", uri, c.alter_collection_properties, collection,
-              properties={_TAG: json.dumps(record)})
+    exists, index_type = _create_or_check(
+        c, pm, uri, collection, exists, vtype, vocab.key_type, n, dim,
+        getattr(table, "kind", ""), metric, source, index_type, index_params, search_params)
     keys = vocab.keys
     counts = np.asarray(vocab.counts, dtype=np.int64)
     if batch_rows is None:

@@ -7,7 +7,8 @@ every user over shards; :class:`InteractionShards` is an interaction log in Parq
 shard files that :class:`RayALS` reads as a Ray Dataset on the cluster; :func:`ray_session`
 connects (an address, ``"auto"``, or a local cluster) and :class:`LocalCluster` starts a
 loopback cluster of several nodes (tests, benchmarks); :func:`compress_on_ray` compresses with
-row ranges as tasks. See docs/SCALE.md.
+row ranges as tasks; :func:`embed_and_push` embeds text files as tasks, each pushing its
+rows to a Milvus server. See docs/SCALE.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ _EXPORTS = {"RayALS": "_als", "recommend_all": "_batch", "ClusterError": "_clust
             "LocalCluster": "_cluster", "ray_session": "_cluster", "RayPPMISVD": "_counting",
             "count_cooccurrence": "_counting", "count_vocab": "_counting",
             "InteractionShards": "_shards", "index_interaction_shards": "_shards",
-            "compress_on_ray": "_compress", "ray_compression": "_compress"}
+            "compress_on_ray": "_compress", "ray_compression": "_compress",
+            "embed_and_push": "_docs"}
 
 __all__ = sorted(_EXPORTS)
 
