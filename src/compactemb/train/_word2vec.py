@@ -51,7 +51,6 @@ from ._base import Trainer, _Renamed, epoch_callback
 _LCG_MASK = (1 << 48) - 1
 _CHUNK = 1 << 20  # int32 tokens per read while remapping the cache
 QAT_BITS = (1, 2, 4)  # bits a value in quantisation-aware training
-_QAT_INIT = 0.5  # QAT shadow weights start uniform in [-_QAT_INIT, _QAT_INIT) (Word2Bits: 0.5)
 
 
 class Word2Vec(Trainer):
@@ -95,9 +94,11 @@ class Word2Vec(Trainer):
         Quantisation-aware training (Word2Bits, Lam 2018): the forward pass uses ``bits``-bit
         input and output vectors (:func:`word2bits_levels`: +-1/3 at 1 bit, 4 or 16 uniform
         levels in [-1, 1] at 2 or 4 bits), full-precision shadow weights take the
-        straight-through gradients, both start uniform in [-0.5, 0.5) as in Word2Bits, and
-        saturated scores still give a gradient. The result is a table of that many bits a
-        value (:func:`qat_table`). None trains float32 vectors.
+        straight-through gradients and saturated scores still give a gradient. Input and
+        output shadow weights start uniform in [-1/dim, 1/dim) (Word2Bits starts in [-0.5,
+        0.5): on Gutenberg that learned far worse in our epochs, notes/issue-15-qat.md). The
+        result is a table of that many bits a value (:func:`qat_table`). None trains float32
+        vectors.
     qat_vectors : {"sum", "input"}, default "sum"
         With ``bits``: the codes of the input plus output shadow weights (Word2Bits' output)
         or of the input weights alone.
@@ -251,19 +252,15 @@ class Word2Vec(Trainer):
     def _init_state(self, vocab: Vocab) -> dict:
         n, dim = len(vocab), int(self.dim)
         rng = np.random.default_rng(self.random_state)
-        if self._qat_bits():  # both random: zero output rows would all quantise alike
-            half = np.float32(_QAT_INIT)
-            syn0 = (rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1)) * half
-            syn1neg = (rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1)) \
-                * half
-            return {"syn0": syn0, "syn1neg": syn1neg,
-                    "keep_thresholds": keep_thresholds(vocab.counts, self.sample),
-                    **dict(zip(("alias_prob", "alias_index"),
-                               alias_tables(vocab.counts, self.ns_exponent)))}
         # uniform in [-1/dim, 1/dim), as gensim 4 (word2vec.c uses half that range)
         syn0 = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
                 / np.float32(dim))
-        return {"syn0": syn0, "syn1neg": np.zeros((n, dim), dtype=np.float32),
+        if self._qat_bits():  # output rows random too: zero rows would all quantise alike
+            syn1neg = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
+                       / np.float32(dim))
+        else:
+            syn1neg = np.zeros((n, dim), dtype=np.float32)
+        return {"syn0": syn0, "syn1neg": syn1neg,
                 "keep_thresholds": keep_thresholds(vocab.counts, self.sample),
                 **dict(zip(("alias_prob", "alias_index"),
                            alias_tables(vocab.counts, self.ns_exponent)))}
