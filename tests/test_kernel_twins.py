@@ -496,7 +496,7 @@ CASES.update({
 FASTTEXT = "compactemb.train._fasttext_kernels"
 
 
-def case_train_job_subwords(sg):
+def case_train_job_subwords(sg, fasttext_lines=False):
     def build(rng):
         from compactemb.train._word2vec import alias_tables, keep_thresholds
         from compactemb.train._word2vec_kernels import sigmoid_tables
@@ -508,14 +508,18 @@ def case_train_job_subwords(sg):
                               for w, k in enumerate(n_sub)]).astype(np.int64)
         syn0 = ((rng.random((25, 6)) - 0.5) / 6).astype(np.float32)
         syn1 = ((rng.random((15, 6)) - 0.5) * 0.5).astype(np.float32)
+        # fastText's lines: word 14 stands for </s> at each sentence end; negatives redrawn
+        eos, redraw = (14, True) if fasttext_lines else (-1, False)
         return [_tokens(rng), syn0, syn1, ids, offsets, keep_thresholds(counts, 1e-2),
-                *alias_tables(counts), *sigmoid_tables(), sg, 3, 4, 0.05, 0.01, 987654321]
+                *alias_tables(counts), *sigmoid_tables(), sg, 3, 4, eos, redraw, 0.05, 0.01,
+                987654321]
     # every pair updates all rows of the centre word: a dot product one rounding apart can pick
     # the neighbouring sigmoid-table entry, a step of about 3e-5 in the rows it touches
     return (FASTTEXT, "train_job_subwords", build, {"rtol": 1e-5, "atol": 1e-4})
 
 
-CASES.update({f"train_job_subwords-sg{sg:d}": case_train_job_subwords(sg) for sg in (0, 1)})
+CASES.update({f"train_job_subwords-sg{sg:d}-lines{lines:d}": case_train_job_subwords(sg, lines)
+              for sg in (0, 1) for lines in (0, 1)})
 
 
 ADC = "compactemb.tables._adc_kernels"

@@ -21,6 +21,7 @@ from ._word2vec_kernels import (
     _MASK32,
     _SHIFT16,
     MAX_EXP,
+    _draw_negative,
     _draw_targets,
     _next,
     _table_index,
@@ -57,6 +58,22 @@ def _logistic_step(l1, syn1neg, target, label, alpha, work, exp_table, log_table
 
 
 @nb.njit(inline="always")
+def _draw_targets_redraw(word, negative, alias_prob, alias_index, state, targets, labels):
+    """The positive target then ``negative`` draws, a draw equal to ``word`` drawn again
+    (fastText's ``NegativeSamplingLoss::getNegative``). Returns (targets, new state)."""
+    targets[0] = word
+    labels[0] = 1.0
+    for d in range(1, negative + 1):
+        while True:
+            target, state = _draw_negative(alias_prob, alias_index, state)
+            if target != word or alias_prob.shape[0] == 1:
+                break
+        targets[d] = target
+        labels[d] = 0.0
+    return negative + 1, state
+
+
+@nb.njit(inline="always")
 def _mean_rows(syn0, sub_ids, lo, hi, neu1):
     neu1[:] = np.float32(0.0)
     for p in range(lo, hi):
@@ -71,21 +88,29 @@ def _mean_rows(syn0, sub_ids, lo, hi, neu1):
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresholds,
                        alias_prob, alias_index, exp_table, log_table, sg, window, negative,
-                       alpha0, alpha1, seed):
+                       eos, redraw, alpha0, alpha1, seed):
     """Train on one slice of tokens; returns (loss sum, loss terms, words kept).
 
     Word ``w``'s rows are ``sub_ids[sub_offsets[w]:sub_offsets[w + 1]]`` (its own row, then its
-    n-gram rows). Same slice, RNG and learning-rate rules as ``train_job``.
+    n-gram rows). Same slice, RNG and learning-rate rules as ``train_job``. With ``eos >= 0``
+    every sentence that kept a word ends with word ``eos`` (subsampled as any word), as
+    fastText's lines end with ``</s>``; with ``redraw`` a negative equal to the target is drawn
+    again (fastText) instead of dropped (word2vec, gensim).
     """
     n = tokens.shape[0]
     dim = syn0.shape[1]
     state = np.uint64(seed) & _LCG_MASK
-    buf = np.empty(n + 1, dtype=np.int32)
+    buf = np.empty(2 * n + 2, dtype=np.int32)
     m = 0
     for i in range(n):  # subsample; keep one -1 between non-empty sentences
         t = tokens[i]
         if t < 0:
             if m > 0 and buf[m - 1] >= 0:
+                if eos >= 0:
+                    state = _next(state)
+                    if np.uint64(keep_thresholds[eos]) > ((state >> _SHIFT16) & _MASK32):
+                        buf[m] = eos
+                        m += 1
                 buf[m] = -1
                 m += 1
             continue
@@ -126,8 +151,12 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
                 for j in range(lo, hi):
                     if j == i:
                         continue
-                    nt, state = _draw_targets(buf[j], negative, alias_prob, alias_index, state,
-                                              targets, labels)
+                    if redraw:
+                        nt, state = _draw_targets_redraw(buf[j], negative, alias_prob,
+                                                         alias_index, state, targets, labels)
+                    else:
+                        nt, state = _draw_targets(buf[j], negative, alias_prob, alias_index,
+                                                  state, targets, labels)
                     _mean_rows(syn0, sub_ids, r0, r1, neu1)
                     work[:] = zero
                     for d in range(nt):
@@ -154,8 +183,12 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
                 inv = np.float32(1.0) / np.float32(count)
                 for k in range(dim):
                     neu1[k] *= inv
-                nt, state = _draw_targets(word, negative, alias_prob, alias_index, state,
-                                          targets, labels)
+                if redraw:
+                    nt, state = _draw_targets_redraw(word, negative, alias_prob, alias_index,
+                                                     state, targets, labels)
+                else:
+                    nt, state = _draw_targets(word, negative, alias_prob, alias_index, state,
+                                              targets, labels)
                 work[:] = zero
                 for d in range(nt):
                     loss += _logistic_step(neu1, syn1neg, targets[d], labels[d], alpha, work,

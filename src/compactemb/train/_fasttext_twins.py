@@ -9,21 +9,26 @@ _LCG_MASK = (1 << 48) - 1
 
 def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresholds,
                        alias_prob, alias_index, exp_table, log_table, sg, window, negative,
-                       alpha0, alpha1, seed):
+                       eos, redraw, alpha0, alpha1, seed):
     max_exp, size = 6.0, exp_table.shape[0]
 
     def rand(state):
         return (state * 25214903917 + 11) & _LCG_MASK
 
+    def draw(state):
+        state = rand(state)
+        slot = (((state >> 16) & 0xFFFFFFFF) * len(alias_prob)) >> 32
+        state = rand(state)
+        accept = ((state >> 16) & 0xFFFFFFFF) < int(alias_prob[slot])
+        return (slot if accept else int(alias_index[slot])), state
+
     def draw_targets(positive, state):
         rows = [positive]
         for _ in range(negative):
-            state = rand(state)
-            slot = (((state >> 16) & 0xFFFFFFFF) * len(alias_prob)) >> 32
-            state = rand(state)
-            accept = ((state >> 16) & 0xFFFFFFFF) < int(alias_prob[slot])
-            target = slot if accept else int(alias_index[slot])
-            if target != positive:
+            target, state = draw(state)
+            while redraw and target == positive and len(alias_prob) > 1:
+                target, state = draw(state)
+            if target != positive or redraw:
                 rows.append(target)
         return rows, state
 
@@ -53,6 +58,10 @@ def train_job_subwords(tokens, syn0, syn1neg, sub_ids, sub_offsets, keep_thresho
     for t in (int(x) for x in tokens):
         if t < 0:
             if buf and buf[-1] >= 0:
+                if eos >= 0:
+                    state = rand(state)
+                    if int(keep_thresholds[eos]) > (state >> 16) & 0xFFFFFFFF:
+                        buf.append(eos)
                 buf.append(-1)
             continue
         state = rand(state)
