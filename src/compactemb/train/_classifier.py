@@ -219,8 +219,9 @@ def qat_table(weights: np.ndarray, bits: int):
         levels = LEVELS_2BIT
         rms = np.sqrt((w ** 2).mean(axis=1, keepdims=True))
         edges = ((levels[1:] + levels[:-1]) / np.float32(2)).astype(np.float64)
-        codes = np.where(rms > 0, np.searchsorted(edges, w / np.where(rms > 0, rms, 1.0)), 0)
-        codes = codes.astype(np.uint8)
+        codes = np.zeros(w.shape, dtype=np.uint8)
+        for edge in edges:  # as the kernel: above how many midpoints x RMS the value lies
+            codes += w > edge * rms
     lv = levels.astype(np.float64)[codes]
     scale = (w * lv).sum(axis=1) / np.maximum((lv * lv).sum(axis=1), 1e-300)
     kind = Bit1Table if bits == 1 else Bit2Table

@@ -33,55 +33,60 @@ def _next_random(state):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _quantize_row(w_in, row, bits, levels, out):
-    """out = the row as the stored low-bit table decodes it (quantisation-aware training).
+def _add_quantized_row(w_in, row, bits, levels, out, scratch):
+    """out += the row as the stored low-bit table decodes it (quantisation-aware training).
 
     bits 1 and 2: a code per value (1: its sign; 2: the nearest of ``levels`` x the row's RMS),
     then the row scale that fits those codes best (least squares): ``levels[code] * scale``.
     bits 4: row-wise min/max codes of 15 steps, ``code * step + min`` (the int4 table's form).
+    Branch-free passes over the row (they vectorise); ``scratch`` holds the 2-bit levels.
     """
     dim = w_in.shape[1]
-    if bits == 4:
+    if bits == 1:
+        total = 0.0
+        for j in range(dim):
+            total += abs(w_in[row, j])
+        scale = np.float32(total / dim)  # least squares for signs: the mean |value|
+        for j in range(dim):
+            out[j] += scale if w_in[row, j] > 0 else -scale
+    elif bits == 2:
+        squares = 0.0
+        for j in range(dim):
+            squares += w_in[row, j] * w_in[row, j]
+        rms = np.sqrt(squares / dim)
+        l0, l1, l2, l3 = levels[0], levels[1], levels[2], levels[3]
+        t0 = np.float32((l0 + l1) / np.float32(2.0) * rms)
+        t1 = np.float32((l1 + l2) / np.float32(2.0) * rms)
+        t2 = np.float32((l2 + l3) / np.float32(2.0) * rms)
+        num = np.float32(0.0)
+        den = np.float32(0.0)
+        for j in range(dim):
+            v = w_in[row, j]
+            lv = l0
+            lv = l1 if v > t0 else lv
+            lv = l2 if v > t1 else lv
+            lv = l3 if v > t2 else lv
+            scratch[j] = lv
+            num += v * lv
+            den += lv * lv
+        scale = np.float32(num / den) if den > 0 else np.float32(0.0)
+        for j in range(dim):
+            out[j] += scratch[j] * scale
+    else:
         lo = w_in[row, 0]
         hi = w_in[row, 0]
         for j in range(1, dim):
-            v = w_in[row, j]
-            lo = min(lo, v)
-            hi = max(hi, v)
+            lo = min(lo, w_in[row, j])
+            hi = max(hi, w_in[row, j])
         step = (hi - lo) / np.float32(15.0)
-        inv = np.float32(1.0) / step if step > 0 else np.float32(0.0)
-        for j in range(dim):
-            if step > 0:
+        if step > 0:
+            inv = np.float32(1.0) / step
+            for j in range(dim):
                 c = np.rint((w_in[row, j] - lo) * inv)
-                out[j] = min(max(c, np.float32(0.0)), np.float32(15.0)) * step + lo
-            else:
-                out[j] = lo
-        return
-    n_levels = levels.shape[0]
-    rms = 0.0
-    if bits == 2:
-        for j in range(dim):
-            rms += w_in[row, j] * w_in[row, j]
-        rms = np.sqrt(rms / dim)
-    num = 0.0
-    den = 0.0
-    for j in range(dim):
-        v = w_in[row, j]
-        code = 0
-        if bits == 1:
-            code = 1 if v > 0 else 0
-        elif rms > 0:
-            u = v / rms
-            for q in range(n_levels - 1):
-                if u > (levels[q] + levels[q + 1]) / np.float32(2.0):
-                    code = q + 1
-        lv = levels[code]
-        out[j] = lv
-        num += v * lv
-        den += lv * lv
-    scale = num / den if den > 0 else 0.0
-    for j in range(dim):
-        out[j] = out[j] * scale
+                out[j] += min(max(c, np.float32(0.0)), np.float32(15.0)) * step + lo
+        else:
+            for j in range(dim):
+                out[j] += lo
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
@@ -90,7 +95,7 @@ def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidd
     """One fastText update: hidden = mean(w_in[ids]), softmax or one-vs-all loss, backprop into
     ``w_out`` and, with ``update_input``, into the input rows. Returns the example's loss.
 
-    ``bits`` > 0: the rows enter the mean quantised (``_quantize_row``) and their gradient goes
+    ``bits`` > 0: the rows enter the mean quantised (``_add_quantized_row``); their gradient goes
     to the full-precision rows unchanged (straight-through estimator)."""
     dim = w_in.shape[1]
     n_labels = w_out.shape[0]
@@ -105,9 +110,7 @@ def _example_step(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidd
             for j in range(dim):
                 hidden[j] += w_in[row, j]
         else:
-            _quantize_row(w_in, row, bits, levels, qrow)
-            for j in range(dim):
-                hidden[j] += qrow[j]
+            _add_quantized_row(w_in, row, bits, levels, hidden, qrow)
     inv = 1.0 / n
     for j in range(dim):
         hidden[j] *= inv
@@ -174,9 +177,11 @@ def sgd_example(w_in, w_out, ids, s, e, labels, ls, le, target, loss, lr, hidden
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def quantize_rows(w_in, bits, levels, out):
-    """out[i] = row i of ``w_in`` as ``_quantize_row`` gives it (what training sees)."""
+    """out[i] = row i of ``w_in`` as training sees it with ``bits`` (``_add_quantized_row``)."""
+    scratch = np.empty(w_in.shape[1], dtype=np.float32)
     for i in range(w_in.shape[0]):
-        _quantize_row(w_in, i, bits, levels, out[i])
+        out[i] = 0.0
+        _add_quantized_row(w_in, i, bits, levels, out[i], scratch)
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)

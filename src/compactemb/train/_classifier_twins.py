@@ -30,15 +30,13 @@ def _quantize(rows, bits, levels):
         codes = np.clip(np.rint((rows - lo) * inv), 0, 15)
         return np.where(step > 0, codes * step + lo, lo).astype(np.float64)
     rows = np.asarray(rows, dtype=np.float64)
-    levels = np.asarray(levels, dtype=np.float64)
     if bits == 1:
         codes = (rows > 0).astype(np.int64)
-    else:
+    else:  # nearest level x RMS: above how many midpoints x RMS the value lies
         rms = np.sqrt((rows ** 2).mean(axis=1, keepdims=True))
-        edges = (levels[1:] + levels[:-1]) / 2
-        u = rows / np.where(rms > 0, rms, 1.0)
-        codes = np.where(rms > 0, np.searchsorted(edges, u), 0)
-    lv = levels[codes]
+        edges = ((levels[1:] + levels[:-1]) / np.float32(2)).astype(np.float64)
+        codes = (rows[:, :, None] > edges[None, None, :] * rms[:, :, None]).sum(axis=2)
+    lv = np.asarray(levels, dtype=np.float64)[codes]
     scale = (rows * lv).sum(axis=1, keepdims=True) / (lv * lv).sum(axis=1, keepdims=True)
     return lv * scale
 
