@@ -168,3 +168,22 @@ def test_compress_takes_a_classifier_and_quantize_is_its_alias(tmp_path, capsys)
     assert "--retrain apply to classifiers; " in capsys.readouterr().err
     assert main(["compress", str(model), "-o", str(new), "--method", "int8", "--retrain"]) == 1
     assert "--retrain needs --train" in capsys.readouterr().err
+
+
+def test_train_classifier_char_ngrams_and_bits(tmp_path, capsys):
+    from compactemb.storage import load
+
+    train = write_data(tmp_path / "train.txt", 300, 0)
+    model = tmp_path / "m.cemb"
+    out = run_json(capsys, ["train", "classifier", str(train), "-o", str(model), "--dim", "8",
+                            "--buckets", "1000", "--epochs", "10", "--threads", "1",
+                            "--minn", "2", "--maxn", "4", "--bits", "1"])
+    clf = load(model)
+    assert (clf.minn, clf.maxn, clf.bits, clf.table_.kind) == (2, 4, 1, "bit1")
+    assert out["table"] == "bit1" and out["ngram_rows"] > 0
+    # an unseen inflection is classified by its char n-grams
+    assert clf.predict(["superbly", "awfully"]) == [["pos"], ["neg"]]
+    capsys.readouterr()
+    assert main(["train", "classifier", str(train), "-o", str(model), "--minn", "5",
+                 "--maxn", "3"]) != 0
+    assert "--minn 5 --maxn 3" in capsys.readouterr().err
