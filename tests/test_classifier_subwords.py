@@ -129,6 +129,26 @@ def test_unseen_inflections_are_classified_by_their_char_ngrams():
     np.testing.assert_allclose(p, 0.5, atol=0.2)  # no row of its own: </s> only
 
 
+def test_compressed_subword_classifier_keeps_char_ngrams(tmp_path):
+    """Pruned (n-grams of dropped buckets left out of the mean), words kept as hashes (every
+    token's n-grams hashed from its text): the kept char n-gram rows still decide."""
+    texts, labels = toy_data()
+    clf = TextClassifier(dim=16, n_buckets=5000, epochs=20, n_threads=1, minn=3,
+                         maxn=5).fit(texts, labels)
+    small = clf.compress("int8", cutoff=200, hash_words=True)
+    assert small.vocab_ is None and small.missing_ngrams_ == "drop"
+    unseen = ["greatest", "awfully", "lovelier", "dreadfully"]
+    assert small.predict(unseen) == [["pos"], ["neg"], ["pos"], ["neg"]]
+    # an unseen word's rows are its n-grams whose buckets survived, as in the float model
+    ids, _, denom = small.encode(["lovelier"])
+    kept = set(small.bucket_ids_.tolist())
+    want = sorted(b for b in reference_char_buckets("lovelier", 3, 5, 5000) if b in kept)
+    got = sorted(int(small.bucket_ids_[r - small.n_words]) for r in ids if r >= small.n_words)
+    assert got == want and denom[0] == len(ids)
+    small.save(tmp_path / "small.cemb")
+    assert load(tmp_path / "small.cemb").predict(unseen) == small.predict(unseen)
+
+
 def test_subword_classifier_saves_and_loads(tmp_path):
     texts, labels = toy_data(120)
     clf = TextClassifier(dim=8, n_buckets=500, epochs=3, n_threads=1, minn=2,
