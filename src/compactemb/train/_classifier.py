@@ -444,12 +444,12 @@ class TextClassifier(Trainer):
     def _vocab_char_grams(self) -> tuple[np.ndarray, np.ndarray]:
         """Char n-gram buckets of every vocabulary word (CSR offsets, buckets), cached."""
         cached = getattr(self, "_char_cache", None)
-        key = (self.vocab_, self.minn, self.maxn, self.n_buckets)
-        if cached is None or cached[0] != key:
-            cached = (key, char_ngram_buckets(self.vocab_.keys, self.minn, self.maxn,
-                                              self.n_buckets))
+        settings = (self.minn, self.maxn, self.n_buckets)
+        if cached is None or cached[0] is not self.vocab_ or cached[1] != settings:
+            cached = (self.vocab_, settings, char_ngram_buckets(
+                self.vocab_.keys, self.minn, self.maxn, self.n_buckets))
             self._char_cache = cached
-        return cached[1]
+        return cached[2]
 
     def _token_char_grams(self, flat: list[str], wid: np.ndarray, known: np.ndarray):
         """Per token its number of char n-grams, and all their buckets in token order.
