@@ -127,10 +127,12 @@ def run_recsys(args) -> dict:
     dim = model.dim
     frontier = []
     settings = [("float16", "float16", {}), ("int8", "int8", {}), ("int4", "int4", {}),
-                ("bit2", "bit2", {}), ("bit1", "bit1", {}), ("bit1 rotation", "bit1",
-                                                            {"rotation": True}),
+                ("bit2", "bit2", {}), ("bit2 scale=row", "bit2", {"scale": "row"}),
+                ("bit1", "bit1", {}), ("bit1 scale=row", "bit1", {"scale": "row"}),
+                ("bit1 rotation", "bit1", {"rotation": True}),
                 ("pq M=dim/4", "pq", {"n_subvectors": dim // 4}),
                 ("tiered+bit2 keep 30%", "tiered+bit2", {"keep": 0.3}),
+                ("tiered+bit2 scale=row keep 30%", "tiered+bit2", {"keep": 0.3, "scale": "row"}),
                 ("pruned+bit2 keep 30% (hash fallback)", "pruned+bit2", {"keep": 0.3})]
     for label, method, opts in settings:
         row = _recsys_row(label, _build(model, method, opts), f32, test_ev, base)
