@@ -217,6 +217,9 @@ class RayALS(ALS):
     model_ : FactorModel
     user_factors_, item_factors_ : ndarray of float32
     iteration_seconds_ : list of float
+    read_seconds_ : dict
+        Fitted on :class:`InteractionShards` only: seconds to ``read`` the files as a Dataset,
+        to ``index`` the IDs, and to build the actors' ``shards``.
     partition_ : str
         The scheme used.
     plan_ : dict
@@ -357,10 +360,13 @@ class RayALS(ALS):
         from ._shards import block_ids, build_shard, merge_ids, route_block, with_sends
 
         with ray_session(self.address) as ray:
+            t = time.perf_counter()
             blocks = shards.block_refs(ray)
+            self.read_seconds_ = {"read": time.perf_counter() - t}
             ids = ray.remote(block_ids).options(max_retries=3)
             user_vocab, item_vocab = merge_ids(_get(ray, [ids.remote(ref, shards, b)
                                                           for b, ref in enumerate(blocks)]))
+            self.read_seconds_["index"] = time.perf_counter() - t - self.read_seconds_["read"]
             n_users, n_items = len(user_vocab), len(item_vocab)
             rng = np.random.default_rng(self.random_state)  # the same draws as ALS
             X = rng.random((n_users, self.dim), dtype=np.float32) * np.float32(0.01)
@@ -385,6 +391,8 @@ class RayALS(ALS):
                      for k in range(n)]
             infos = _get(ray, [b[2] for b in built])
             del blocks, routed  # the log's blocks and pieces leave the object store
+            self.read_seconds_["shards"] = time.perf_counter() - t - sum(
+                self.read_seconds_.values())
             self_need = [sum(info["self_need"][s] for info in infos) for s in (0, 1)]
             need_rows = [[info["need_rows"][s] for info in infos] for s in (0, 1)]
             if blocked:  # owner j sends destination k the rows k's build task listed
