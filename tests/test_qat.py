@@ -263,3 +263,27 @@ def test_cli_bad_bits(tmp_path, small_corpus, capsys, extra, message):
     rc = main(["train", "words", str(small_corpus), *extra, "-o", str(out)])
     assert rc == 1 and message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_float_warm_start_epochs(small_corpus, monkeypatch):
+    """``float_epochs=1``: the first epoch runs the float kernel, the next the QAT kernel."""
+    from compactemb.train import _word2vec_kernels as kern
+
+    calls = []
+    for name in ("train_job", "train_job_qat"):
+        real = getattr(kern, name)
+
+        def record(*args, _real=real, _name=name):
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(kern, name, record)
+    model = Word2Vec(16, bits=2, epochs=2, float_epochs=1, min_count=1, n_threads=1,
+                     window=3, sample=0, job_tokens=1000, random_state=1).fit(small_corpus)
+    jobs = model.meta_["jobs_per_epoch"]
+    assert jobs >= 2 and calls == ["train_job"] * jobs + ["train_job_qat"] * jobs
+    values = model.table_.lookup(np.arange(model.table_.n_rows))
+    assert set(np.unique(values)) <= set(word2bits_levels(2).tolist())
+    assert _group_margin(model.model_) > 0.15
+    with pytest.raises(InputError, match="float_epochs must be < epochs=2 with bits, got 2"):
+        Word2Vec(8, bits=1, epochs=2, float_epochs=2, min_count=1).fit(small_corpus)

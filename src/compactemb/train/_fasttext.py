@@ -61,7 +61,8 @@ class FastText(Word2Vec):
     """
 
     _param_spec = {**{k: v for k, v in Word2Vec._param_spec.items()
-                      if k not in ("cbow_mean", "shared_negatives", "bits", "qat_vectors")},
+                      if k not in ("cbow_mean", "shared_negatives", "bits", "qat_vectors",
+                                   "float_epochs")},
                    "minn": Integer(low=0), "maxn": Integer(low=0), "buckets": Integer(low=0)}
 
     def __init__(self, dim: int = 100, *, sg: bool = True, window: int = 5, negative: int = 5,

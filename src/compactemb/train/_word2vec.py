@@ -102,6 +102,9 @@ class Word2Vec(Trainer):
     qat_vectors : {"sum", "input"}, default "sum"
         With ``bits``: the codes of the input plus output shadow weights (Word2Bits' output)
         or of the input weights alone.
+    float_epochs : int, default 0
+        With ``bits``: the first ``float_epochs`` epochs train without quantisation (a float32
+        warm start, initialised as without ``bits``), the others quantisation-aware.
 
     Attributes
     ----------
@@ -135,7 +138,7 @@ class Word2Vec(Trainer):
                    "ns_exponent": Real(low=0), "shared_negatives": Boolean(),
                    "n_threads": N_THREADS, "job_tokens": Integer(low=1000),
                    "random_state": RANDOM_STATE, "bits": Options((None, *QAT_BITS)),
-                   "qat_vectors": Options(("sum", "input"))}
+                   "qat_vectors": Options(("sum", "input")), "float_epochs": Integer(low=0)}
     alpha = _Renamed("learning_rate")
     min_alpha = _Renamed("min_learning_rate")
 
@@ -146,7 +149,8 @@ class Word2Vec(Trainer):
                  ns_exponent: float = 0.75, shared_negatives: bool = True,
                  n_threads: int | None = None, job_tokens: int = 100_000,
                  tokenizer: Tokenizer | None = None, cache_dir=None, random_state: int = 0,
-                 bits: int | None = None, qat_vectors: str = "sum", **deprecated):
+                 bits: int | None = None, qat_vectors: str = "sum", float_epochs: int = 0,
+                 **deprecated):
         self.dim = dim
         self.sg = sg
         self.window = window
@@ -167,10 +171,14 @@ class Word2Vec(Trainer):
         self.random_state = random_state
         self.bits = bits
         self.qat_vectors = qat_vectors
+        self.float_epochs = float_epochs
         self._set_renamed(deprecated)
 
     def _validate(self) -> None:
         super()._validate()
+        if self.bits and self.float_epochs >= self.epochs:
+            fail("Word2Vec", "float_epochs", f"< epochs={self.epochs} with bits",
+                 self.float_epochs)
         if self.min_learning_rate > self.learning_rate:
             fail("Word2Vec", "min_learning_rate", f"<= learning_rate={self.learning_rate}",
                  self.min_learning_rate)
@@ -255,7 +263,7 @@ class Word2Vec(Trainer):
         # uniform in [-1/dim, 1/dim), as gensim 4 (word2vec.c uses half that range)
         syn0 = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
                 / np.float32(dim))
-        if self._qat_bits():  # output rows random too: zero rows would all quantise alike
+        if self._qat_bits() and not self.float_epochs:  # zero rows would all quantise alike
             syn1neg = ((rng.random((n, dim), dtype=np.float32) * np.float32(2) - np.float32(1))
                        / np.float32(dim))
         else:
@@ -270,6 +278,9 @@ class Word2Vec(Trainer):
 
         exp_table, log_table = sigmoid_tables()
         train_job, args = self._job_kernel(state, exp_table, log_table)
+        warm_epochs = int(self.float_epochs) if self._qat_bits() else 0
+        if warm_epochs:  # the first epochs without quantisation
+            warm_job, warm_args = self._job_kernel(state, exp_table, log_table, float_only=True)
         bounds = stats["bounds"]
         n_jobs = len(bounds) - 1
         total = int(bounds[-1])
@@ -304,7 +315,9 @@ class Word2Vec(Trainer):
                     lr, min_lr = self.learning_rate, self.min_learning_rate
                     a0 = lr - (lr - min_lr) * p0
                     a1 = lr - (lr - min_lr) * p1
-                    loss, terms, kept = train_job(tokens, *args, a0, a1,
+                    job, job_args = (warm_job, warm_args) if epoch < warm_epochs else \
+                        (train_job, args)
+                    loss, terms, kept = job(tokens, *job_args, a0, a1,
                                                   job_seed(seed, epoch, j))
                     with lock:
                         e = log[epoch]
@@ -351,14 +364,14 @@ class Word2Vec(Trainer):
             e["seconds"] = round(e["seconds"], 3)
         return log
 
-    def _job_kernel(self, state: dict, exp_table, log_table) -> tuple:
+    def _job_kernel(self, state: dict, exp_table, log_table, float_only: bool = False) -> tuple:
         """The kernel that trains one job, and its arguments before (alpha0, alpha1, seed)."""
         module = kernels("compactemb.train._word2vec_kernels")
         args = (state["syn0"], state["syn1neg"], state["keep_thresholds"],
                 state["alias_prob"], state["alias_index"], exp_table, log_table,
                 bool(self.sg), bool(self.cbow_mean), bool(self.shared_negatives),
                 int(self.window), int(self.negative))
-        bits = self._qat_bits()
+        bits = None if float_only else self._qat_bits()
         if bits:  # a kernel of its own: the float path stays as fast as before
             return module.train_job_qat, (*args, bits, word2bits_levels(bits))
         return module.train_job, args
