@@ -35,6 +35,8 @@ RESULTS = ROOT / "bench" / "results"
 SETTINGS = {"dim": 100, "epochs": 5, "lr": 0.1, "word_ngrams": 2, "buckets": 2_000_000,
             "min_count": 1, "loss": "softmax", "threads": 2}
 CHAR_NGRAMS = [(0, 0), (3, 6), (2, 4)]
+SECTIONS = ("epoch_split", "char_ngrams", "qat", "qat_dim10")
+QAT_SMALL_DIM = 10
 
 
 def to_fasttext(texts, labels, dst: Path) -> None:
@@ -47,7 +49,8 @@ def ours(seed, minn=0, maxn=0, bits=None, **kw):
     from compactemb.train import TextClassifier
 
     s = SETTINGS
-    return TextClassifier(dim=s["dim"], ngrams=s["word_ngrams"], n_buckets=s["buckets"],
+    kw.setdefault("dim", s["dim"])
+    return TextClassifier(ngrams=s["word_ngrams"], n_buckets=s["buckets"],
                           epochs=s["epochs"], learning_rate=s["lr"], min_count=s["min_count"],
                           loss=s["loss"], n_threads=s["threads"], shuffle=False,
                           random_state=seed, minn=minn, maxn=maxn, bits=bits, **kw)
@@ -89,23 +92,24 @@ def char_ngram_runs(train, test, dev, tmp, repeats):
     return rows
 
 
-def qat_runs(train, test, repeats):
+def qat_runs(train, test, repeats, dim=None, ptq_compress=True):
     from compactemb.train._classifier import qat_table
 
     rows = []
+    extra = {} if dim is None else {"dim": dim}
     for seed in range(repeats):
-        base = ours(seed).fit(*train)
+        base = ours(seed, **extra).fit(*train)
         base_acc = base.evaluate(*test)["accuracy"]
         rows.append({"seed": seed, "bits": 32, "how": "float32", "test_accuracy": base_acc,
                      "table_bytes": base.table_.nbytes, "model_bytes": base.nbytes})
         for bits in (1, 2, 4):
             t0 = time.perf_counter()
-            q = ours(seed, bits=bits).fit(*train)
+            q = ours(seed, bits=bits, **extra).fit(*train)
             secs = time.perf_counter() - t0
             rows.append({"seed": seed, "bits": bits, "how": "QAT", "seconds": secs,
                          "test_accuracy": q.evaluate(*test)["accuracy"],
                          "table_bytes": q.table_.nbytes, "model_bytes": q.nbytes})
-            same = ours(seed, bits=bits)  # the float model with the QAT model's table format
+            same = ours(seed, bits=bits, **extra)  # the float model, QAT's table format
             for name in ("vocab_", "word_hashes_", "labels_", "bucket_ids_", "row_counts_",
                          "missing_ngrams_", "output_", "train_info_"):
                 setattr(same, name, getattr(base, name))
@@ -114,14 +118,15 @@ def qat_runs(train, test, repeats):
                          "test_accuracy": same.evaluate(*test)["accuracy"],
                          "table_bytes": same.table_.nbytes, "model_bytes": same.nbytes})
             kind = {1: "bit1", 2: "bit2", 4: "int4"}[bits]
-            for retrain in (False, True):
+            for retrain in (False, True) if ptq_compress else ():
                 small = base.compress(kind, retrain=retrain, texts=train[0], labels=train[1])
                 rows.append({"seed": seed, "bits": bits,
                              "how": f"PTQ, compress {kind}" + (" + retrain" if retrain else ""),
                              "test_accuracy": small.evaluate(*test)["accuracy"],
                              "table_bytes": small.table_.nbytes, "model_bytes": small.nbytes})
             print(f"seed {seed} bits {bits}: " + ", ".join(
-                f"{r['how']} {r['test_accuracy']:.4f}" for r in rows[-4:]), flush=True)
+                f"{r['how']} {r['test_accuracy']:.4f}" for r in rows[-4:] if r["bits"] == bits),
+                flush=True)
     return rows
 
 
@@ -149,38 +154,45 @@ def epoch_split_runs(train, repeats):
         w_out = np.zeros((len(model.labels_), SETTINGS["dim"]), np.float32)
         parts = np.array_split(np.arange(n, dtype=np.int64), threads)
         done = np.zeros(threads, np.int64)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run_hogwild(lambda t: train_range(w_in, w_out, ids, offsets, lab_ids, lab_offsets,
                                           weights, parts[t], epochs, SETTINGS["lr"],
                                           LOSSES["softmax"], 1 + t, done, t, True, False),
                     threads, on_tick=lambda: None)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
     def per_epoch():
         w_in = np.random.default_rng(0).uniform(-0.01, 0.01, (model.n_rows, SETTINGS["dim"])) \
             .astype(np.float32)
         w_out = np.zeros((len(model.labels_), SETTINGS["dim"]), np.float32)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model._run_sgd(w_in, w_out, ids, offsets, lab_ids, lab_offsets, weights,
                        epochs=epochs, lr=SETTINGS["lr"], update_input=True, seed=1,
                        notify=lambda e, info: False)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
     one_call()
     per_epoch()
     times = {"one_call": [], "per_epoch": []}
+    cpu = {"one_call": [], "per_epoch": []}
     for _ in range(max(repeats, 3) * 2):  # interleaved
-        times["one_call"].append(one_call())
-        times["per_epoch"].append(per_epoch())
+        for name, run in (("one_call", one_call), ("per_epoch", per_epoch)):
+            wall, used = run()
+            times[name].append(wall)
+            cpu[name].append(used)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"seconds": times, "median": med,
-            "overhead_ratio": med["per_epoch"] / med["one_call"]}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    return {"seconds": times, "cpu_seconds": cpu, "median": med, "median_cpu": med_cpu,
+            "overhead_ratio": med["per_epoch"] / med["one_call"],
+            "overhead_ratio_cpu": med_cpu["per_epoch"] / med_cpu["one_call"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, help="only the first N training sentences (a try-out)")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS,
+                    help="run these sections; the others are kept from the last results file")
     args = ap.parse_args()
 
     from compactemb._progress import set_quiet
@@ -198,10 +210,12 @@ def main() -> None:
     ours(0).fit(train[0][:2000], train[1][:2000])  # compile or load the kernels first
 
     t_start = time.perf_counter()
-    split = epoch_split_runs(train, args.repeats)
-    print(f"epoch split: {split['overhead_ratio']:.3f}x", flush=True)
-    char_rows = char_ngram_runs(train, test, dev, tmp, args.repeats)
-    qat_rows = qat_runs(train, test, args.repeats)
+    only = set(args.only or SECTIONS)
+    old = {}
+    if args.only and (RESULTS / "classify_subwords.json").exists():
+        import json
+
+        old = json.loads((RESULTS / "classify_subwords.json").read_text(encoding="utf-8"))
 
     def agg(rows, keys, values):
         out = []
@@ -217,6 +231,10 @@ def main() -> None:
             out.append(item)
         return out
 
+    def qat_section(rows):
+        return {"runs": rows, "summary": agg(rows, ("bits", "how"), (
+            "test_accuracy", "table_bytes", "model_bytes", "seconds"))}
+
     result = {
         "benchmark": "SST-2: TextClassifier char n-grams and quantisation-aware training",
         "settings": SETTINGS, "repeats": args.repeats,
@@ -224,16 +242,22 @@ def main() -> None:
                     "python": sys.version.split()[0],
                     "note": "2-core machine shared with other engineers' jobs; compare the "
                             "ratios, measured in the same run"},
-        "char_ngrams": {"runs": char_rows,
-                        "summary": agg(char_rows, ("who", "minn", "maxn"),
-                                       ("train_seconds", "test_accuracy", "dev_accuracy",
-                                        "model_bytes", "ngram_rows"))},
-        "qat": {"runs": qat_rows,
-                "summary": agg(qat_rows, ("bits", "how"),
-                               ("test_accuracy", "table_bytes", "model_bytes", "seconds"))},
-        "epoch_split": split,
-        "seconds": time.perf_counter() - t_start,
     }
+    result.update({k: old[k] for k in SECTIONS if k in old and k not in only})
+    if "epoch_split" in only:
+        result["epoch_split"] = epoch_split_runs(train, args.repeats)
+        print(f"epoch split: {result['epoch_split']['overhead_ratio']:.3f}x", flush=True)
+    if "char_ngrams" in only:
+        char_rows = char_ngram_runs(train, test, dev, tmp, args.repeats)
+        result["char_ngrams"] = {"runs": char_rows, "summary": agg(
+            char_rows, ("who", "minn", "maxn"),
+            ("train_seconds", "test_accuracy", "dev_accuracy", "model_bytes", "ngram_rows"))}
+    if "qat" in only:
+        result["qat"] = qat_section(qat_runs(train, test, args.repeats))
+    if "qat_dim10" in only:
+        result["qat_dim10"] = qat_section(qat_runs(train, test, args.repeats,
+                                                   dim=QAT_SMALL_DIM, ptq_compress=False))
+    result["seconds"] = time.perf_counter() - t_start
     from compactemb.storage import atomic_write, write_json
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -267,6 +291,14 @@ def markdown(r: dict) -> str:
         lines.append(f"| {x['bits']} | {x['how']} | {x['test_accuracy']:.4f} "
                      f"({x['test_accuracy_sd']:.4f}) | {x['table_bytes']:,.0f} | "
                      f"{x['model_bytes']:,.0f} |")
+    if "qat_dim10" in r:
+        lines += ["", f"The same at dim {QAT_SMALL_DIM} (fewer values a row: coarser codes):",
+                  "", "| bits | how | test accuracy (sd) | input table bytes | model bytes |",
+                  "|---|---|---|---|---|"]
+        for x in r["qat_dim10"]["summary"]:
+            lines.append(f"| {x['bits']} | {x['how']} | {x['test_accuracy']:.4f} "
+                         f"({x['test_accuracy_sd']:.4f}) | {x['table_bytes']:,.0f} | "
+                         f"{x['model_bytes']:,.0f} |")
     s = r["epoch_split"]
     lines += ["", "PTQ, same format: the float model's rows stored exactly as QAT stores its "
               "rows (1/2 bits: codes + a float16 scale a row; 4: row-wise int4). compress "
@@ -277,7 +309,10 @@ def markdown(r: dict) -> str:
               f"SGD phase only (5 epochs, 2 threads, medians of {len(s['seconds']['one_call'])} "
               f"interleaved runs): one call for all epochs {s['median']['one_call']:.3f} s, "
               f"one call per epoch {s['median']['per_epoch']:.3f} s: "
-              f"**{s['overhead_ratio']:.3f}x**.", ""]
+              f"**{s['overhead_ratio']:.3f}x**"
+              + (f"; CPU seconds of the process {s['median_cpu']['one_call']:.3f} against "
+                 f"{s['median_cpu']['per_epoch']:.3f}: **{s['overhead_ratio_cpu']:.3f}x**"
+                 if "median_cpu" in s else "") + ".", ""]
     return "\n".join(lines)
 
 
