@@ -297,3 +297,19 @@ def test_neighbors_on_a_lowbit_table_go_through_its_scorer(monkeypatch):
     for row, want_ids, want_scores in zip(got, ids, scores):
         assert [s for _, s in row] == pytest.approx(list(want_scores), abs=1e-4)
         assert row[0][0] == f"w{want_ids[0]}"
+
+
+# -- shrink knows the new kinds' bytes ------------------------------------------------------------
+
+@pytest.mark.parametrize("method, options", [
+    ("pq", {"n_subvectors": 4, "rotation": True}), ("pq", {"n_subvectors": 4, "n_centroids": 32}),
+    ("pq4", {"n_subvectors": 8}), ("pq4", {"n_subvectors": 2, "normalize": True}),
+    ("rq", {"n_stages": 2, "n_centroids": 32}), ("rq", {"n_stages": 1, "normalize": True})])
+def test_shrink_estimates_equal_the_measured_bytes_of_the_new_kinds(method, options):
+    from compactemb.shrink import _build, estimate_bytes, table_bytes
+
+    x = correlated(1000, 16)
+    kv = KeyedVectors(Vocab([f"w{i}" for i in range(1000)], list(range(1000, 0, -1))),
+                      DenseTable(x))
+    opts = {**options, "n_iter": 2}
+    assert estimate_bytes(kv, method, opts) == table_bytes(_build(kv, method, opts))

@@ -360,6 +360,10 @@ def _row_bytes(value: str, dim: int, opts: dict) -> float:
         return cls.row_bytes(dim) + (2 if opts.get("scale", "dim") in ("row", "both") else 0)
     if value == "pq":
         return opts["n_subvectors"] + (2 if opts.get("normalize") else 0)
+    if value == "pq4":  # two 4-bit codes a byte
+        return (opts["n_subvectors"] + 1) // 2 + (2 if opts.get("normalize") else 0)
+    if value == "rq":
+        return opts["n_stages"] + (2 if opts.get("normalize") else 0)
     raise AssertionError(value)
 
 
@@ -369,8 +373,11 @@ def _fixed_bytes(value: str, dim: int, opts: dict) -> float:
                 + 4 * dim * (opts.get("center", True) is not False)  # the mean
                 + 4 * dim * (opts.get("scale", "dim") in ("dim", "both"))
                 + (4 * dim * dim if opts.get("rotation") else 0))
-    if value == "pq":
-        return 4 * 256 * dim + (4 * dim * dim if opts.get("rotation") else 0)
+    if value in ("pq", "pq4"):
+        books = 16 if value == "pq4" else opts.get("n_centroids", 256)
+        return 4 * books * dim + (4 * dim * dim if opts.get("rotation") else 0)
+    if value == "rq":  # a full-width codebook per stage
+        return 4 * opts["n_stages"] * opts.get("n_centroids", 256) * dim
     return 0
 
 
@@ -389,7 +396,7 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
         What :func:`shrink` takes.
     method : str
         ``<value>``, ``pruned+<value>`` or ``tiered+<value>``, value one of float32, float16,
-        int8, int4, bit1, bit2, pq.
+        int8, int4, bit1, bit2, pq, pq4 (4-bit PQ), rq (``n_stages``, ``n_centroids``).
     options : dict
         ``keep`` (a count or fraction) for pruned and tiered, ``fallback``,
         ``tail_components``, ``tail_normalize``, ``n_subvectors`` for pq, low-bit options.
@@ -564,6 +571,8 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
     knobs = []
     if divisors and n_min >= 256:
         knobs.append(_Family("pq", {}, "n_subvectors", divisors))
+        # OPQ (a learned rotation first) beat plain PQ at equal bytes on word vectors
+        knobs.append(_Family("pq", {"rotation": True}, "n_subvectors", divisors))
     if _frequency_ordered(obj) and n_min >= 100:
         for value in ("int8", "int4", "bit2", "bit1"):  # classifiers: rows kept by score
             knobs.append(_Family(f"pruned+{value}", {}, "keep"))
