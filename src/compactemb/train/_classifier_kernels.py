@@ -2,7 +2,10 @@
 
 Imported lazily by ``_classifier.py``. Training kernels release the GIL (``nogil``) so that
 several Python threads run them at once over disjoint example ranges, writing the shared weight
-matrices without locks (Hogwild, as fastText does).
+matrices without locks (Hogwild, as fastText does). ``train_epochs`` runs some epochs and can be
+called again to go on (one call per epoch lets a callback stop training); with ``bits`` the
+input rows enter the forward pass quantised (quantisation-aware training). Char n-gram buckets
+come from the subword table's kernel (``tables._subword_kernels.subword_rows``).
 
 Examples are jagged::
 
