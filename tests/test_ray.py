@@ -467,3 +467,43 @@ def test_ray_without_address_starts_a_local_cluster(corpus_files, tmp_path):
     # stopped afterwards, by the job and by the command alike
     assert report["left_after_session"] == [] and report["left_after_cli"] == []
     assert report["cli_code"] == 0 and load(str(tmp_path / "v.cemb")).keys == ref.keys
+
+
+def test_block_index_merge_without_a_cluster(tmp_path):
+    """The per-block functions on Arrow tables, in-process: blocks of int IDs and of string IDs
+    merge into the index read_interactions builds from the concatenated rows (every ID a
+    string, 7 and "7" one ID), and their rows are cut by user and item ranges in order."""
+    import pyarrow as pa
+
+    from compactemb.distributed._shards import (
+        InteractionShards,
+        block_ids,
+        merge_ids,
+        route_block,
+    )
+    from compactemb.interactions_io import read_interactions
+
+    (tmp_path / "a.tsv").write_text("7\tx\t1\n8\ty\t2\n7\ty\t1\n")
+    spec = InteractionShards(str(tmp_path / "a.tsv"), header=False, weight_col=2)
+    blocks = [pa.table({"f0": [7, 8, 7], "f1": ["x", "y", "y"], "f2": [1.0, 2.0, 1.0]}),
+              pa.table({"f0": [" u1", "7", "8"], "f1": ["z", "x", "z"], "f2": [3.0, 1.0, 1.0]})]
+    users, items = merge_ids([block_ids(b, spec, n) for n, b in enumerate(blocks)])
+    whole = tmp_path / "whole.tsv"
+    whole.write_text("7\tx\t1\n8\ty\t2\n7\ty\t1\nu1\tz\t3\n7\tx\t1\n8\tz\t1\n")
+    ref = read_interactions(whole, header=False)
+    for got, want in ((users, ref.user_vocab), (items, ref.item_vocab)):
+        assert (got.key_type, got.keys, got.counts.tolist()) == \
+            (want.key_type, want.keys, want.counts.tolist())
+    # user ranges [0, 1), [1, 3); item ranges [0, 2), [2, 3): rows in block order per range
+    pieces = route_block(blocks[1], spec, 1, users, items, np.array([0, 1, 3]),
+                         np.array([0, 2, 3]))
+    u = users.encode(["u1", "7", "8"])
+    i = items.encode(["z", "x", "z"])
+    by_user = [np.flatnonzero(u < 1), np.flatnonzero(u >= 1)]
+    for k, rows in enumerate(by_user):
+        np.testing.assert_array_equal(pieces[k][0], u[rows])
+        np.testing.assert_array_equal(pieces[k][1], i[rows])
+    by_item = [np.flatnonzero(i < 2), np.flatnonzero(i >= 2)]
+    for k, rows in enumerate(by_item):
+        np.testing.assert_array_equal(pieces[2 + k][0], i[rows])
+        np.testing.assert_array_equal(pieces[2 + k][2], np.array([3.0, 1.0, 1.0])[rows])
