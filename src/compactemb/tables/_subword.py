@@ -375,8 +375,9 @@ class SubwordTable(EmbeddingTable):
     def arrays(self):
         out = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
         out["key_bytes"], out["key_offsets"] = self.key_bytes, self.key_offsets
-        if self.pruned:
-            out["kept_buckets"] = self.kept_buckets
+        if self.pruned:  # bucket ids are < 2**31 (fastText's int32): 4 bytes a kept bucket
+            out["kept_buckets"] = self.kept_buckets.astype(np.int32) \
+                if self.buckets < 1 << 31 else self.kept_buckets
         return out
 
     def attrs(self):
