@@ -381,3 +381,24 @@ def test_frontier_over_a_subword_model(ft_model, tmp_path):
     assert all(r[primary] is not None for r in rows)
     assert min(r["bytes"] for r in rows) < rows[0]["bytes"] / 10
     assert any(r["pareto"] for r in rows)
+
+
+def test_pruned_buckets_fold_into_word_rows(ft_model):
+    """With fold (the default), every vocabulary word keeps its vector after bucket pruning
+    (reference: fastText's get_word_vector); an unseen word's vector is the mean of its kept
+    n-gram rows with pruned ones as zeros (reference: numpy over fastText's matrix)."""
+    model, path = ft_model
+    kv = load_vectors(path, "fasttext-bin")
+    n = len(model.words)
+    matrix = model.get_input_matrix()
+    small = kv.table.prune_buckets(60)
+    kept = set(small.kept_buckets.tolist())
+    want = np.stack([model.get_word_vector(w) for w in model.words])
+    np.testing.assert_allclose(small.lookup_words(model.words), want, rtol=1e-4, atol=1e-6)
+    unfolded = kv.table.prune_buckets(60, fold=False)
+    assert np.abs(unfolded.lookup_words(model.words) - want).max() > 1e-3
+    for w in [w for w in UNSEEN if w not in model.words]:
+        rows = [matrix[i] if i - n in kept else np.zeros(kv.dim, np.float32)
+                for i in model.get_subwords(w)[1].tolist()]
+        expect = np.mean(rows, axis=0) if rows else np.zeros(kv.dim, np.float32)
+        np.testing.assert_allclose(small.lookup_words([w])[0], expect, rtol=1e-5, atol=1e-7)

@@ -269,7 +269,7 @@ class SubwordTable(EmbeddingTable):
                             kept_buckets=kept, skip_pruned=self.skip_pruned,
                             _blob=(self.key_bytes, self.key_offsets))
 
-    def prune_buckets(self, keep) -> SubwordTable:
+    def prune_buckets(self, keep, *, fold: bool = True) -> SubwordTable:
         """Keep the n-gram buckets of largest norm (compress-fasttext's pruning), as float32.
 
         A pruned bucket's n-grams then count as zero rows: unseen words still get vectors
@@ -277,10 +277,17 @@ class SubwordTable(EmbeddingTable):
         a vocabulary word falls in are kept: training never updates the others, so their rows
         are their random initial values, noise for an unseen word (``keep`` is capped there).
 
+        With ``fold`` (the default) each word's row also takes over what its pruned n-grams
+        added, ``row' = row + n * (v - u)`` (``v`` its vector before, ``u`` after pruning, ``n``
+        the rows its mean counts), so every vocabulary word keeps its vector (to float32
+        rounding) at no extra byte; only unseen words lose the pruned n-grams.
+
         Parameters
         ----------
         keep : int or float
             Buckets kept: a count, or a fraction in (0, 1] of the n-gram rows.
+        fold : bool, default True
+            Fold the pruned n-grams' part of each word's vector into the word's row.
 
         Returns
         -------
@@ -313,6 +320,20 @@ class SubwordTable(EmbeddingTable):
         old = self.kept_buckets if self.pruned else np.arange(n, dtype=np.int64)
         matrix = np.concatenate([self.inner.rows(0, self.n_rows),
                                  self.inner.lookup(self.n_rows + rows)])
+        pruned = self.with_inner(DenseTable(matrix), kept_buckets=old[rows])
+        if fold and self.n_rows:
+            folded = np.empty((self.n_rows, self.dim), dtype=np.float32)
+            step = 1 << 14
+            for s in range(0, self.n_rows, step):
+                e = min(self.n_rows, s + step)
+                before, after = self.rows(s, e), pruned.rows(s, e)
+                offs = self.key_offsets[s:e + 1] - self.key_offsets[s]
+                blob = np.ascontiguousarray(self.key_bytes[self.key_offsets[s]:
+                                                           self.key_offsets[e]])
+                _, starts, ends = pruned._rows_of(blob, offs, np.arange(s, e, dtype=np.int64))
+                rows_s = (ends - starts).astype(np.float32)[:, None]
+                folded[s:e] = matrix[s:e] + rows_s * (before - after)
+            matrix = np.concatenate([folded, matrix[self.n_rows:]])
         return self.with_inner(DenseTable(matrix), kept_buckets=old[rows])
 
     def used_ngram_rows(self) -> np.ndarray:
