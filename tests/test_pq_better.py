@@ -143,14 +143,30 @@ def _reference_choice(n, dim, budget, rotation=False):
 @pytest.mark.parametrize("ratio", [4, 8, 16, 32, 64])
 def test_pq_ratio_hits_the_budget_with_the_most_code_bits(ratio):
     x = correlated(3000, 24)
-    t = compress(x, "pq", ratio=ratio, n_iter=2)
+    t = compress(x, "pq", ratio=ratio, n_iter=2, rotation=False)
     budget = x.nbytes // ratio
-    assert t.nbytes <= budget
+    assert t.nbytes <= budget and t.rotation is None
     assert {"n_subvectors": t.n_subvectors, "n_centroids": t.n_centroids} == \
         _reference_choice(3000, 24, budget)
     if ratio <= 32:  # the 24 x 24 rotation alone takes 2,304 bytes
         assert pq_settings_for_bytes(3000, 24, budget, rotation=True) == \
             _reference_choice(3000, 24, budget, rotation=True)
+
+
+@pytest.mark.parametrize("ratio", [8, 32, 64, 100])
+def test_pq_ratio_takes_opq_when_its_rotation_leaves_most_code_bits(ratio):
+    n, dim = 42843, 100  # the word vectors of bench/pq, by arithmetic only
+    from compactemb.compress import _pq_kwargs
+
+    budget = n * dim * 4 // ratio
+    plain, rotated = _reference_choice(n, dim, budget), _reference_choice(n, dim, budget, True)
+    bits = {k: v["n_subvectors"] * np.log2(v["n_centroids"]) for k, v in
+            (("plain", plain), ("rotated", rotated))}
+    want = ({**rotated, "rotation": True} if bits["rotated"] >= 0.85 * bits["plain"]
+            else {**plain, "rotation": False})
+    got = _pq_kwargs({"ratio": ratio}, dim, n)
+    assert {k: got[k] for k in want} == want
+    assert got["rotation"] == (ratio != 64)  # 64x: 4 of 5 sub-vectors left: plain PQ
 
 
 def test_pq_max_bytes_sizes_and_keyed_vectors_and_cli(tmp_path, capsys):
@@ -169,6 +185,10 @@ def test_pq_max_bytes_sizes_and_keyed_vectors_and_cli(tmp_path, capsys):
     assert main(["compress", str(src), "-o", str(out), "--method", "pq", "--max-bytes",
                  "5000", "--n-iter", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["table_bytes_after"] <= 5000
+    assert main(["compress", str(src), "-o", str(out), "--method", "pq", "--ratio", "8",
+                 "--no-rotation", "--n-iter", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["options"]["rotation"] is False
+    assert KeyedVectors.load(out).table.rotation is None
 
 
 @pytest.mark.parametrize("options, match", [

@@ -39,6 +39,10 @@ rows). The default ``n_subvectors`` is the largest divisor of dim that is at mos
 picks ``n_subvectors`` and ``n_centroids`` itself: the most code bits a row whose table (codes +
 codebooks, + rotation and scales when asked) fits ``float32 bytes / ratio`` or ``max_bytes``
 (:func:`compactemb.tables._pq.pq_settings_for_bytes`; each table of a factor model on its own).
+There ``rotation`` defaults to True (OPQ, which kept more of the word-similarity scores than
+plain PQ at equal bytes, bench/results/pq.md) when the rotation's ``4 * dim * dim`` bytes leave
+at least 85% of plain PQ's code bits a row (measured wins at 86% and 88%); give
+``rotation=False`` for plain PQ. Without ``ratio``/``max_bytes`` the defaults are unchanged.
 
 Fallbacks of ``pruned``: ``"hash"`` (dropped rows share ``n_fallback`` bucket vectors, no bytes
 per dropped row), ``"shared"`` (one vector) or ``"lowbit"``: every dropped row keeps 1-bit codes
@@ -319,6 +323,23 @@ def pq_budget(opts: dict, n_rows: int, dim: int) -> int | None:
     return parse_size(f"{ratio}x", f32)
 
 
+def _pq_choice(n_rows: int, dim: int, budget: int, rotation: bool, opts: dict,
+               kw: dict) -> dict | None:
+    """pq_settings_for_bytes, or None when nothing fits."""
+    from .tables._pq import pq_settings_for_bytes
+
+    try:
+        return pq_settings_for_bytes(n_rows, dim, budget, rotation=rotation,
+                                     normalize=bool(opts.get("normalize")),
+                                     n_centroids=kw.get("n_centroids"))
+    except InputError:
+        return None
+
+
+def _code_bits(setting: dict) -> float:
+    return setting["n_subvectors"] * float(np.log2(setting["n_centroids"]))
+
+
 def _pq_kwargs(opts: dict, dim: int, n_rows: int | None = None) -> dict:
     from .tables._pq import pq_settings_for_bytes
     from .train._classifier_compress import _seed_spelling
@@ -338,9 +359,19 @@ def _pq_kwargs(opts: dict, dim: int, n_rows: int | None = None) -> dict:
                              "factor models (each table); give classifiers n_subvectors")
         budget = pq_budget(opts, n_rows, dim)
         assert budget is not None
-        kw.update(pq_settings_for_bytes(
-            n_rows, dim, budget, rotation=bool(opts.get("rotation")),
-            normalize=bool(opts.get("normalize")), n_centroids=kw.get("n_centroids")))
+        plain = None if opts.get("rotation") else _pq_choice(n_rows, dim, budget, False, opts, kw)
+        rotated = _pq_choice(n_rows, dim, budget, True, opts, kw) \
+            if opts.get("rotation", True) else None
+        if "rotation" not in opts and rotated is not None and plain is not None and \
+                _code_bits(rotated) < 0.85 * _code_bits(plain):
+            rotated = None
+        setting = rotated if rotated is not None else plain
+        if setting is None:  # nothing fits: the error of the setting asked for
+            pq_settings_for_bytes(n_rows, dim, budget, rotation=bool(opts.get("rotation")),
+                                  normalize=bool(opts.get("normalize")),
+                                  n_centroids=kw.get("n_centroids"))
+            raise AssertionError("unreachable")
+        kw.update(setting, rotation=rotated is not None)
     kw.setdefault("n_subvectors", default_subvectors(dim))
     return _seed_spelling(PQTable.from_dense, kw)
 

@@ -26,8 +26,9 @@ _OPTION_FLAGS = {
     "n_blocks": ("--n-blocks", int, "mixed: frequency blocks (default 4)"),
     "shrink": ("--shrink", float, "mixed: width divisor per block (default 4)"),
     "seed": ("--seed", int, "pq: random seed (default 0)"),
-    "ratio": ("--ratio", str, "pq: choose M and centroids for this ratio to float32, e.g. 32x "
-                              "(without --ratio/--max-bytes: the default M above)"),
+    "ratio": ("--ratio", str, "pq: choose M and centroids for this ratio to float32, e.g. 32x, "
+                              "with an OPQ rotation unless --no-rotation (without --ratio/"
+                              "--max-bytes: the default M above, no rotation)"),
     "max_bytes": ("--max-bytes", str, "pq: choose M and centroids to fit SIZE (5MB, 300KiB, "
                                       "32x) per table"),
 }
@@ -78,6 +79,8 @@ def register(commands, families) -> None:
         p.add_argument(flag, dest=name, type=typ, default=None, help=help_)
     p.add_argument("--rotation", action="store_true", default=None,
                    help="pq: learn an OPQ rotation first")
+    p.add_argument("--no-rotation", dest="rotation", action="store_false", default=None,
+                   help="pq: no rotation (plain PQ) with --ratio/--max-bytes")
     p.add_argument("--normalize", action="store_true", default=None,
                    help="pq: quantise unit vectors, keep a float16 scale per row (2 B/row)")
     p.add_argument("--no-tail-norms", dest="tail_normalize", action="store_const", const=False,

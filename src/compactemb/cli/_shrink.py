@@ -52,7 +52,8 @@ def register(commands, families) -> None:
                     "(ndcg@k); classifiers: a labelled test file (accuracy)")
     ev.add_argument("-k", type=int, default=10, help="cut-off of recall@k / ndcg@k (default 10)")
     ev.add_argument("--queries", type=int, default=1000,
-                    help="default quality: frequent keys (or users) sampled (default 1000)")
+                    help="default quality: keys (of the 50,000 most frequent) or users "
+                    "sampled (default 1000)")
     _reading_options(p)
     common(p)
     p.set_defaults(func=cmd_shrink)
