@@ -576,6 +576,10 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
         knobs.append(_Family("pq", {}, "n_subvectors", divisors))
         # OPQ (a learned rotation first) beat plain PQ at equal bytes on word vectors
         knobs.append(_Family("pq", {"rotation": True}, "n_subvectors", divisors))
+        # residual quantisation, 32 centroids a stage (small codebooks: more stages a budget);
+        # 0.973 of the similarity scores at 34x on skip-gram d=100 (bench/results/pq.md)
+        knobs.append(_Family("rq", {"n_centroids": 32, "beam": 4, "refine_iter": 1}, "n_stages",
+                             list(range(1, 17))))
     if _frequency_ordered(obj) and n_min >= 100:
         for value in ("int8", "int4", "bit2", "bit1"):  # classifiers: rows kept by score
             knobs.append(_Family(f"pruned+{value}", {}, "keep"))
@@ -609,9 +613,9 @@ def _keep_range(obj, fam: _Family) -> tuple[int, int]:
 
 def _largest_within(obj, fam: _Family, budget: int):
     """The knob value of the largest estimated size <= budget, or None."""
-    if fam.knob == "n_subvectors":
+    if fam.knob in ("n_subvectors", "n_stages"):
         fits = [m for m in fam.values
-                if estimate_bytes(obj, fam.method, {**fam.options, "n_subvectors": m}) <= budget]
+                if estimate_bytes(obj, fam.method, {**fam.options, fam.knob: m}) <= budget]
         return max(fits) if fits else None
     lo, hi = _keep_range(obj, fam)
     if estimate_bytes(obj, fam.method, {**fam.options, "keep": lo}) > budget:
@@ -658,14 +662,14 @@ def _for_quality(search: _Search, fixed, knobs) -> None:
             break
     for fam in knobs:
         cap = best_bytes if search.max_bytes is None else min(best_bytes, search.max_bytes + 1)
-        if fam.knob == "n_subvectors":
+        if fam.knob in ("n_subvectors", "n_stages"):
             vals = [m for m in fam.values if estimate_bytes(
-                search.obj, fam.method, {**fam.options, "n_subvectors": m}) < cap]
+                search.obj, fam.method, {**fam.options, fam.knob: m}) < cap]
             lo, hi = 0, len(vals) - 1
             found = None
             while lo <= hi:  # smallest index meeting q
                 mid = (lo + hi) // 2
-                cand = search.evaluate(fam.method, {**fam.options, "n_subvectors": vals[mid]})
+                cand = search.evaluate(fam.method, {**fam.options, fam.knob: vals[mid]})
                 if search.fits(cand):
                     found, hi = cand, mid - 1
                 else:
