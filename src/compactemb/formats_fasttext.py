@@ -157,16 +157,24 @@ def _read_qmatrix(r: _Reader, what: str, *, keep: bool) -> dict:
     if qnorm not in (0, 1) or m < 0 or not 0 < n <= _MAX_DIM:
         raise FormatError(f"{r.path}: implausible quantised {what} header (qnorm {qnorm}, "
                           f"{m} x {n})")
-    codes = r.raw(codesize, np.uint8, what) if keep else r.skip(codesize, what)
+    codes = None
+    if keep:
+        codes = r.raw(codesize, np.uint8, what)
+    else:
+        r.skip(codesize, what)
     pq = _read_pq(r, what)
     if pq["dim"] != n or codesize != m * pq["nsubq"]:
         raise FormatError(f"{r.path}: the quantised {what} ({m} x {n}, {codesize} code bytes) "
                           f"does not match its quantiser (dim {pq['dim']}, {pq['nsubq']} "
                           "sub-quantisers)")
     out = {"qnorm": bool(qnorm), "m": m, "n": n, "pq": pq,
-           "codes": codes.reshape(m, pq["nsubq"]) if keep else None}
+           "codes": None if codes is None else codes.reshape(m, pq["nsubq"])}
     if qnorm:
-        norm_codes = r.raw(m, np.uint8, what) if keep else r.skip(m, what)
+        norm_codes = None
+        if keep:
+            norm_codes = r.raw(m, np.uint8, what)
+        else:
+            r.skip(m, what)
         npq = _read_pq(r, f"{what} norms")
         if npq["dim"] != 1 or npq["nsubq"] != 1:
             raise FormatError(f"{r.path}: the {what} norms' quantiser has dim {npq['dim']}, "
@@ -253,7 +261,7 @@ def load_fasttext_bin(path) -> KeyedVectors:
     (100,)
     """
     from .keyed import KeyedVectors
-    from .tables import DenseTable, PQTable, SubwordTable
+    from .tables import DenseTable, EmbeddingTable, PQTable, SubwordTable
     from .vocab import Vocab
 
     path = os.fspath(path)
@@ -325,6 +333,7 @@ def load_fasttext_bin(path) -> KeyedVectors:
     order = np.arange(m, dtype=np.int64)
     if kept is not None:  # our n-gram rows follow the sorted bucket ids
         order[nwords:] = nwords + kept[1]
+    inner: EmbeddingTable
     if not quantised:
         inner = DenseTable(matrix)
         how = None

@@ -132,7 +132,7 @@ class FastText(Word2Vec):
         state["kernel_alias"] = alias_tables(counts, self.ns_exponent)
         return super()._train(cache, stats, state, threads)
 
-    def _job_kernel(self, state: dict, exp_table, log_table) -> tuple:
+    def _job_kernel(self, state: dict, exp_table, log_table, float_only: bool = False) -> tuple:
         train_job = kernels("compactemb.train._fasttext_kernels").train_job_subwords
         eos = state["syn1neg"].shape[0]  # negatives equal to the target: drawn again
         return train_job, (state["syn0"], state["syn1neg_all"], state["sub_ids"],
