@@ -33,12 +33,12 @@ log = shrink_bench.log
 
 
 def qat_weights(bits: int, dim: int, parts: list[int], vocab_keys: list,
-                float_epochs: int = 0) -> dict:
+                float_epochs: int = 0, epochs: int = 2) -> dict:
     """Train (or read from the cache) a QAT skip-gram model; its shadow weights and timings."""
     from compactemb.text import Corpus
     from compactemb.train import Word2Vec
 
-    warm = f"-w{float_epochs}" if float_epochs else ""
+    warm = (f"-w{float_epochs}" if float_epochs else "") + (f"-e{epochs}" if epochs != 2 else "")
     path = CACHE / f"qat-sg-b{bits}-d{dim}{warm}-p{''.join(map(str, parts))}.npz"
     if path.exists():
         z = np.load(path)
@@ -46,7 +46,7 @@ def qat_weights(bits: int, dim: int, parts: list[int], vocab_keys: list,
                 "cached": path.name}
     corpus = Corpus([DATA / "gutenberg-en-16m" / f"gutenberg_en_part{p}.txt.xz" for p in parts])
     t0 = time.perf_counter()
-    model = Word2Vec(dim=dim, min_count=5, epochs=2, random_state=0, n_threads=2, bits=bits,
+    model = Word2Vec(dim=dim, min_count=5, epochs=epochs, random_state=0, n_threads=2, bits=bits,
                      float_epochs=float_epochs).fit(corpus)
     seconds = time.perf_counter() - t0
     assert list(model.vocab_.keys) == list(vocab_keys), "vocabulary differs from float32's"
@@ -152,17 +152,22 @@ def main() -> None:
     save(res)
     models = {}
     for spec in args.runs:
-        bits, dim, *warm = map(int, spec.replace("w", "").split(":"))
-        warm_epochs = warm[0] if warm else 0
-        w = qat_weights(bits, dim, args.parts, list(vocab.keys), warm_epochs)
-        label = f"QAT {bits}-bit d={dim}" + (", epoch 1 float32" if warm_epochs else "")
+        bits, dim, *more = spec.split(":")  # bits:dim[:wK (K float epochs)][:eN (N epochs)]
+        bits, dim = int(bits), int(dim)
+        opts = {m[0]: int(m[1:]) for m in more}
+        warm_epochs, epochs = opts.get("w", 0), opts.get("e", 2)
+        w = qat_weights(bits, dim, args.parts, list(vocab.keys), warm_epochs, epochs)
+        label = f"QAT {bits}-bit d={dim}" + (f", {warm_epochs} float32 epoch" if warm_epochs
+                                             else "") + (f", {epochs} epochs" if epochs != 2
+                                                         else "")
+        variant = bool(warm_epochs) or epochs != 2  # not the equal-settings run
         models[(bits, dim)] = w
         for vectors, weights in (("sum", w["input"] + w["output"]), ("input", w["input"])):
             res["qat"].append(row(f"{label} ({vectors})", qat_table(weights, bits), vocab,
                                   quality, base_bytes, bits=bits, dim=dim, vectors=vectors,
-                                  float_epochs=warm_epochs,
+                                  float_epochs=warm_epochs, epochs=epochs,
                                   train_seconds=w.get("train_seconds")))
-        if dim == 100 and not warm_epochs:  # equal bytes: bit2 head + 1-bit PCA-24 tail
+        if dim == 100 and not variant:  # equal bytes: bit2 head + 1-bit PCA-24 tail
             budget = qat_table(w["input"], bits).nbytes
             t = tiered_at(Bit2Table.from_dense, lambda m: Bit1Table.from_dense(
                 m, rotation="pca", n_components=24), x, x, budget)
@@ -175,7 +180,7 @@ def main() -> None:
                     f"{label}, first {cols} columns kept (sum)", qat_table(s[:, :cols], 1),
                     vocab, quality, base_bytes, target="32x" if cols == 96 else "100x"))
             res["targets"] += hundredfold(w, x, vocab, quality, base_bytes, label,
-                                          baseline=not warm_epochs)
+                                          baseline=not variant)
         if bits == 2 and dim == 100:  # tiered: QAT 2-bit head, 1-bit PCA tail of its shadow
             s = w["input"] + w["output"]
             for ratio, comps in ((32, 24), (100, 8)):
