@@ -90,11 +90,17 @@ class SubwordTable(EmbeddingTable):
                              f"buckets >= 0; got minn={minn}, maxn={maxn}, buckets={buckets}")
         if maxn > 0 and buckets == 0:
             raise InputError("subword n-grams (maxn > 0) need buckets > 0")
+        # bucket ids are < 2**31 (fastText's int32): 4 bytes a kept bucket, and an int32 array
+        # loaded by mmap stays the file's read-only view
+        kept_dtype = np.int32 if buckets < 1 << 31 else np.int64
         if kept_buckets is None:
-            self.kept_buckets = np.zeros(0, dtype=np.int64)
+            self.kept_buckets = np.zeros(0, dtype=kept_dtype)
             n_ngram_rows = buckets
         else:
-            kept = np.ascontiguousarray(kept_buckets, dtype=np.int64).ravel()
+            kept = np.asarray(kept_buckets).ravel()
+            if kept.size and not np.issubdtype(kept.dtype, np.integer):
+                raise InputError("kept_buckets must be integer bucket ids")
+            kept = np.ascontiguousarray(kept, dtype=kept_dtype)
             if kept.size and (kept[0] < 0 or kept[-1] >= buckets or np.any(np.diff(kept) <= 0)):
                 raise InputError("kept_buckets must be sorted, distinct ids in [0, buckets)")
             self.kept_buckets, n_ngram_rows = kept, int(kept.size)
@@ -396,9 +402,8 @@ class SubwordTable(EmbeddingTable):
     def arrays(self):
         out = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
         out["key_bytes"], out["key_offsets"] = self.key_bytes, self.key_offsets
-        if self.pruned:  # bucket ids are < 2**31 (fastText's int32): 4 bytes a kept bucket
-            out["kept_buckets"] = self.kept_buckets.astype(np.int32) \
-                if self.buckets < 1 << 31 else self.kept_buckets
+        if self.pruned:
+            out["kept_buckets"] = self.kept_buckets
         return out
 
     def attrs(self):
