@@ -148,6 +148,8 @@ def main() -> None:
                     "missing; default: trained in a temporary folder)")
     ap.add_argument("--name", default="subword_compress")
     ap.add_argument("--quick", action="store_true", help="the prune_ft_freq settings only")
+    ap.add_argument("--only", type=int, nargs="+", help="run these settings (by position) only")
+    ap.add_argument("--opq", action="store_true", help="also ours with an OPQ rotation")
     args = ap.parse_args()
     from compactemb import load
 
@@ -175,6 +177,8 @@ def main() -> None:
              {"qdim": q // 10, "sample": 100_000}, None, None),
             (f"svd_ft rank={q // 5} fp16", "svd_ft", {"n_components": q // 5}, None, None)]
         settings = prune + whole
+        if args.only:
+            settings = [settings[i] for i in args.only]
         peers = peer_points(kv, tmp, [(nm, fn, o) for nm, fn, o, *_ in settings])
         groups = []
         for (name, fn, opts, w, b), peer in zip(settings, peers):
@@ -183,6 +187,10 @@ def main() -> None:
             if fn == "prune_ft_freq":
                 group.append(ours_point(kv, tmp, f"{name} (same recipe)", "pruned+pq",
                                         {"keep": b, "keep_words": w, "n_subvectors": m}))
+                if args.opq:
+                    group.append(ours_point(kv, tmp, f"{name} (same recipe, OPQ)", "pruned+pq",
+                                            {"keep": b, "keep_words": w, "n_subvectors": m,
+                                             "rotation": True}))
                 int4_buckets = int4_buckets_for(kv, peer["bytes"], w)
                 group.append(ours_point(kv, tmp, f"int4, {w:,} words, {int4_buckets:,} buckets",
                                         "pruned+int4", {"keep": int4_buckets, "keep_words": w}))
