@@ -577,7 +577,7 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
         # OPQ (a learned rotation first) beat plain PQ at equal bytes on word vectors
         knobs.append(_Family("pq", {"rotation": True}, "n_subvectors", divisors))
         # residual quantisation, 32 centroids a stage (small codebooks: more stages a budget);
-        # 0.973 of the similarity scores at 34x on skip-gram d=100 (bench/results/pq.md)
+        # close to OPQ on word similarity at 32-100x (bench/results/pq.md, notes/issue-15-pq.md)
         knobs.append(_Family("rq", {"n_centroids": 32, "beam": 4, "refine_iter": 1}, "n_stages",
                              list(range(1, 17))))
     if _frequency_ordered(obj) and n_min >= 100:
