@@ -250,9 +250,10 @@ class Word2Vec(Trainer):
                           "total": round(t2 - t0, 3)},
             "reproducible": threads == 1,
         }
-        if self._qat_bits():
-            self.meta_["qat"] = {"bits": int(self.bits), "vectors": self.qat_vectors,
-                                 "levels": word2bits_levels(int(self.bits)).tolist(),
+        bits = self._qat_bits()
+        if bits:
+            self.meta_["qat"] = {"bits": bits, "vectors": self.qat_vectors,
+                                 "levels": word2bits_levels(bits).tolist(),
                                  "table_kind": self.table_.kind}
         self.model_ = KeyedVectors(self.vocab_, self.table_, self.meta_)
         return self
@@ -378,7 +379,8 @@ class Word2Vec(Trainer):
 
     def _qat_bits(self) -> int | None:
         """``bits`` when this trainer quantises (FastText never does)."""
-        return int(self.bits) if getattr(self, "bits", None) else None
+        bits = getattr(self, "bits", None)
+        return int(bits) if bits else None
 
     def _result_table(self, vocab: Vocab, state: dict):
         """The trained input vectors as the table of ``model_`` (compact codes with ``bits``)."""
@@ -408,10 +410,11 @@ class Word2Vec(Trainer):
     def memory_parts(self) -> dict[str, int]:
         """Measured bytes of the trained state, and of the token cache used while training."""
         self._check_fitted()
+        shadow = getattr(self, "shadow_weights_", None)
         parts = {**self.table_.memory_parts("input_vectors"),
                  "output_vectors.weights": int(self.output_weights_.nbytes),
-                 **({"input_vectors.shadow_weights (training)": int(self.shadow_weights_.nbytes)}
-                    if getattr(self, "shadow_weights_", None) is not None else {}),
+                 **({"input_vectors.shadow_weights (training)": int(shadow.nbytes)}
+                    if shadow is not None else {}),
                  **{f"sampling.{k}": int(v.nbytes) for k, v in self._tables.items()},
                  **self.vocab_.memory_parts("vocab"),
                  "token_cache_file (disk, deleted after fit)": self.meta_["token_cache_bytes"]}
