@@ -13,6 +13,11 @@ before anything is built, and quality grows with bytes within a family. So:
   sizes below the best so far only, for the smallest size that still meets the quality; a family
   whose largest useful size already misses the quality is dropped after one evaluation.
 
+Families: float16, int8, int4, 2-bit and 1-bit (also with a random rotation; factor models also
+with a float16 scale a row, as dot-product scores need row lengths), pq, ``pruned+<method>`` and
+``tiered+<method>`` (every dropped row its own 1-bit codes; not for classifiers, whose rows are
+not in frequency order), all built by :func:`compactemb.compress.compress`.
+
 Quality is the mean, over the evaluator's metrics, of candidate / original (1.0 = as good as
 the input). The default evaluator needs no labels: neighbour recall@10 against the input table
 for a sample of the keys (word vectors and tables: of the 50,000 most frequent), or recall of

@@ -16,6 +16,10 @@ Fallbacks (documented behaviour for pruned keys):
   bucket;
 * ``"shared"``: one bucket, the mean of all pruned rows.
 
+For a fallback of each pruned row's own (1-bit codes of a few principal directions, a few bytes a
+row), ``compress(obj, "pruned+<method>", fallback="lowbit")`` builds a
+:class:`~compactemb.tables.TieredTable` instead (the same as ``"tiered+<method>"``).
+
 The id map is computed, never stored: pruning costs no bytes per pruned row.
 """
 
