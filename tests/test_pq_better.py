@@ -162,11 +162,13 @@ def test_pq_ratio_takes_opq_when_its_rotation_leaves_most_code_bits(ratio):
     plain, rotated = _reference_choice(n, dim, budget), _reference_choice(n, dim, budget, True)
     bits = {k: v["n_subvectors"] * np.log2(v["n_centroids"]) for k, v in
             (("plain", plain), ("rotated", rotated))}
-    want = ({**rotated, "rotation": True} if bits["rotated"] >= 0.75 * bits["plain"]
+    want = ({**rotated, "rotation": True}
+            if bits["rotated"] >= 0.75 * bits["plain"] and bits["plain"] <= dim
             else {**plain, "rotation": False})
     got = _pq_kwargs({"ratio": ratio}, dim, n)
     assert {k: got[k] for k in want} == want
-    assert got["rotation"]  # 64x: 4 sub-vectors instead of 5 (80% of the bits), still OPQ
+    # 8x: 2 code bits a dimension, plain PQ; 64x: 4 sub-vectors instead of 5 (80%), OPQ
+    assert got["rotation"] == (ratio != 8)
     tiny = _pq_kwargs({"ratio": 32}, 16, 1200)  # the 16 x 16 rotation would leave 1 bit of 4
     assert tiny["rotation"] is False and tiny["n_centroids"] == 16
 

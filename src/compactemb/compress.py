@@ -41,7 +41,8 @@ codebooks, + rotation and scales when asked) fits ``float32 bytes / ratio`` or `
 (:func:`compactemb.tables._pq.pq_settings_for_bytes`; each table of a factor model on its own).
 There ``rotation`` defaults to True (OPQ, which kept more of the word-similarity scores than
 plain PQ at equal bytes, bench/results/pq.md) when the rotation's ``4 * dim * dim`` bytes leave
-at least 75% of plain PQ's code bits a row (measured wins at 80%, 86% and 88%); give
+at least 75% of plain PQ's code bits a row (measured wins at 80%, 86% and 88%) and plain PQ
+would have at most one code bit a dimension (above, at 8x/16x on d=100, they tied); give
 ``rotation=False`` for plain PQ. Without ``ratio``/``max_bytes`` the defaults are unchanged.
 
 Fallbacks of ``pruned``: ``"hash"`` (dropped rows share ``n_fallback`` bucket vectors, no bytes
@@ -362,9 +363,9 @@ def _pq_kwargs(opts: dict, dim: int, n_rows: int | None = None) -> dict:
         plain = None if opts.get("rotation") else _pq_choice(n_rows, dim, budget, False, opts, kw)
         rotated = _pq_choice(n_rows, dim, budget, True, opts, kw) \
             if opts.get("rotation", True) else None
-        if "rotation" not in opts and rotated is not None and plain is not None and \
-                _code_bits(rotated) < 0.75 * _code_bits(plain):
-            rotated = None
+        if "rotation" not in opts and rotated is not None and plain is not None and (
+                _code_bits(rotated) < 0.75 * _code_bits(plain) or _code_bits(plain) > dim):
+            rotated = None  # OPQ won at <= 1 code bit a dimension, tied above (pq.md)
         setting = rotated if rotated is not None else plain
         if setting is None:  # nothing fits: the error of the setting asked for
             pq_settings_for_bytes(n_rows, dim, budget, rotation=bool(opts.get("rotation")),
