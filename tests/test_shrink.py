@@ -410,7 +410,9 @@ def test_low_bit_classifier_predicts_as_its_decoded_table(clf_data, method, opti
         assert small.table_.n_rows == 600
     else:  # the table is the low-bit kind's own coding of the input rows
         cls = Bit2Table if value == "bit2" else Bit1Table
-        ref = cls.from_dense(clf.table_.to_dense().weights, **options)
+        # classifiers default to a float16 scale a row (the bag sums rows)
+        ref = cls.from_dense(clf.table_.to_dense().weights, **{"scale": "row", **options})
+        assert ref.row_scales is not None
         np.testing.assert_array_equal(small.table_.codes, ref.codes)
     # predictions through the low-bit bag kernel equal a float32 copy of the decoded rows
     peer = compress(small, "float32")

@@ -428,6 +428,8 @@ def estimate_bytes(obj, method: str, options: dict) -> int:
     value = steps[1] if split and len(steps) > 1 else "float32" if split else steps[0]
     tiered = steps[0] == "tiered" or (steps[0] == "pruned" and options.get("fallback") == "lowbit")
     classifier = _kind(obj) == "classifier"
+    if classifier and value in ("bit1", "bit2") and "scale" not in options:
+        options = {**options, "scale": "row"}  # compress's default for classifiers
     total = 0.0
     for t in _tables(obj):
         n = t.n_rows
@@ -572,8 +574,10 @@ def _families(obj) -> tuple[list[_Family], list[_Family]]:
     fixed = [_Family(m, {}) for m in ("float16", "int8", "int4", "bit2", "bit1")]
     if dim >= 16:  # a random rotation helps some vectors (d=300 1-bit: 0.90 -> 0.97)
         fixed += [_Family("bit2", {"rotation": True}), _Family("bit1", {"rotation": True})]
-    row_scaled = kind == "factors"  # dot-product scores need each row's length (ALS: 2-bit
-    if row_scaled:                  # 0.70 -> 0.90 of ndcg@10 with a float16 scale a row)
+    # dot-product scores need each row's length (ALS: 2-bit 0.70 -> 0.90 of ndcg@10 with a
+    # float16 scale a row; the classifier's bag sums: 1-/2-bit lose 8/3 points without one)
+    row_scaled = kind in ("factors", "classifier")
+    if row_scaled:
         fixed += [_Family("bit2", {"scale": "row"}), _Family("bit1", {"scale": "row"})]
     divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m <= dim // 2]
     knobs = []
