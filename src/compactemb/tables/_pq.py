@@ -164,6 +164,27 @@ def pq_settings_for_bytes(n_rows: int, dim: int, max_bytes: int, *, rotation: bo
     return best
 
 
+def checked_rotation(rotation, dim: int) -> np.ndarray | None:
+    """A stored ``dim x dim`` float32 rotation (or None), checked."""
+    if rotation is None:
+        return None
+    r = np.ascontiguousarray(rotation, dtype=np.float32)
+    if r.shape != (dim, dim):
+        raise InputError(f"rotation must be {dim} x {dim}, got {r.shape}")
+    return r
+
+
+def checked_norms(norms, n_rows: int) -> np.ndarray | None:
+    """Stored float16 per-row scales (or None), checked."""
+    if norms is None:
+        return None
+    nm = np.asarray(norms)
+    if nm.dtype != np.float16 or nm.shape != (n_rows,):
+        raise InputError(f"norms must be float16 of shape ({n_rows},), got {nm.dtype} "
+                         f"{nm.shape}")
+    return np.ascontiguousarray(nm)
+
+
 @register_table
 class PQTable(EmbeddingTable):
     """Product-quantised table: ``codes`` (n_rows, M) uint8 + ``codebooks`` (M, K, dim/M).
@@ -191,19 +212,8 @@ class PQTable(EmbeddingTable):
         self.codebooks, self.codes = cb, np.ascontiguousarray(cd)
         self.n_subvectors, self.n_centroids, self.dsub = cb.shape
         self.n_rows, self.dim = cd.shape[0], self.n_subvectors * self.dsub
-        self.rotation = None
-        if rotation is not None:
-            r = np.ascontiguousarray(rotation, dtype=np.float32)
-            if r.shape != (self.dim, self.dim):
-                raise InputError(f"rotation must be {self.dim} x {self.dim}, got {r.shape}")
-            self.rotation = r
-        self.norms = None
-        if norms is not None:
-            nm = np.asarray(norms)
-            if nm.dtype != np.float16 or nm.shape != (self.n_rows,):
-                raise InputError(f"norms must be float16 of shape ({self.n_rows},), got "
-                                 f"{nm.dtype} {nm.shape}")
-            self.norms = np.ascontiguousarray(nm)
+        self.rotation = checked_rotation(rotation, self.dim)
+        self.norms = checked_norms(norms, self.n_rows)
         self.meta: dict = {}
 
     @classmethod

@@ -16,7 +16,7 @@ import numpy as np
 from .._progress import progress
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
-from ._pq import check_pq_options, decode_pq
+from ._pq import check_pq_options, checked_norms, checked_rotation, decode_pq
 
 N_CENTROIDS = 16
 
@@ -101,19 +101,8 @@ class PQ4Table(EmbeddingTable):
         self.n_rows, self.dim = cd.shape[0], self.n_subvectors * self.dsub
         if self.n_subvectors % 2 and cd.size and int((cd[:, -1] >> 4).max()) != 0:
             raise InputError("pq4: the unused high nibble of the last byte must be 0")
-        self.rotation = None
-        if rotation is not None:
-            r = np.ascontiguousarray(rotation, dtype=np.float32)
-            if r.shape != (self.dim, self.dim):
-                raise InputError(f"rotation must be {self.dim} x {self.dim}, got {r.shape}")
-            self.rotation = r
-        self.norms = None
-        if norms is not None:
-            nm = np.asarray(norms)
-            if nm.dtype != np.float16 or nm.shape != (self.n_rows,):
-                raise InputError(f"norms must be float16 of shape ({self.n_rows},), got "
-                                 f"{nm.dtype} {nm.shape}")
-            self.norms = np.ascontiguousarray(nm)
+        self.rotation = checked_rotation(rotation, self.dim)
+        self.norms = checked_norms(norms, self.n_rows)
         self.meta: dict = {}
 
     @classmethod

@@ -30,6 +30,7 @@ from .._progress import progress
 from ..cluster._kmeans import kmeans
 from ..exceptions import InputError
 from ._base import EmbeddingTable, check_ids, register_table
+from ._pq import checked_norms
 
 _ENCODE_BLOCK = 2048  # rows beam-searched at once: (rows x beam x K) distances in memory
 
@@ -193,13 +194,7 @@ class RQTable(EmbeddingTable):
         self.codebooks, self.codes = cb, np.ascontiguousarray(cd)
         self.n_stages, self.n_centroids, self.dim = cb.shape
         self.n_rows = cd.shape[0]
-        self.norms = None
-        if norms is not None:
-            nm = np.asarray(norms)
-            if nm.dtype != np.float16 or nm.shape != (self.n_rows,):
-                raise InputError(f"norms must be float16 of shape ({self.n_rows},), got "
-                                 f"{nm.dtype} {nm.shape}")
-            self.norms = np.ascontiguousarray(nm)
+        self.norms = checked_norms(norms, self.n_rows)
         self.meta: dict = {}
 
     @classmethod
